@@ -1,0 +1,202 @@
+"""Shared vocabulary of the allocator policies: Steps, AllocResult, checks.
+
+A policy *decides and counts*; it never prices.  Every operation returns a
+:class:`Steps` record that the cost model (``simulator.costmodel``) turns into
+nanoseconds.  The counting rules below are the contract between the fast
+policies, the literal reference models in ``tests/allocators`` and the cost
+model: change one and you change all three.
+
+Counting rules (per operation, all ints unless named):
+
+``list_nodes``
+    busy-list: executions of the body of
+    ``while (addr + size > first->va_start && addr + size <= vend)``.
+    free-list (vmalloc path): free blocks examined by
+    ``list_for_each_entry_from``, including the block that fits or that
+    triggers the vend ``break``.  0 for free operations.
+``tree_nodes``
+    nodes visited by tree descents.  Trees that are *modelled* (the busy
+    tree of every policy, the free tree of free-list) count
+    ``tree_depth(n) = ceil(log2(n + 1))`` per descent, ``n`` being the
+    number of nodes in that tree before the operation touches it.  The
+    augmented-tree policy keeps a real red-black free tree and counts the
+    nodes it really visits (``find_vmap_lowest_match`` including the
+    climb back up, ``find_va_links``).
+``tree_inserts`` / ``tree_erases``
+    ``rb_insert_*`` / ``rb_erase*`` calls, on any tree.
+``augment_updates``
+    ``compute_subtree_max_size`` evaluations (augmented-tree only).
+``merges``
+    coalescings of a freed area with a neighbouring free block (0, 1 or 2).
+``fit``
+    "FL", "LE", "RE", "NE" for the free-block policies' split, else None.
+``objects_allocated`` / ``objects_freed``
+    ``struct vmap_area`` allocations / frees performed *inside* the
+    operation (under ``vmap_area_lock``): the NE split's extra object, the
+    object released by an exact fit or by a merge, the busy object freed by
+    busy-list.  The busy object that ``alloc_vmap_area`` kmallocs *before*
+    taking the lock is not counted here: the engine prices it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+#: The fit types of mm/vmalloc.c (``enum fit_type``).
+FIT_TYPES = ("FL", "LE", "RE", "NE")
+
+
+def tree_depth(n: int) -> int:
+    """Modelled depth of a balanced tree of ``n`` nodes: ceil(log2(n+1))."""
+    return n.bit_length()  # == ceil(log2(n + 1)) for n >= 0
+
+
+class Steps:
+    """What one allocator operation did (see the module docstring)."""
+
+    __slots__ = (
+        "list_nodes",
+        "tree_nodes",
+        "tree_inserts",
+        "tree_erases",
+        "augment_updates",
+        "merges",
+        "fit",
+        "objects_allocated",
+        "objects_freed",
+    )
+    FIELDS: ClassVar[tuple[str, ...]] = __slots__
+
+    def __init__(self) -> None:
+        self.list_nodes = 0
+        self.tree_nodes = 0
+        self.tree_inserts = 0
+        self.tree_erases = 0
+        self.augment_updates = 0
+        self.merges = 0
+        self.fit: str | None = None
+        self.objects_allocated = 0
+        self.objects_freed = 0
+
+    def as_dict(self) -> dict[str, int | str | None]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Steps):
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items() if v)
+        return f"Steps({inner})"
+
+
+class AllocResult:
+    """Outcome of ``alloc``: ``addr`` (None on failure) and its ``steps``."""
+
+    __slots__ = ("addr", "steps")
+
+    def __init__(self, addr: int | None, steps: Steps) -> None:
+        self.addr = addr
+        self.steps = steps
+
+    def __repr__(self) -> str:
+        a = "None" if self.addr is None else hex(self.addr)
+        return f"AllocResult(addr={a}, steps={self.steps!r})"
+
+
+class AllocatorError(Exception):
+    """Base class of allocator errors."""
+
+
+class NonexistentAreaError(AllocatorError, KeyError):
+    """``free`` of an address that does not start a busy area."""
+
+    def __init__(self, addr: int) -> None:
+        super().__init__(addr)
+        self.addr = addr
+
+    def __str__(self) -> str:
+        return f"Trying to vfree() nonexistent vm area ({self.addr:#x})"
+
+
+class InvariantError(AllocatorError, AssertionError):
+    """Raised by ``check()`` when an allocator invariant is broken."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """The address range an allocator manages, and its vmalloc sub-range."""
+
+    vstart: int
+    vend: int
+    vmalloc_start: int
+    vmalloc_end: int
+    page_size: int = 4096
+    word_bits: int = 64
+    mask: int = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mask", (1 << self.word_bits) - 1)
+
+
+def make_range(
+    vstart: int,
+    vend: int,
+    vmalloc_start: int | None = None,
+    vmalloc_end: int | None = None,
+    page_size: int = 4096,
+    word_bits: int = 64,
+) -> Range:
+    """Validate and build a :class:`Range` (ValueError with a clear message)."""
+    if page_size <= 0 or page_size & (page_size - 1):
+        raise ValueError(f"page_size must be a power of two (got {page_size})")
+    if word_bits not in (32, 64):
+        raise ValueError(f"word_bits must be 32 or 64 (got {word_bits})")
+    vmalloc_start = vstart if vmalloc_start is None else vmalloc_start
+    vmalloc_end = vend if vmalloc_end is None else vmalloc_end
+    for name, value in (("vstart", vstart), ("vend", vend),
+                        ("vmalloc_start", vmalloc_start), ("vmalloc_end", vmalloc_end)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{name} must be an int (got {value!r})")
+        if value % page_size:
+            raise ValueError(f"{name} must be a multiple of the page size {page_size} (got {value:#x})")
+        if not 0 <= value <= (1 << word_bits):
+            raise ValueError(f"{name} must lie in [0, 2^{word_bits}] (got {value:#x})")
+    if vend <= vstart:
+        raise ValueError(f"vend must be above vstart (got vstart={vstart:#x}, vend={vend:#x})")
+    if not vstart <= vmalloc_start < vmalloc_end <= vend:
+        raise ValueError(
+            "the vmalloc range must lie inside [vstart, vend) and be non-empty "
+            f"(got vmalloc_start={vmalloc_start:#x}, vmalloc_end={vmalloc_end:#x})")
+    return Range(vstart, vend, vmalloc_start, vmalloc_end, page_size, word_bits)
+
+
+def check_request(rng: Range, size: int, align: int, vstart: int | None, vend: int | None) -> tuple[int, int]:
+    """Validate an ``alloc`` request; return the effective (vstart, vend)."""
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0 or size % rng.page_size:
+        raise ValueError(
+            f"size must be a positive multiple of the page size {rng.page_size} bytes (got {size!r})")
+    if not isinstance(align, int) or isinstance(align, bool) or align < 1 or align & (align - 1):
+        raise ValueError(f"align must be a power of two >= 1 (got {align!r})")
+    if align > rng.mask:
+        raise ValueError(f"align must fit in a {rng.word_bits}-bit word (got {align:#x})")
+    vs = rng.vstart if vstart is None else vstart
+    ve = rng.vend if vend is None else vend
+    if vs < rng.vstart or ve > rng.vend or ve <= vs:
+        raise ValueError(
+            f"[vstart, vend) must be a non-empty sub-range of [{rng.vstart:#x}, {rng.vend:#x}) "
+            f"(got [{vs:#x}, {ve:#x}))")
+    return vs, ve
+
+
+def steps_fields() -> tuple[str, ...]:
+    """Names of the Steps fields, in a stable order (for metrics columns)."""
+    return Steps.FIELDS
+
+
+__all__ = [
+    "FIT_TYPES", "Steps", "AllocResult", "AllocatorError", "NonexistentAreaError",
+    "InvariantError", "Range", "make_range", "check_request", "tree_depth", "steps_fields",
+]
