@@ -12,24 +12,36 @@ Policies decide and count (``Steps``); ``simulator.costmodel`` prices.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib import import_module
 
-from .augmented_tree import AugmentedTreeAllocator
 from .base import (AllocatorError, AllocResult, InvariantError, NonexistentAreaError,
                    Steps, make_range, tree_depth)
-from .busy_list import BusyListAllocator
-from .free_list import FreeListAllocator
 
+# name -> (module, class); modules import on first use.
 _REGISTRY = {
-    "busy-list": BusyListAllocator,
-    "free-list": FreeListAllocator,
-    "augmented-tree": AugmentedTreeAllocator,
+    "busy-list": ("busy_list", "BusyListAllocator"),
+    "free-list": ("free_list", "FreeListAllocator"),
+    "augmented-tree": ("augmented_tree", "AugmentedTreeAllocator"),
 }
 
 #: The registered allocator names, oldest kernel generation first.
 ALLOCATORS: tuple[str, ...] = tuple(_REGISTRY)
 
-#: One line per allocator, for ``vmsim list``.
-DESCRIPTIONS: dict[str, str] = {name: cls.DESCRIPTION for name, cls in _REGISTRY.items()}
+
+def policy_class(name: str) -> type:
+    """The class implementing allocator ``name`` (ValueError if unknown)."""
+    try:
+        module, cls = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown allocator {name!r}; accepted: {', '.join(ALLOCATORS)}") from None
+    return getattr(import_module(f"{__name__}.{module}"), cls)
+
+
+def __getattr__(attr: str):
+    if attr == "DESCRIPTIONS":  # one line per allocator, for ``vmsim list``
+        return {name: policy_class(name).DESCRIPTION for name in ALLOCATORS}
+    raise AttributeError(attr)
 
 
 def create(
@@ -50,11 +62,7 @@ def create(
     areas that are busy from the start, as ``vmalloc_init`` imports the early
     ``vmlist``; they must be page-aligned, inside the range and disjoint.
     """
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown allocator {name!r}; accepted: {', '.join(ALLOCATORS)}") from None
+    cls = policy_class(name)
     rng = make_range(vstart, vend, vmalloc_start, vmalloc_end, page_size, word_bits)
     return cls(rng, _check_initial(rng, initial_busy))
 
@@ -72,6 +80,6 @@ def _check_initial(rng, areas: Iterable[tuple[int, int]]) -> list[tuple[int, int
 
 
 __all__ = [
-    "ALLOCATORS", "DESCRIPTIONS", "create", "Steps", "AllocResult", "AllocatorError",
+    "ALLOCATORS", "DESCRIPTIONS", "create", "policy_class", "Steps", "AllocResult", "AllocatorError",
     "NonexistentAreaError", "InvariantError", "tree_depth",
 ]
