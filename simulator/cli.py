@@ -1,0 +1,259 @@
+"""The ``vmsim`` command.
+
+    vmsim run SCENARIO.yaml [--out DIR] [--seed N] [--iterations N] [--jobs N] [--quiet]
+    vmsim validate SCENARIO.yaml
+    vmsim list
+    vmsim report DIR
+    vmsim schema
+
+Exit status: 0 ok, 2 bad input (one line on stderr naming the file and the
+YAML path), 1 internal error (one line; the traceback only with ``--debug``),
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+
+class BadInput(Exception):
+    """A user error: reported as one line, exit status 2."""
+
+
+# ------------------------------------------------------------------ commands
+
+def _load(path: str) -> Any:
+    from .scenario import ScenarioError, load_scenario
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    sc = _load(args.scenario)
+    if sc.is_sweep:
+        runs = sum(len(p.allocators) * len(p.config.seeds) for _, p in sc.points)
+        print(f"{args.scenario}: ok: {sc.name}, sweep of {len(sc.points)} points, {runs} runs")
+    else:
+        runs = len(sc.allocators) * len(sc.config.seeds)
+        print(f"{args.scenario}: ok: {sc.name}, {len(sc.callers)} callers on {sc.cpus} CPUs, "
+              f"{len(sc.allocators)} allocators x {len(sc.config.seeds)} seeds = {runs} runs")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .scenario import json_schema
+    print(json.dumps(json_schema(), indent=2, sort_keys=False))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from workloads import REGISTRY
+
+    from .allocators import ALLOCATORS, DESCRIPTIONS
+    from .devices import list_devices
+    sections = [("devices", list_devices()),
+                ("workloads", {n: w.description for n, w in REGISTRY.items()}),
+                ("allocators", {n: DESCRIPTIONS.get(n, "") for n in ALLOCATORS})]
+    for title, items in sections:
+        print(f"{title}:")
+        width = max((len(n) for n in items), default=0)
+        for name, desc in items.items():
+            print(f"  {name.ljust(width)}  {' '.join(str(desc).split())}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .output import ResultsDirError, rerender
+    from .report import comparison_text
+    from .yamlsafe import YamlError
+    try:
+        saved = rerender(args.dir)
+    except (ResultsDirError, YamlError) as exc:
+        raise BadInput(str(exc)) from None
+    print(comparison_text(saved), end="")
+    print(f"report: {Path(args.dir) / 'report.md'}")
+    return 0
+
+
+class _Progress:
+    """A tqdm bar on a terminal, plain lines otherwise, nothing when quiet."""
+
+    def __init__(self, total: int, quiet: bool, stream: Any = None) -> None:
+        self.total, self.done, self.quiet = total, 0, quiet
+        self.stream = stream if stream is not None else sys.stderr
+        self.bar = None
+        self.t0 = time.monotonic()
+        if not quiet and hasattr(self.stream, "isatty") and self.stream.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit="run", file=self.stream, dynamic_ncols=True)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self.done += 1
+        spec = next((a for a in args if hasattr(a, "allocator") and hasattr(a, "seed")), None)
+        what = f"{spec.allocator} seed {spec.seed}" if spec is not None else ""
+        if self.bar is not None:
+            self.bar.set_postfix_str(what, refresh=False)
+            self.bar.update(1)
+        elif not self.quiet:
+            print(f"vmsim: run {self.done}/{self.total} done {what} "
+                  f"({time.monotonic() - self.t0:.1f} s)".rstrip(), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _run_specs(specs: list[Any], jobs: int, progress: Callable[..., None]) -> Any:
+    from .runner import run_specs
+    return run_specs(specs, jobs=jobs, progress=progress)
+
+
+def _saved_from(results: Any, sc: Any) -> Any:
+    import yaml
+
+    from .output import SavedResults
+    return SavedResults(scenario=yaml.safe_load(sc.resolved_yaml()), ops=results.ops,
+                        timeseries=results.timeseries, summary=results.summary,
+                        log=list(results.log))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .output import SavedResults, default_out_dir, write_results
+    from .report import comparison_text
+    from .scenario import ScenarioError
+    sc = _load(args.scenario)
+    try:
+        sc = sc.override(seed=args.seed, iterations=args.iterations)
+    except ScenarioError as exc:
+        raise BadInput(str(exc)) from None
+    if args.jobs is not None and args.jobs < 1:
+        raise BadInput(f"vmsim run: --jobs must be >= 1 (got {args.jobs})")
+    if args.out:
+        out = Path(args.out)
+    elif sc.config.output.dir:
+        out = Path(sc.config.output.dir)
+    else:
+        out = default_out_dir(sc.name, args.seed, args.iterations)
+    if out.exists() and not (out / "scenario.yaml").is_file():
+        raise BadInput(f"{out}: exists and is not a vmsim results directory; "
+                       "choose another --out")
+    groups = list(sc.points) if sc.is_sweep else [("", sc)]
+    total = sum(len(g.run_specs()) for _, g in groups)
+    jobs = args.jobs or max(1, min(os.cpu_count() or 1, total))
+    progress = _Progress(total, args.quiet)
+    try:
+        parts = []
+        for label, group in groups:
+            parts.append((label, _saved_from(_run_specs(group.run_specs(), jobs, progress), group)))
+    finally:
+        progress.close()
+    if sc.is_sweep:
+        import pandas as pd
+        import yaml
+        saved = SavedResults(scenario=yaml.safe_load(sc.resolved_yaml()), ops=pd.DataFrame(),
+                             timeseries=pd.DataFrame(), summary=pd.DataFrame(), points=parts)
+        write_results(out, saved, sc.resolved_yaml(), plots=sc.config.output.plots,
+                      point_yamls=[g.resolved_yaml() for _, g in groups])
+    else:
+        saved = parts[0][1]
+        write_results(out, saved, sc.resolved_yaml(), plots=sc.config.output.plots)
+    print(comparison_text(saved), end="")
+    print(f"results: {out}")
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an internal error")
+    p = _Parser(
+        prog="vmsim", parents=[common],
+        description="Discrete-event simulator of the Linux vmalloc address-space allocator.",
+        epilog="Exit status: 0 ok, 2 bad input, 1 internal error.")
+    p.add_argument("--version", action="version", version=f"vmsim {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", parents=[common], help="run every allocator x seed of a scenario",
+                       description="Run every allocator x seed of SCENARIO, write the results "
+                                   "directory atomically and print the comparison table.")
+    r.add_argument("scenario", metavar="SCENARIO.yaml")
+    r.add_argument("--out", metavar="DIR", help="results directory (default: output.dir of the "
+                   "scenario, else results/<name>[-seed<N>][-it<N>])")
+    r.add_argument("--seed", type=int, metavar="N", help="run this one seed instead of the scenario's seeds")
+    r.add_argument("--iterations", type=int, metavar="N", help="measured iterations per caller (stop)")
+    r.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores, "
+                   "at most one per run)")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser("validate", parents=[common], help="check a scenario file",
+                       description="Validate SCENARIO; exit 2 with one line naming the problem.")
+    v.add_argument("scenario", metavar="SCENARIO.yaml")
+    v.set_defaults(func=cmd_validate)
+
+    ls = sub.add_parser("list", parents=[common], help="devices, workloads and allocators",
+                        description="List device profiles, workloads and allocators, one line each.")
+    ls.set_defaults(func=cmd_list)
+
+    rp = sub.add_parser("report", parents=[common], help="re-make plots and report.md of a results dir",
+                        description="Re-make plots/*.png and report.md from a saved results directory.")
+    rp.add_argument("dir", metavar="DIR")
+    rp.set_defaults(func=cmd_report)
+
+    sc = sub.add_parser("schema", parents=[common], help="print the scenario JSON Schema",
+                        description="Print the JSON Schema of scenario files (for editors).")
+    sc.set_defaults(func=cmd_schema)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console entry point; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:            # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    debug = getattr(args, "debug", False) or "--debug" in argv
+    try:
+        return int(args.func(args))
+    except BadInput as exc:
+        print(" ".join(str(exc).split()), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vmsim: interrupted; no results written", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001: the one place internal errors are reported
+        if debug:
+            traceback.print_exc()
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"vmsim: internal error: {type(exc).__name__}: {msg}"
+              + ("" if debug else " (run with --debug for the traceback)"), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""The results directory: written atomically, read back for reports.
+
+Layout of a results directory::
+
+    scenario.yaml        the resolved scenario (``vmsim run`` on it reproduces the rest)
+    ops.parquet          one row per vmalloc/vfree (empty when metrics.keep_ops is false)
+    timeseries.parquet   one row per sample
+    summary.csv          one row per allocator x seed
+    log.txt              the runs' log lines (kernel warnings, test_vmalloc Summary lines)
+    report.md            the comparison report
+    plots/*.png
+
+A sweep scenario writes one such directory per point (``<path>=<value>/``)
+plus, at the top, ``scenario.yaml``, ``summary.csv`` (with a ``point``
+column), ``report.md`` and ``plots/sweep.png``.
+
+Everything is written into a hidden temporary directory beside the target
+and renamed into place at the end, so an interrupted run leaves nothing that
+looks complete.  Parquet files carry no timestamps: the same DataFrames give
+byte-identical files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .yamlsafe import load_yaml
+
+FILES = ("scenario.yaml", "ops.parquet", "timeseries.parquet", "summary.csv", "report.md")
+
+
+@dataclass
+class SavedResults:
+    """A results directory read back (or about to be written)."""
+
+    scenario: dict[str, Any]             # the resolved scenario
+    ops: pd.DataFrame
+    timeseries: pd.DataFrame
+    summary: pd.DataFrame
+    log: list[str] = field(default_factory=list)
+    path: Path | None = None
+    points: list[tuple[str, SavedResults]] = field(default_factory=list)  # sweep points
+
+    @property
+    def name(self) -> str:
+        return str(self.scenario.get("name", "?"))
+
+
+def default_out_dir(name: str, seed: int | None = None, iterations: int | None = None,
+                    root: str | Path = "results") -> Path:
+    """``results/<name>[-seed<N>][-it<N>]``: deterministic, no timestamp."""
+    safe = re.sub(r"[^A-Za-z0-9._=+-]+", "_", name)
+    if seed is not None:
+        safe += f"-seed{seed}"
+    if iterations is not None:
+        safe += f"-it{iterations}"
+    return Path(root) / safe
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Deterministic Parquet: no index, fixed compression, no time-varying metadata."""
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    pq.write_table(table, path, compression="zstd", write_statistics=True,
+                   use_dictionary=True, store_schema=True)
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, index=False, lineterminator="\n")
+
+
+@contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """Yield a temporary directory that replaces ``target`` only if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        if old.exists():
+            shutil.rmtree(old)
+        target.rename(old)
+    tmp.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_one(d: Path, saved: SavedResults, scenario_yaml: str, plots: bool,
+               render: Callable[[SavedResults, Path, bool], None]) -> None:
+    (d / "scenario.yaml").write_text(scenario_yaml, encoding="utf-8")
+    write_parquet(saved.ops, d / "ops.parquet")
+    write_parquet(saved.timeseries, d / "timeseries.parquet")
+    write_csv(saved.summary, d / "summary.csv")
+    (d / "log.txt").write_text("".join(f"{line}\n" for line in saved.log), encoding="utf-8")
+    saved.path = d
+    render(saved, d, plots)
+
+
+def render_dir(saved: SavedResults, d: Path, plots: bool = True) -> None:
+    """(Re)make plots/*.png and report.md of one results directory from ``saved``."""
+    from . import report
+    plot_files: list[Path] = []
+    if plots:
+        from .plots import make_plots
+        plot_files = make_plots(saved, d / "plots")
+    (d / "report.md").write_text(report.render_report(saved, [p.relative_to(d) for p in plot_files]),
+                                 encoding="utf-8")
+
+
+def render_sweep(saved: SavedResults, d: Path, plots: bool = True) -> None:
+    from . import report
+    plot_files: list[Path] = []
+    if plots:
+        from .plots import make_sweep_plots
+        plot_files = make_sweep_plots(saved, d / "plots")
+    (d / "report.md").write_text(report.render_sweep_report(saved, [p.relative_to(d) for p in plot_files]),
+                                 encoding="utf-8")
+
+
+def sweep_summary(points: list[tuple[str, SavedResults]]) -> pd.DataFrame:
+    frames = [p.summary.assign(point=label) for label, p in points]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if "point" in df:
+        df = df[["point"] + [c for c in df.columns if c != "point"]]
+    return df
+
+
+def write_results(target: Path, saved: SavedResults, scenario_yaml: str, plots: bool = True,
+                  point_yamls: list[str] | None = None) -> Path:
+    """Write ``saved`` (a run, or a sweep with ``saved.points``) atomically to ``target``."""
+    with atomic_dir(Path(target)) as tmp:
+        if saved.points:
+            assert point_yamls is not None and len(point_yamls) == len(saved.points)
+            for (label, point), text in zip(saved.points, point_yamls):
+                (tmp / label).mkdir()
+                _write_one(tmp / label, point, text, plots, render_dir)
+            (tmp / "scenario.yaml").write_text(scenario_yaml, encoding="utf-8")
+            saved.summary = sweep_summary(saved.points)
+            write_csv(saved.summary, tmp / "summary.csv")
+            render_sweep(saved, tmp, plots)
+        else:
+            _write_one(tmp, saved, scenario_yaml, plots, render_dir)
+    _set_paths(saved, Path(target))
+    return Path(target)
+
+
+def _set_paths(saved: SavedResults, d: Path) -> None:
+    saved.path = d
+    for label, point in saved.points:
+        point.path = d / label
+
+
+class ResultsDirError(ValueError):
+    """A directory that is not a vmsim results directory (one-line message)."""
+
+
+def load_results(d: str | Path) -> SavedResults:
+    """Read a results directory (or a sweep's top directory) back."""
+    d = Path(d)
+    if not d.is_dir():
+        raise ResultsDirError(f"{d}: not a directory")
+    if not (d / "scenario.yaml").is_file():
+        raise ResultsDirError(f"{d}: no scenario.yaml; not a vmsim results directory")
+    scenario = load_yaml(d / "scenario.yaml")
+    if not isinstance(scenario, dict):
+        raise ResultsDirError(f"{d / 'scenario.yaml'}: not a resolved scenario mapping")
+    if scenario.get("sweep"):
+        points = []
+        for sub in sorted(p for p in d.iterdir() if p.is_dir() and "=" in p.name):
+            points.append((sub.name, load_results(sub)))
+        order = _point_order(scenario)
+        points.sort(key=lambda lp: order.index(lp[0]) if lp[0] in order else len(order))
+        if not points:
+            raise ResultsDirError(f"{d}: a sweep's results directory without point directories")
+        return SavedResults(scenario=scenario, ops=pd.DataFrame(), timeseries=pd.DataFrame(),
+                            summary=sweep_summary(points), path=d, points=points)
+    missing = [f for f in ("ops.parquet", "timeseries.parquet", "summary.csv") if not (d / f).is_file()]
+    if missing:
+        raise ResultsDirError(f"{d}: missing {', '.join(missing)}; not a complete results directory")
+    log_path = d / "log.txt"
+    log = log_path.read_text(encoding="utf-8").splitlines() if log_path.is_file() else []
+    return SavedResults(scenario=scenario, ops=pd.read_parquet(d / "ops.parquet"),
+                        timeseries=pd.read_parquet(d / "timeseries.parquet"),
+                        summary=pd.read_csv(d / "summary.csv"), log=log, path=d)
+
+
+def _point_order(scenario: dict[str, Any]) -> list[str]:
+    from .scenario import point_label
+    sweep = scenario.get("sweep") or {}
+    return [point_label(str(k), v) for k, vals in sweep.items() for v in (vals or [])]
+
+
+def rerender(d: str | Path) -> SavedResults:
+    """``vmsim report DIR``: re-make plots and report.md from the saved files."""
+    saved = load_results(d)
+    plots = bool((saved.scenario.get("output") or {}).get("plots", True))
+    for _, point in saved.points:
+        assert point.path is not None
+        render_dir(point, point.path, plots)
+    if saved.points:
+        render_sweep(saved, Path(d), plots)
+    else:
+        render_dir(saved, Path(d), plots)
+    return saved
+
+
+__all__ = ["SavedResults", "default_out_dir", "write_results", "load_results", "rerender",
+           "atomic_dir", "write_parquet", "write_csv", "ResultsDirError", "FILES"]

@@ -1,0 +1,208 @@
+"""report.md and the comparison table, made only from saved results.
+
+The seed-style table reproduces the RFC's result lines: per workload and
+seed, the loop time of the first allocator listed ("old") against each
+other one ("new") and the change in percent,
+``33590880(us) vs 11027121(us) -67.172%``; the percentage is computed from
+the two microsecond figures shown, as in the RFC.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .output import SavedResults
+
+
+def seed_line(old_ns: float, new_ns: float) -> str:
+    """``33590880(us) vs 11027121(us) -67.172%`` from two loop times in ns."""
+    old_us, new_us = int(round(old_ns / 1000)), int(round(new_ns / 1000))
+    pct = (new_us - old_us) / old_us * 100 if old_us else float("nan")
+    return f"{old_us}(us) vs {new_us}(us) {pct:+.3f}%"
+
+
+def _allocators(saved: SavedResults) -> list[str]:
+    listed = [str(a) for a in saved.scenario.get("allocators") or []]
+    present = list(dict.fromkeys(saved.summary["allocator"])) if "allocator" in saved.summary else []
+    return [a for a in listed if a in present] + [a for a in present if a not in listed]
+
+
+def _workloads(scenario: dict[str, Any]) -> str:
+    names = [c.get("workload") for c in scenario.get("callers") or [] if not c.get("background")]
+    return ", ".join(dict.fromkeys(str(n) for n in names)) or "(none)"
+
+
+def seed_table(saved: SavedResults) -> list[str]:
+    """The RFC-style lines, one per seed and per non-baseline allocator."""
+    s, allocs = saved.summary, _allocators(saved)
+    if len(allocs) < 2 or "loop_time_ns" not in s:
+        return []
+    old = allocs[0]
+    lines = []
+    for new in allocs[1:]:
+        lines.append(f"{_workloads(saved.scenario)}: {old} vs {new}")
+        for seed in sorted(set(s["seed"])):
+            a = s[(s.allocator == old) & (s.seed == seed)]["loop_time_ns"]
+            b = s[(s.allocator == new) & (s.seed == seed)]["loop_time_ns"]
+            if len(a) and len(b):
+                lines.append(f"  seed {seed}: {seed_line(float(a.iloc[0]), float(b.iloc[0]))}")
+    return lines
+
+
+def first_enomem_ns(saved: SavedResults) -> dict[tuple[str, int], int | None]:
+    """Simulated time of the first failed vmalloc per (allocator, seed), None if none."""
+    out: dict[tuple[str, int], int | None] = {}
+    ops, ts = saved.ops, saved.timeseries
+    for _, row in saved.summary.iterrows():
+        key = (str(row["allocator"]), int(row["seed"]))
+        t = None
+        if len(ops) and {"op", "ok"} <= set(ops.columns):
+            fail = ops[(ops.allocator == key[0]) & (ops.seed == key[1]) & (ops.op == "vmalloc") & (~ops.ok.astype(bool))]
+            if len(fail):
+                t = int(fail["t_ns"].min())
+        elif len(ts) and "enomem" in ts:
+            hit = ts[(ts.allocator == key[0]) & (ts.seed == key[1]) & (ts.enomem > 0)]
+            if len(hit):
+                t = int(hit["t_ns"].min())
+        out[key] = t
+    return out
+
+
+def _ns(v: Any) -> str:
+    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{int(round(float(v))):,}"
+
+
+def _pct(v: Any) -> str:
+    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * float(v):.2f}%"
+
+
+def _t(v: int | None) -> str:
+    if v is None:
+        return "never"
+    return f"{v / 1e9:.3f} s" if v >= 1e8 else f"{v / 1e6:.3f} ms"
+
+
+def per_run_rows(saved: SavedResults) -> list[dict[str, str]]:
+    s = saved.summary
+    enomem_t = first_enomem_ns(saved)
+    order = {a: i for i, a in enumerate(_allocators(saved))}
+    rows = []
+    for _, r in sorted(s.iterrows(), key=lambda x: (order.get(x[1]["allocator"], 99), x[1]["seed"])):
+        g = r.get
+        rows.append({
+            "allocator": str(r["allocator"]), "seed": str(r["seed"]),
+            "loop time (us)": _ns(g("loop_time_ns", np.nan) / 1000),
+            "vmalloc p50/p99/max (ns)": "/".join(_ns(g(f"vmalloc_{k}_ns")) for k in ("p50", "p99", "max")),
+            "vfree p50/p99/max (ns)": "/".join(_ns(g(f"vfree_{k}_ns")) for k in ("p50", "p99", "max")),
+            "lock wait share": _pct(g("lock_wait_share")),
+            "purges": _ns(g("purges")), "ENOMEMs": _ns(g("enomem")),
+            "first ENOMEM": _t(enomem_t.get((str(r["allocator"]), int(r["seed"])))),
+            "final fragmentation": _pct(g("final_fragmentation")),
+        })
+    return rows
+
+
+def markdown_table(rows: list[dict[str, str]]) -> str:
+    if not rows:
+        return "(no runs)\n"
+    cols = list(rows[0])
+    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    out += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def text_table(rows: list[dict[str, str]]) -> str:
+    """A plain fixed-width table for the terminal."""
+    if not rows:
+        return "(no runs)\n"
+    cols = list(rows[0])
+    width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+    lines = ["  ".join(c.ljust(width[c]) for c in cols)]
+    lines += ["  ".join(r[c].ljust(width[c]) for c in cols) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def comparison_text(saved: SavedResults) -> str:
+    """What ``vmsim run`` prints when done."""
+    parts = []
+    if saved.points:
+        for label, point in saved.points:
+            parts.append(f"== {label}")
+            parts.append(comparison_text(point))
+        return "\n".join(parts)
+    seed = seed_table(saved)
+    if seed:
+        parts.append("loop time, old vs new (simulated):\n" + "\n".join(seed) + "\n")
+    parts.append(text_table(per_run_rows(saved)))
+    return "\n".join(parts)
+
+
+def _provenance(scenario: dict[str, Any]) -> str:
+    device = (scenario.get("device") or {}).get("profile", "?")
+    return (
+        "## Where these numbers come from\n\n"
+        f"Every time in this report (loop time, latencies, lock wait, spin) is **simulated** by "
+        f"vmsim's cost model with the device profile `{device}` (its parameters and their sources "
+        f"are in `scenarios/devices/{device}.yaml`; overrides are listed in `scenario.yaml`). "
+        "They are model outputs, not measurements on hardware. Counts (areas, purges, ENOMEMs, "
+        "fragmentation, nodes walked) follow from the allocators' decisions, which mirror the "
+        "kernel's algorithms, and do not depend on the cost model; they do depend on the simulated "
+        "interleaving of CPUs, which the cost model drives.\n")
+
+
+def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
+    sc = saved.scenario
+    stop = sc.get("stop") or {}
+    out = [f"# vmsim report: {sc.get('name', '?')}\n"]
+    if sc.get("description"):
+        out.append(str(sc["description"]).strip() + "\n")
+    out.append(f"- device: `{(sc.get('device') or {}).get('profile', '?')}`, {sc.get('cpus', '?')} CPUs\n"
+               f"- allocators: {', '.join(_allocators(saved))}\n"
+               f"- foreground workloads: {_workloads(sc)}\n"
+               f"- stop: iterations {stop.get('iterations')}, simulated time {stop.get('time')} ns\n"
+               f"- seeds: {', '.join(str(s) for s in sc.get('seeds') or [])}\n")
+    out.append(_provenance(sc))
+    seed = seed_table(saved)
+    out.append("## Loop time, old vs new\n")
+    if seed:
+        out.append("Per workload and seed, in the RFC's format (simulated microseconds):\n\n```\n"
+                   + "\n".join(seed) + "\n```\n")
+    else:
+        out.append("(needs two allocators and a loop time)\n")
+    out.append("## Per run\n\n" + markdown_table(per_run_rows(saved)))
+    out.append("Lock wait share: the share of the summed operation latency spent waiting for "
+               "`vmap_area_lock`. Fragmentation: 1 - largest free block / total free space, at "
+               "the end of the run.\n")
+    summaries = [line for line in saved.log if line.lstrip().startswith(("Summary:", "vmap allocation"))]
+    if summaries:
+        shown = summaries[:40]
+        out.append("## Run log (excerpt)\n\n```\n" + "\n".join(shown)
+                   + ("\n..." if len(summaries) > len(shown) else "") + "\n```\n")
+    if plot_files:
+        out.append("## Plots\n\n" + "\n".join(f"![{p.stem}]({p.as_posix()})" for p in plot_files) + "\n")
+    return "\n".join(out)
+
+
+def render_sweep_report(saved: SavedResults, plot_files: list[Path]) -> str:
+    sc = saved.scenario
+    (path, values), = (sc.get("sweep") or {"?": []}).items()
+    out = [f"# vmsim sweep report: {sc.get('name', '?')}\n",
+           f"Swept `{path}` over {', '.join(map(str, values))}; one results directory per point.\n",
+           _provenance(sc)]
+    for label, point in saved.points:
+        out.append(f"## {label} ([details]({label}/report.md))\n")
+        seed = seed_table(point)
+        if seed:
+            out.append("```\n" + "\n".join(seed) + "\n```\n")
+        out.append(markdown_table(per_run_rows(point)))
+    if plot_files:
+        out.append("## Plots\n\n" + "\n".join(f"![{p.stem}]({p.as_posix()})" for p in plot_files) + "\n")
+    return "\n".join(out)
+
+
+__all__ = ["seed_line", "seed_table", "per_run_rows", "comparison_text", "render_report",
+           "render_sweep_report", "first_enomem_ns", "markdown_table", "text_table"]

@@ -1,0 +1,695 @@
+"""Scenario files: the YAML schema, its validation, and the RunSpecs it resolves to.
+
+``load_scenario(path)`` reads a scenario YAML file (through
+:mod:`simulator.yamlsafe`: no bombs, no duplicate keys), validates it with the
+pydantic models below (``extra='forbid'`` everywhere), fills in the defaults
+of the device profile, and returns a :class:`Scenario`.
+``Scenario.run_specs()`` gives one :class:`~simulator.spec.RunSpec` per
+allocator x seed; ``Scenario.resolved_yaml()`` the scenario with every
+default filled in, which ``vmsim run`` saves with the results and which
+reproduces them exactly.
+
+Every problem raises :class:`ScenarioError` whose ``str()`` is one line:
+``scenarios/x.yaml: callers[1].size: must be a multiple of the page size 4096 (got 1000)``.
+
+Caller items carry their workload's parameters inline, next to the common
+keys ``workload``, ``cpus``, ``background`` and ``name``; the parameters are
+validated by that workload's own params model (``workloads.REGISTRY``).
+
+A ``sweep:`` key (one dotted path -> a list of values) makes the file a family
+of scenarios, one *point* per value (``Scenario.points``); see docs/scenarios.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema,
+                      field_validator, model_validator)
+
+from . import units
+from .spec import AddressSpace, CallerSpec, MetricsSpec, RunSpec
+from .yamlsafe import YamlError, dump_yaml, format_path, load_yaml
+
+_SIZE_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
+                               "description": units.SIZE_FORMS})
+_TIME_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
+                               "description": units.TIME_FORMS})
+_ADDR_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0},
+                                         {"type": "string", "pattern": "^(0[xX][0-9a-fA-F_]+|[0-9_]+)$"}],
+                               "description": "an address: integer or hex string such as 0xf0800000"})
+AddressField = Annotated[units.Address, _ADDR_SCHEMA]
+DurationField = Annotated[units.DurationNs, _TIME_SCHEMA]
+_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$"
+PAGE_SIZES = (4096, 16384, 65536)
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be accepted; ``str()`` is one line naming file and YAML path."""
+
+    def __init__(self, source: str, loc: tuple[Any, ...] | None, message: str) -> None:
+        self.source, self.loc, self.message = source, loc, " ".join(message.split())
+        where = f"{format_path(loc)}: " if loc else ""
+        super().__init__(f"{source}: {where}{self.message}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RangeConfig(_Model):
+    """An address range [start, end)."""
+
+    start: AddressField
+    end: AddressField
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeConfig:
+        if self.end <= self.start:
+            raise ValueError(f"end must be above start (got start={self.start:#x}, end={self.end:#x})")
+        return self
+
+
+class DeviceConfig(_Model):
+    """A device profile (scenarios/devices/<profile>.yaml) and overrides of its parameters."""
+
+    profile: str = Field(description="device profile name; `vmsim list` shows them")
+    overrides: dict[str, Any] = Field(default_factory=dict,
+                                      description="profile parameters to replace")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"profile": data} if isinstance(data, str) else data
+
+
+class AddressSpaceConfig(_Model):
+    """The address space; every key defaults to the device profile's."""
+
+    vmalloc: RangeConfig | None = Field(None, description="VMALLOC_START..VMALLOC_END")
+    modules: RangeConfig | None = Field(None, description="MODULES_VADDR..MODULES_END, or null for none")
+    page_size: int | None = Field(None, description=f"one of {PAGE_SIZES}")
+    word_bits: Literal[32, 64] | None = None
+    initial_layout: str | None = Field(
+        None, description="a /proc/vmallocinfo file (relative to this scenario file) "
+                          "whose areas start busy")
+
+    @field_validator("page_size")
+    @classmethod
+    def _page(cls, v: int | None) -> int | None:
+        if v is not None and v not in PAGE_SIZES:
+            raise ValueError(f"must be one of {', '.join(map(str, PAGE_SIZES))} (got {v})")
+        return v
+
+
+class CallerConfig(BaseModel):
+    """A caller: a workload on some CPUs; the workload's parameters sit inline."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    workload: str = Field(description="a workload name; `vmsim list` shows them")
+    cpus: int | list[int] | Literal["all"] = Field(
+        0, description="a CPU, a list of CPUs (one caller each), or 'all'")
+    background: bool = Field(False, description="background callers do not keep the run alive")
+    name: str | None = Field(None, description="label in metrics (default <workload>@cpu<N>)")
+
+
+COMMON_CALLER_KEYS = ("workload", "cpus", "background", "name")
+
+
+class StopConfig(_Model):
+    """When a run stops: after `iterations` per foreground caller, or at simulated `time`."""
+
+    iterations: int | None = Field(None, gt=0)
+    time: DurationField | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> StopConfig:
+        if self.iterations is None and self.time is None:
+            raise ValueError("give iterations, time, or both")
+        if self.time == 0:
+            raise ValueError("time must be positive (got 0)")
+        return self
+
+
+class MetricsConfig(_Model):
+    sample_interval: DurationField = Field(1_000_000, description="time-series sampling period")
+    keep_ops: bool = Field(True, description="keep one record per operation (ops.parquet)")
+
+    @field_validator("sample_interval")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v <= 0:
+            raise ValueError(f"must be a positive time (got {v})")
+        return v
+
+
+class OutputConfig(_Model):
+    dir: str | None = Field(None, description="results directory (default results/<name>)")
+    plots: bool = True
+
+
+class KernelConfig(_Model):
+    """Kernel options of the modelled paths."""
+
+    guard_page: bool = Field(True, description="vmalloc adds one guard page (no VM_NO_GUARD)")
+    purge_priority_threshold: bool = Field(
+        False, description="2019 rule: no lock break while the lazy backlog > 2 x lazy_max_pages")
+
+
+class ScenarioConfig(_Model):
+    """A vmsim scenario file."""
+
+    name: str = Field(pattern=_NAME_RE, max_length=100)
+    description: str = ""
+    device: DeviceConfig
+    cpus: int | None = Field(None, ge=1, le=4096, description="default: the device profile's")
+    address_space: AddressSpaceConfig = AddressSpaceConfig()
+    allocators: list[str] | None = Field(None, min_length=1, description="default: all")
+    callers: list[CallerConfig] = Field(min_length=1)
+    stop: StopConfig
+    seeds: list[Annotated[int, Field(ge=0, lt=2**63)]] = Field([1], min_length=1)
+    metrics: MetricsConfig = MetricsConfig()
+    kernel: KernelConfig = KernelConfig()
+    output: OutputConfig = OutputConfig()
+    sweep: dict[str, list[Any]] | None = Field(
+        None, description="one dotted path (e.g. cpus, callers[0].size) -> a list of values")
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"seeds must be distinct (got {v})")
+        return v
+
+    @field_validator("sweep")
+    @classmethod
+    def _one_key(cls, v: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
+        if v is not None and (len(v) != 1 or not next(iter(v.values()))):
+            raise ValueError("give exactly one path with a non-empty list of values")
+        return v
+
+
+# ---------------------------------------------------------------- registries
+
+def _workloads() -> dict[str, Any]:
+    import workloads
+    return workloads.REGISTRY
+
+
+def _allocators() -> tuple[str, ...]:
+    from .allocators import ALLOCATORS
+    return tuple(ALLOCATORS)
+
+
+def _load_device(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    from .devices import load_device
+    return load_device(name, overrides)
+
+
+def _device_names() -> list[str] | None:
+    try:
+        from .devices import list_devices
+    except ImportError:
+        return None
+    return sorted(list_devices())
+
+
+def _unknown(kind: str, got: str, accepted: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(str(got), list(accepted), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {kind} {got!r}{hint} accepted: {', '.join(accepted)}"
+
+
+# ------------------------------------------------------------ error messages
+
+def _accepted_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The keys of the pydantic model reached by following ``loc`` from ``model``."""
+    import typing
+    ann: Any = model
+    for part in loc:
+        while True:
+            origin = typing.get_origin(ann)
+            if origin is typing.Annotated:
+                ann = typing.get_args(ann)[0]
+            elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+                args = [a for a in typing.get_args(ann) if a is not type(None)]
+                ann = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)),
+                           args[0])
+            else:
+                break
+        if isinstance(part, int) or typing.get_origin(ann) in (list, dict):
+            args = typing.get_args(ann)
+            ann = args[-1] if args else Any
+            if isinstance(part, int):
+                continue
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            f = ann.model_fields.get(part)
+            ann = f.annotation if f is not None else Any
+        else:
+            return []
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [f.alias if isinstance(f.alias, str) else n for n, f in ann.model_fields.items()]
+    return []
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    if kind == "missing":
+        return "required key is missing"
+    got = err.get("input")
+    if isinstance(got, (str, int, float, bool)) or got is None:
+        return f"{msg[:1].lower()}{msg[1:]} (got {got!r})"
+    return f"{msg[:1].lower()}{msg[1:]} (got a {type(got).__name__})"
+
+
+def _from_validation(source: str, exc: ValidationError, model: Any,
+                     prefix: tuple[Any, ...] = (), extra_keys: tuple[str, ...] = ()) -> ScenarioError:
+    errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] == "missing")
+    err = errors[0]
+    loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    if err["type"] == "extra_forbidden":
+        accepted = sorted(set(_accepted_keys(model, tuple(err["loc"][:-1])) + list(extra_keys)))
+        msg = _unknown("key", str(err["loc"][-1]), accepted)
+    else:
+        msg = _message(err)
+    if len(errors) > 1:
+        msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return ScenarioError(source, loc, msg)
+
+
+# ------------------------------------------------------------ device defaults
+
+def device_defaults(profile: dict[str, Any]) -> dict[str, Any]:
+    """cpus, page_size, word_bits, vmalloc and modules (start, end) from a device profile.
+
+    Read from the profile's ``address_space`` mapping (keys ``vmalloc_start``,
+    ``vmalloc_end``, ``modules_start``, ``modules_end``, ``page_size``,
+    ``word_bits``; or ``vmalloc``/``modules`` as ``{start, end}``) and its ``cpus``.
+    """
+    space = profile.get("address_space") or {}
+    out: dict[str, Any] = {}
+    cpus = profile.get("cpus", space.get("cpus"))
+    if isinstance(cpus, int):
+        out["cpus"] = cpus
+    for key in ("page_size", "word_bits"):
+        val = space.get(key, profile.get(key))
+        if isinstance(val, int):
+            out[key] = val
+    for key in ("vmalloc", "modules", "range"):
+        rng = space.get(key)
+        if key == "range":
+            lo, hi = space.get("vstart"), space.get("vend")
+            if lo is not None and hi is not None:
+                out[key] = (units.parse_address(lo), units.parse_address(hi))
+            continue
+        if isinstance(rng, dict):
+            lo, hi = rng.get("start"), rng.get("end")
+        else:
+            lo, hi = space.get(f"{key}_start"), space.get(f"{key}_end")
+        if lo is not None and hi is not None:
+            out[key] = (units.parse_address(lo), units.parse_address(hi))
+    return out
+
+
+# ------------------------------------------------------------------ Scenario
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario with the device defaults filled in."""
+
+    config: ScenarioConfig
+    source: str                                  # the file name used in messages
+    base_dir: Path                               # directory of the scenario file
+    cost: dict[str, Any]                         # resolved device profile (load_device)
+    cpus: int
+    address_space: AddressSpace
+    allocators: tuple[str, ...]
+    callers: tuple[CallerSpec, ...]
+    caller_items: tuple[dict[str, Any], ...]     # callers as resolved YAML
+    initial_layout: str | None                   # absolute path, if any
+    points: tuple[tuple[str, Scenario], ...] = ()  # sweep points (label, scenario)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def is_sweep(self) -> bool:
+        return bool(self.points)
+
+    @property
+    def foreground_workloads(self) -> list[str]:
+        names = [c.workload for c in self.callers if not c.background]
+        return sorted(set(names), key=names.index)
+
+    def override(self, seed: int | None = None, iterations: int | None = None) -> Scenario:
+        """This scenario with ``seeds = [seed]`` and/or ``stop.iterations = iterations``."""
+        if seed is None and iterations is None:
+            return self
+        raw = copy.deepcopy(self.raw)
+        if seed is not None:
+            if not 0 <= seed < 2**63:
+                raise ScenarioError(self.source, ("seeds",), f"--seed must be in 0..2**63-1 (got {seed})")
+            raw["seeds"] = [seed]
+        if iterations is not None:
+            if iterations <= 0:
+                raise ScenarioError(self.source, ("stop", "iterations"),
+                                    f"--iterations must be positive (got {iterations})")
+            stop = dict(raw.get("stop") or {})
+            stop["iterations"] = iterations
+            raw["stop"] = stop
+        return parse_scenario(raw, self.source, self.base_dir)
+
+    def run_specs(self, seed: int | None = None, iterations: int | None = None) -> list[RunSpec]:
+        """One RunSpec per allocator x seed (allocator-major); all points of a sweep."""
+        sc = self.override(seed, iterations)
+        if sc.points:
+            return [s for _, p in sc.points for s in p.run_specs()]
+        c = sc.config
+        return [RunSpec(scenario=c.name, allocator=a, seed=s, cpus=sc.cpus, device=c.device.profile,
+                        cost=dict(sc.cost.get("cost", sc.cost)), address_space=sc.address_space, callers=sc.callers,
+                        iterations=c.stop.iterations, time_ns=c.stop.time,
+                        metrics=MetricsSpec(sample_interval_ns=c.metrics.sample_interval,
+                                            keep_ops=c.metrics.keep_ops),
+                        guard_page=c.kernel.guard_page,
+                        purge_priority_threshold=c.kernel.purge_priority_threshold)
+                for a in sc.allocators for s in c.seeds]
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario as plain data, every default filled in (the saved scenario.yaml)."""
+        c, asp = self.config, self.address_space
+        out: dict[str, Any] = {"name": c.name, "description": c.description,
+                               "device": {"profile": c.device.profile,
+                                          "overrides": dict(c.device.overrides)},
+                               "cpus": self.cpus}
+        space: dict[str, Any] = {"vmalloc": {"start": hex(asp.vmalloc_start), "end": hex(asp.vmalloc_end)},
+                                 "modules": None, "page_size": asp.page_size, "word_bits": asp.word_bits}
+        if asp.modules_start is not None and asp.modules_end is not None:
+            space["modules"] = {"start": hex(asp.modules_start), "end": hex(asp.modules_end)}
+        space["initial_layout"] = self.initial_layout
+        out["address_space"] = space
+        out["allocators"] = list(self.allocators)
+        out["callers"] = [dict(x) for x in self.caller_items]
+        out["stop"] = {"iterations": c.stop.iterations, "time": c.stop.time}
+        out["seeds"] = list(c.seeds)
+        out["metrics"] = {"sample_interval": c.metrics.sample_interval, "keep_ops": c.metrics.keep_ops}
+        out["kernel"] = c.kernel.model_dump()
+        out["output"] = c.output.model_dump()
+        if self.points:
+            out["sweep"] = copy.deepcopy(c.sweep)
+        return out
+
+    def resolved_yaml(self, seed: int | None = None, iterations: int | None = None) -> str:
+        sc = self.override(seed, iterations)
+        head = ("# vmsim resolved scenario: defaults filled in, seeds recorded.\n"
+                "# `vmsim run` on this file reproduces the results saved beside it.\n")
+        return head + dump_yaml(sc.resolved())
+
+
+# ------------------------------------------------------------------ loading
+
+def load_scenario(path: str | Path, source: str | None = None) -> Scenario:
+    """Read, validate and resolve a scenario file; raises :class:`ScenarioError`."""
+    name = source if source is not None else str(path)
+    try:
+        data = load_yaml(path, name)
+    except YamlError as exc:
+        raise ScenarioError(name, None, str(exc).removeprefix(f"{name}: ")) from None
+    return parse_scenario(data, name, Path(path).resolve().parent)
+
+
+def parse_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+    """Validate already-parsed YAML data (a dict) into a :class:`Scenario`."""
+    base = base_dir if base_dir is not None else Path.cwd()
+    if data is None:
+        raise ScenarioError(source, None, "empty file; a scenario is a YAML mapping with keys "
+                            + ", ".join(ScenarioConfig.model_fields))
+    if not isinstance(data, dict):
+        raise ScenarioError(source, None, f"a scenario is a YAML mapping of keys "
+                            f"({', '.join(ScenarioConfig.model_fields)}), not a {type(data).__name__}")
+    if data.get("sweep") is not None:
+        return _parse_sweep(data, source, base)
+    return _resolve(data, source, base)
+
+
+def _page_size_hint(data: dict[str, Any]) -> int | None:
+    space = data.get("address_space")
+    if isinstance(space, dict) and isinstance(space.get("page_size"), int) \
+            and space["page_size"] in PAGE_SIZES:
+        return space["page_size"]
+    return None
+
+
+def _resolve(data: dict[str, Any], source: str, base: Path) -> Scenario:
+    page_hint = _page_size_hint(data)
+    try:
+        cfg = ScenarioConfig.model_validate(data, context={"page_size": page_hint or 4096})
+    except ValidationError as exc:
+        raise _from_validation(source, exc, ScenarioConfig) from None
+    # device profile and its defaults
+    known_devices = _device_names()
+    if known_devices is not None and cfg.device.profile not in known_devices:
+        raise ScenarioError(source, ("device", "profile"),
+                            _unknown("device", cfg.device.profile, known_devices))
+    try:
+        cost = _load_device(cfg.device.profile, dict(cfg.device.overrides))
+    except ValueError as exc:
+        what = "profile" if str(exc).startswith("unknown device") else "overrides"
+        raise ScenarioError(source, ("device", what), str(exc)) from None
+    dflt = device_defaults(cost)
+    cpus = cfg.cpus if cfg.cpus is not None else dflt.get("cpus")
+    if cpus is None:
+        raise ScenarioError(source, ("cpus",), "required: the device profile gives no CPU count")
+    space = cfg.address_space
+    page = space.page_size or dflt.get("page_size") or units.DEFAULT_PAGE_SIZE
+    if page_hint is None and page != 4096:            # sizes were read with 4096: read again
+        return _resolve({**data, "address_space": {**(data.get("address_space") or {}),
+                                                   "page_size": page}}, source, base)
+    word_bits = space.word_bits or dflt.get("word_bits") or 64
+    vm = (space.vmalloc.start, space.vmalloc.end) if space.vmalloc else dflt.get("vmalloc")
+    if vm is None:
+        raise ScenarioError(source, ("address_space", "vmalloc"),
+                            "required: the device profile gives no vmalloc range")
+    if "modules" in space.model_fields_set:
+        mod = (space.modules.start, space.modules.end) if space.modules else None
+    else:
+        mod = dflt.get("modules")
+    limit = 1 << word_bits
+    for key, rng in (("vmalloc", vm), ("modules", mod)):
+        if rng is None:
+            continue
+        if rng[0] % page or rng[1] % page:
+            raise ScenarioError(source, ("address_space", key),
+                                f"start and end must be multiples of the page size {page} "
+                                f"(got {rng[0]:#x}-{rng[1]:#x})")
+        if rng[1] > limit:
+            raise ScenarioError(source, ("address_space", key),
+                                f"end {rng[1]:#x} lies beyond the {word_bits}-bit address space")
+    if mod is not None and mod[0] < vm[1] and vm[0] < mod[1]:
+        raise ScenarioError(source, ("address_space", "modules"),
+                            f"overlaps the vmalloc range {vm[0]:#x}-{vm[1]:#x}")
+    vstart, vend = (min(vm[0], mod[0]), max(vm[1], mod[1])) if mod else vm
+    if not ({"vmalloc", "modules"} & space.model_fields_set) and dflt.get("range"):
+        vstart, vend = min(vstart, dflt["range"][0]), max(vend, dflt["range"][1])
+    layout_path, busy = None, ()
+    if space.initial_layout:
+        layout = Path(space.initial_layout)
+        layout_path = str(layout if layout.is_absolute() else (base / layout).resolve())
+        busy = _initial_busy(source, layout_path, vstart, vend)
+    asp = AddressSpace(vstart=vstart, vend=vend, vmalloc_start=vm[0], vmalloc_end=vm[1],
+                       modules_start=mod[0] if mod else None, modules_end=mod[1] if mod else None,
+                       page_size=page, word_bits=word_bits, initial_busy=busy)
+    allocators = tuple(cfg.allocators) if cfg.allocators else _allocators()
+    known = _allocators()
+    for i, a in enumerate(allocators):
+        if a not in known:
+            raise ScenarioError(source, ("allocators", i), _unknown("allocator", a, known))
+        if a in allocators[:i]:
+            raise ScenarioError(source, ("allocators", i), f"allocator {a!r} listed twice")
+    callers, items = _resolve_callers(cfg, data, source, cpus, page)
+    return Scenario(config=cfg, source=source, base_dir=base, cost=cost, cpus=cpus,
+                    address_space=asp, allocators=allocators, callers=callers,
+                    caller_items=items, initial_layout=layout_path, raw=copy.deepcopy(data))
+
+
+def _initial_busy(source: str, path: str, vstart: int, vend: int) -> tuple[tuple[int, int], ...]:
+    from . import vmallocinfo
+    loc = ("address_space", "initial_layout")
+    if not Path(path).is_file():
+        raise ScenarioError(source, loc, f"no such file {path} (paths are relative to the scenario file)")
+    try:
+        info = vmallocinfo.parse_vmallocinfo(path)
+        busy = vmallocinfo.initial_busy(info, vstart, vend)
+    except ValueError as exc:
+        raise ScenarioError(source, loc, str(exc)) from None
+    return tuple((int(s), int(e)) for s, e in busy)
+
+
+def _resolve_callers(cfg: ScenarioConfig, data: dict[str, Any], source: str, cpus: int,
+                     page: int) -> tuple[tuple[CallerSpec, ...], tuple[dict[str, Any], ...]]:
+    registry = _workloads()
+    specs: list[CallerSpec] = []
+    items: list[dict[str, Any]] = []
+    for i, c in enumerate(cfg.callers):
+        loc = ("callers", i)
+        if c.workload not in registry:
+            raise ScenarioError(source, loc + ("workload",),
+                                _unknown("workload", c.workload, sorted(registry)))
+        wl = registry[c.workload]
+        raw_params = dict(c.model_extra or {})
+        try:
+            params = wl.params.model_validate(raw_params, context={"page_size": page})
+        except ValidationError as exc:
+            raise _from_validation(source, exc, wl.params, loc, COMMON_CALLER_KEYS) from None
+        dumped = params.model_dump(mode="json", by_alias=True)
+        try:
+            same = wl.params.model_validate(dumped, context={"page_size": page}) == params
+        except ValidationError:
+            same = False
+        if not same:
+            dumped = raw_params
+        cpu_list = list(range(cpus)) if c.cpus == "all" else \
+            ([c.cpus] if isinstance(c.cpus, int) else list(c.cpus))
+        if not cpu_list:
+            raise ScenarioError(source, loc + ("cpus",), "give at least one CPU")
+        for j, cpu in enumerate(cpu_list):
+            if not 0 <= cpu < cpus:
+                where = loc + ("cpus",) + ((j,) if isinstance(c.cpus, list) else ())
+                raise ScenarioError(source, where, f"CPU {cpu} does not exist: the scenario has "
+                                    f"{cpus} CPUs, 0..{cpus - 1}")
+        if len(set(cpu_list)) != len(cpu_list):
+            raise ScenarioError(source, loc + ("cpus",), f"a CPU is listed twice (got {cpu_list})")
+        for cpu in cpu_list:
+            label = "" if c.name is None else (c.name if len(cpu_list) == 1 else f"{c.name}@cpu{cpu}")
+            specs.append(CallerSpec(workload=c.workload, cpu=cpu, params=dict(dumped),
+                                    background=c.background, name=label))
+        items.append({"workload": c.workload, "cpus": cpu_list, "background": c.background,
+                      "name": c.name, **dumped})
+    return tuple(specs), tuple(items)
+
+
+# ------------------------------------------------------------------ sweeps
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _sweep_path(text: str) -> list[str | int]:
+    parts: list[str | int] = []
+    pos = 0
+    for m in _PATH_PART.finditer(text):
+        if m.start() != pos and text[pos:m.start()] != ".":
+            raise ValueError(f"not a path such as cpus or callers[0].size (got {text!r})")
+        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+        pos = m.end()
+    if not parts or pos != len(text):
+        raise ValueError(f"not a path such as cpus or callers[0].size (got {text!r})")
+    return parts
+
+
+def _set_path(doc: Any, parts: list[str | int], value: Any) -> None:
+    for p in parts[:-1]:
+        if isinstance(p, int):
+            if not isinstance(doc, list) or p >= len(doc):
+                raise ValueError(f"index [{p}] does not exist in the scenario")
+            doc = doc[p]
+        else:
+            if not isinstance(doc, dict):
+                raise ValueError(f"{p!r} is not inside a mapping")
+            doc = doc.setdefault(p, {})
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(doc, list) or last >= len(doc):
+            raise ValueError(f"index [{last}] does not exist in the scenario")
+    elif not isinstance(doc, dict):
+        raise ValueError(f"{last!r} is not inside a mapping")
+    doc[last] = value
+
+
+def point_label(path: str, value: Any) -> str:
+    text = re.sub(r"[^A-Za-z0-9._+-]+", "_", str(value)).strip("_") or "x"
+    key = re.sub(r"[^A-Za-z0-9._+-]+", "_", path).strip("_")
+    return f"{key}={text}"
+
+
+def _parse_sweep(data: dict[str, Any], source: str, base: Path) -> Scenario:
+    sweep = data["sweep"]
+    if not isinstance(sweep, dict) or len(sweep) != 1 or not isinstance(next(iter(sweep.values())), list) \
+            or not next(iter(sweep.values())):
+        raise ScenarioError(source, ("sweep",), "give exactly one path with a non-empty list of "
+                            "values, e.g. sweep: {cpus: [1, 2, 4, 8]}")
+    path, values = next(iter(sweep.items()))
+    try:
+        parts = _sweep_path(str(path))
+    except ValueError as exc:
+        raise ScenarioError(source, ("sweep", path), str(exc)) from None
+    if parts[0] in ("sweep", "name", "seeds", "output"):
+        raise ScenarioError(source, ("sweep", path), f"{parts[0]} cannot be swept")
+    base_data = {k: v for k, v in data.items() if k != "sweep"}
+    points: list[tuple[str, Scenario]] = []
+    for i, value in enumerate(values):
+        label = point_label(str(path), value)
+        if label in (lab for lab, _ in points):
+            raise ScenarioError(source, ("sweep", path, i), f"value {value!r} listed twice")
+        doc = copy.deepcopy(base_data)
+        try:
+            _set_path(doc, parts, copy.deepcopy(value))
+        except ValueError as exc:
+            raise ScenarioError(source, ("sweep", path), str(exc)) from None
+        if isinstance(doc.get("name"), str):
+            doc["name"] = f"{doc['name']}.{label}"
+        try:
+            points.append((label, _resolve(doc, source, base)))
+        except ScenarioError as exc:
+            raise ScenarioError(source, exc.loc, f"{exc.message} (sweep point {label})") from None
+    first = points[0][1]
+    try:
+        cfg = ScenarioConfig.model_validate(data, context={"page_size": first.address_space.page_size})
+    except ValidationError as exc:
+        raise _from_validation(source, exc, ScenarioConfig) from None
+    return replace(first, config=cfg, points=tuple(points), raw=copy.deepcopy(data))
+
+
+# ------------------------------------------------------------------ JSON schema
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files, caller items expanded per workload."""
+    schema = ScenarioConfig.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    caller = defs.get("CallerConfig", {})
+    variants = []
+    for name, wl in sorted(_workloads().items()):
+        ps = wl.params.model_json_schema(by_alias=True)
+        for k, v in ps.pop("$defs", {}).items():
+            defs.setdefault(k, v)
+        props = {k: v for k, v in caller.get("properties", {}).items()}
+        props["workload"] = {"const": name, "description": wl.description}
+        for k, v in ps.get("properties", {}).items():
+            props[k] = _loosen_units(v)
+        variants.append({"type": "object", "title": f"caller: {name}", "description": wl.description,
+                         "properties": props, "required": ["workload"] + list(ps.get("required", [])),
+                         "additionalProperties": False})
+    if variants:
+        defs["CallerConfig"] = {"title": "CallerConfig", "anyOf": variants}
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def _loosen_units(prop: dict[str, Any]) -> dict[str, Any]:
+    """Integer fields of params models may be written with units in YAML: accept strings too."""
+    if prop.get("type") == "integer":
+        out = {k: v for k, v in prop.items() if k != "type"}
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+        return out
+    return prop
+
+
+__all__ = ["Scenario", "ScenarioConfig", "ScenarioError", "load_scenario", "parse_scenario",
+           "json_schema", "point_label"]

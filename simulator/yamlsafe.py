@@ -1,0 +1,188 @@
+"""Safe YAML loading for scenario files: bounded, strict, one-line errors.
+
+``load_yaml(path)`` returns plain Python data (dicts, lists, str, int, float,
+bool, None) from a YAML file, using PyYAML's *safe* loader (no Python object
+tags) with four extra guards:
+
+* **document size**: a file larger than :data:`MAX_DOCUMENT_BYTES` is
+  rejected from its ``stat`` size, before a byte is read (a 50 MB document
+  fails in microseconds);
+* **alias expansion**: the composed node graph is weighed with aliases
+  expanded (a memoised walk, linear in the *distinct* nodes); more than
+  :data:`MAX_EXPANDED_NODES` nodes after expansion is a "YAML bomb"
+  (billion laughs) and is rejected before anything is constructed;
+  recursive aliases are rejected too;
+* **nesting depth**: deeper than :data:`MAX_DEPTH` is rejected;
+* **duplicate keys**: a key given twice in one mapping is an error (PyYAML
+  silently keeps the last one).
+
+Every failure raises :class:`YamlError`, whose message is one line:
+``<file>: line <n>: <what> ...``, or ``<file>: <yaml.path>: ...`` when the
+problem has a location inside the document.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+#: Largest accepted scenario document.  Real scenarios are a few KiB.
+MAX_DOCUMENT_BYTES = 1 << 20
+#: Largest accepted node count after alias expansion.
+MAX_EXPANDED_NODES = 100_000
+#: Deepest accepted nesting of mappings / sequences.
+MAX_DEPTH = 64
+
+
+class YamlError(ValueError):
+    """A scenario file that is not acceptable YAML; ``str()`` is one line."""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """``('callers', 1, 'size')`` -> ``callers[1].size``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+class _StrictSafeLoader(yaml.SafeLoader):
+    """SafeLoader whose composer counts nothing itself; checks run on the node graph."""
+
+
+def _check_graph(root: Node, source: str) -> None:
+    """Reject bombs (expanded size), recursion, excessive depth and duplicate keys."""
+    weight: dict[int, int] = {}
+    active: set[int] = set()
+
+    def walk(node: Node, loc: tuple[Any, ...], depth: int) -> int:
+        key = id(node)
+        if key in weight:                 # an alias of an already weighed node
+            return weight[key]
+        if key in active:
+            raise YamlError(f"{source}: line {node.start_mark.line + 1}: "
+                            "recursive alias (an anchor used inside itself) is not accepted")
+        if depth > MAX_DEPTH:
+            raise YamlError(f"{source}: line {node.start_mark.line + 1}: "
+                            f"nesting deeper than {MAX_DEPTH} levels is not accepted")
+        active.add(key)
+        total = 1
+        if isinstance(node, SequenceNode):
+            for i, child in enumerate(node.value):
+                total += walk(child, loc + (i,), depth + 1)
+                if total > MAX_EXPANDED_NODES:
+                    break
+        elif isinstance(node, MappingNode):
+            seen: dict[Any, int] = {}
+            for k, v in node.value:
+                if isinstance(k, ScalarNode) and k.value != "<<":
+                    if k.value in seen:
+                        raise YamlError(
+                            f"{source}: {format_path(loc + (k.value,))}: duplicate key "
+                            f"{k.value!r} (line {k.start_mark.line + 1}, first given on line "
+                            f"{seen[k.value]}); each key may appear once per mapping")
+                    seen[k.value] = k.start_mark.line + 1
+                name = k.value if isinstance(k, ScalarNode) else "?"
+                total += walk(k, loc, depth + 1) + walk(v, loc + (name,), depth + 1)
+                if total > MAX_EXPANDED_NODES:
+                    break
+        active.discard(key)
+        if total > MAX_EXPANDED_NODES:
+            raise YamlError(
+                f"{source}: line {node.start_mark.line + 1}: document expands to more than "
+                f"{MAX_EXPANDED_NODES} nodes through aliases (a YAML bomb?); not accepted")
+        weight[key] = total
+        return total
+
+    walk(root, (), 0)
+
+
+def load_yaml_text(text: str, source: str = "<string>") -> Any:
+    """Parse one YAML document from ``text`` with every guard of this module."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_DOCUMENT_BYTES:
+        raise YamlError(f"{source}: document larger than {MAX_DOCUMENT_BYTES} bytes; "
+                        "scenario files are small, not accepted")
+    loader = _StrictSafeLoader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            what = _one_line(exc.problem or exc.context or "invalid YAML")
+            raise YamlError(f"{source}: {where}not valid YAML ({what})") from None
+        except yaml.YAMLError as exc:
+            raise YamlError(f"{source}: not valid YAML ({_one_line(str(exc))})") from None
+        except RecursionError:
+            raise YamlError(f"{source}: nesting too deep; not accepted") from None
+        if root is None:
+            return None
+        _check_graph(root, source)
+        try:
+            return loader.construct_document(root)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            what = _one_line(exc.problem or exc.context or "invalid YAML")
+            raise YamlError(f"{source}: {where}not valid YAML ({what})") from None
+        except (yaml.YAMLError, ValueError, TypeError) as exc:
+            raise YamlError(f"{source}: not valid YAML ({_one_line(str(exc))})") from None
+    finally:
+        loader.dispose()
+
+
+def load_yaml(path: str | os.PathLike[str], source: str | None = None) -> Any:
+    """Read and parse a YAML file; ``source`` names it in errors (default: the path)."""
+    p = Path(path)
+    name = source if source is not None else str(path)
+    try:
+        size = p.stat().st_size
+        if p.is_dir():
+            raise YamlError(f"{name}: is a directory, expected a YAML file")
+        if size > MAX_DOCUMENT_BYTES:
+            raise YamlError(f"{name}: file is {size} bytes, larger than the accepted "
+                            f"{MAX_DOCUMENT_BYTES} bytes for a scenario document")
+        with p.open("rb") as f:
+            raw = f.read(MAX_DOCUMENT_BYTES + 1)
+    except FileNotFoundError:
+        raise YamlError(f"{name}: no such file") from None
+    except PermissionError:
+        raise YamlError(f"{name}: permission denied") from None
+    except IsADirectoryError:
+        raise YamlError(f"{name}: is a directory, expected a YAML file") from None
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise YamlError(f"{name}: larger than the accepted {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlError(f"{name}: not UTF-8 text (byte {exc.start}); "
+                        "a scenario must be a UTF-8 YAML file") from None
+    if "\x00" in text:
+        raise YamlError(f"{name}: contains NUL bytes; not a YAML text file")
+    return load_yaml_text(text, name)
+
+
+def dump_yaml(data: Any) -> str:
+    """Deterministic block-style YAML (keys in insertion order, no aliases)."""
+
+    class _NoAliasDumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002
+            return True
+
+    return yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=False,
+                     default_flow_style=None, allow_unicode=True, width=100)
+
+
+__all__ = ["YamlError", "load_yaml", "load_yaml_text", "dump_yaml", "format_path",
+           "MAX_DOCUMENT_BYTES", "MAX_EXPANDED_NODES", "MAX_DEPTH"]
