@@ -1,0 +1,89 @@
+"""Helpers shared by the workload modules: kernel bit helpers and the measured loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from pydantic import ConfigDict
+
+from .base import Caller, WorkloadParams
+
+#: lib/test_vmalloc.c's default test_loop_count, and the seed RFC's loop count
+KERNEL_LOOP_COUNT = 1_000_000
+
+
+class Params(WorkloadParams):
+    """WorkloadParams that also accept the field name (``size_bytes``) beside the
+    YAML alias (``size``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def fls(x: int) -> int:
+    """include/asm-generic/bitops/fls.h: last set bit, 1-based; fls(0) = 0."""
+    return x.bit_length()
+
+
+def get_count_order_long(size: int) -> int:
+    """include/linux/bitops.h: ceil(log2(size)); -1 for 0."""
+    if size == 0:
+        return -1
+    order = size.bit_length() - 1
+    if size & (size - 1):
+        order += 1
+    return order
+
+
+def page_align(size_bytes: int, page_size: int) -> int:
+    """PAGE_ALIGN(): round up to a page multiple."""
+    return -(-size_bytes // page_size) * page_size
+
+
+def lazy_max_pages(ncpus: int, page_size: int) -> int:
+    """mm/vmalloc.c lazy_max_pages(): fls(num_online_cpus()) * (32 MiB / PAGE_SIZE)."""
+    return fls(ncpus) * ((32 * 1024 * 1024) // page_size)
+
+
+def resolve_loops(explicit: int | None, caller: Caller) -> int:
+    """Loop count: the explicit parameter, else the scenario's ``iterations``
+    stop, else the kernel's 1,000,000."""
+    if explicit is not None:
+        return explicit
+    if caller.iterations is not None:
+        return caller.iterations
+    return KERNEL_LOOP_COUNT
+
+
+class MeasuredLoop:
+    """``for i in MeasuredLoop(...)``: up to ``loops`` iterations while
+    ``caller.running()``; ``iteration_done()`` after each completed iteration
+    when ``count`` is set (an iteration left with ``break`` is not counted).
+    ``stopped`` tells whether the run's stop cut the loop short."""
+
+    def __init__(self, caller: Caller, loops: int, count: bool = True) -> None:
+        self.caller = caller
+        self.loops = loops
+        self.count = count
+        self.stopped = False
+
+    def __iter__(self) -> Iterator[int]:
+        caller = self.caller
+        for i in range(self.loops):
+            if not caller.running():
+                self.stopped = True
+                return
+            yield i
+            if self.count:
+                caller.iteration_done()
+
+
+class Once:
+    """Calls ``fn`` the first time it is called, then nothing (measure_start hook)."""
+
+    def __init__(self, fn: Callable[[], None] | None) -> None:
+        self._fn = fn
+
+    def __call__(self) -> None:
+        fn, self._fn = self._fn, None
+        if fn is not None:
+            fn()
