@@ -1,0 +1,203 @@
+"""Scenario schema: defaults, units, RunSpecs, resolved YAML, sweeps, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+from conftest import MINIMAL, REPO
+
+import workloads
+from simulator.allocators import ALLOCATORS
+from simulator.scenario import ScenarioConfig, ScenarioError, json_schema, load_scenario, parse_scenario
+
+
+def _device_yaml(name: str) -> dict:
+    return yaml.safe_load((REPO / "scenarios" / "devices" / f"{name}.yaml").read_text())
+
+
+def _doc(**changes) -> dict:
+    d = yaml.safe_load(MINIMAL)
+    d.update(changes)
+    return d
+
+
+def test_minimal_scenario_gives_one_runspec_per_allocator_and_seed(write):
+    sc = load_scenario(write(MINIMAL))
+    specs = sc.run_specs()
+    assert [(s.allocator, s.seed) for s in specs] == [
+        ("busy-list", 1), ("busy-list", 2), ("free-list", 1), ("free-list", 2)]
+    assert all(s.iterations == 10 and s.time_ns is None for s in specs)
+    assert all(s.scenario == "mini" and s.device == "qemu-x86" for s in specs)
+
+
+def test_device_defaults_fill_cpus_and_address_space(write):
+    dev = _device_yaml("embedded-arm32")
+    sc = load_scenario(write(MINIMAL.replace("qemu-x86", "embedded-arm32")))
+    asp = sc.address_space
+    want = dev["address_space"]
+    assert sc.cpus == dev["cpus"]
+    assert (asp.vmalloc_start, asp.vmalloc_end) == (want["vmalloc_start"], want["vmalloc_end"])
+    assert (asp.modules_start, asp.modules_end) == (want["modules_start"], want["modules_end"])
+    assert asp.word_bits == 32 and asp.page_size == 4096
+    assert asp.vmalloc_end - asp.vmalloc_start == 240 << 20   # the 240 MiB area
+    assert set(sc.run_specs()[0].cost) == set(dev["cost"])
+
+
+def test_allocators_default_to_all(write):
+    text = MINIMAL.replace("allocators: [busy-list, free-list]\n", "")
+    assert load_scenario(write(text)).allocators == tuple(ALLOCATORS)
+
+
+def test_units_in_caller_params_and_times(write):
+    text = MINIMAL.replace("    cpus: 0\n", "    cpus: 0\n    size: 16 KiB\n") + \
+        "metrics:\n  sample_interval: 10 ms\n"
+    spec = load_scenario(write(text)).run_specs()[0]
+    assert spec.callers[0].params["size"] == 16 * 1024
+    assert spec.metrics.sample_interval_ns == 10 * 1_000_000
+    text = MINIMAL.replace("    cpus: 0\n", "    cpus: 0\n    size: 3 pages\n")
+    assert load_scenario(write(text)).run_specs()[0].callers[0].params["size"] == 3 * 4096
+
+
+def test_pages_follow_the_scenario_page_size(write):
+    text = MINIMAL.replace("    cpus: 0\n", "    cpus: 0\n    size: 3 pages\n") + \
+        "address_space:\n  page_size: 16384\n"
+    sc = load_scenario(write(text))
+    assert sc.address_space.page_size == 16384
+    assert sc.run_specs()[0].callers[0].params["size"] == 3 * 16384
+
+
+def test_cpus_all_gives_one_caller_per_cpu(write):
+    text = MINIMAL.replace("cpus: 0", "cpus: all") + "cpus: 3\n"
+    sc = load_scenario(write(text))
+    assert [c.cpu for c in sc.callers] == [0, 1, 2]
+    assert sc.run_specs()[0].cpus == 3
+
+
+def test_stop_time_and_background(write):
+    text = MINIMAL.replace("stop:\n  iterations: 10\n", "stop:\n  time: 2 s\n").replace(
+        "    cpus: 0\n", "    cpus: 0\n  - workload: fix_size_alloc_test\n    cpus: 1\n    background: true\n")
+    spec = load_scenario(write(text)).run_specs()[0]
+    assert spec.time_ns == 2_000_000_000 and spec.iterations is None
+    assert [c.background for c in spec.callers] == [False, True]
+
+
+def test_resolved_yaml_round_trips_to_the_same_runspecs(write, tmp_path):
+    text = MINIMAL.replace("    cpus: 0\n", "    cpus: 0\n    size: 2 pages\n")
+    sc = load_scenario(write(text))
+    resolved = sc.resolved_yaml()
+    again = load_scenario(write(resolved, "resolved.yaml"))
+    assert again.run_specs() == sc.run_specs()
+    # defaults are written out, not left implicit
+    data = yaml.safe_load(resolved)
+    assert data["seeds"] == [1, 2] and data["cpus"] == 4
+    assert data["address_space"]["vmalloc"]["start"].startswith("0x")
+    assert data["metrics"]["sample_interval"] == 1_000_000
+
+
+def test_override_seed_and_iterations_is_recorded(write):
+    sc = load_scenario(write(MINIMAL))
+    specs = sc.run_specs(seed=7, iterations=5)
+    assert {(s.seed, s.iterations) for s in specs} == {(7, 5)}
+    data = yaml.safe_load(sc.resolved_yaml(seed=7, iterations=5))
+    assert data["seeds"] == [7] and data["stop"]["iterations"] == 5
+
+
+def test_sweep_makes_one_point_per_value(write):
+    text = MINIMAL.replace("cpus: 0", "cpus: all") + "sweep:\n  cpus: [1, 2, 4, 8]\n"
+    sc = load_scenario(write(text))
+    assert [label for label, _ in sc.points] == ["cpus=1", "cpus=2", "cpus=4", "cpus=8"]
+    assert [len(p.callers) for _, p in sc.points] == [1, 2, 4, 8]
+    assert len(sc.run_specs()) == 4 * 2 * 2
+    # each point's resolved YAML is a plain scenario reproducing that point
+    for _, p in sc.points:
+        again = parse_scenario(yaml.safe_load(p.resolved_yaml()), "p.yaml", p.base_dir)
+        assert again.run_specs() == p.run_specs() and not again.is_sweep
+
+
+def test_sweep_point_errors_name_the_point(write):
+    text = MINIMAL.replace("cpus: 0", "cpus: 3") + "sweep:\n  cpus: [4, 2]\n"
+    with pytest.raises(ScenarioError, match=r"callers\[0\]\.cpus: CPU 3 does not exist.*cpus=2"):
+        load_scenario(write(text))
+
+
+def test_initial_layout_is_relative_to_the_scenario_file(write, tmp_path):
+    (tmp_path / "layouts").mkdir()
+    # two areas inside arm32's vmalloc range, one outside every range (ignored)
+    (tmp_path / "layouts" / "tiny.txt").write_text(
+        "0xf0800000-0xf0802000    8192 start_kernel+0x10/0x20 pages=1 vmalloc\n"
+        "0xf0900000-0xf0a01000 1052672 dev_probe+0x10/0x20 phys=0x3f000000 ioremap\n")
+    text = MINIMAL.replace("qemu-x86", "embedded-arm32") + \
+        "address_space:\n  initial_layout: layouts/tiny.txt\n"
+    sc = load_scenario(write(text))
+    assert sc.address_space.initial_busy == ((0xF0800000, 0xF0802000), (0xF0900000, 0xF0A01000))
+    assert sc.initial_layout == str((tmp_path / "layouts" / "tiny.txt").resolve())
+
+
+def test_initial_layout_errors(write, tmp_path):
+    text = MINIMAL + "address_space:\n  initial_layout: nowhere.txt\n"
+    with pytest.raises(ScenarioError, match=r"address_space\.initial_layout: no such file"):
+        load_scenario(write(text))
+    (tmp_path / "bad.txt").write_text("this is not vmallocinfo\n")
+    text = MINIMAL + "address_space:\n  initial_layout: bad.txt\n"
+    with pytest.raises(ScenarioError, match=r"address_space\.initial_layout: .*bad\.txt:1: malformed"):
+        load_scenario(write(text))
+
+
+@pytest.mark.parametrize("change, where, what", [
+    ({"callers": [{"workload": "seed-test1"}, {"workload": "seed-test1", "cpus": 1, "size": 1000}]},
+     "callers[1].size", "must be a multiple of the page size 4096 (got 1000)"),
+    ({"callers": [{"workload": "seed-test1", "sise": 4096}]}, "callers[0].sise", "did you mean 'size'"),
+    ({"stopp": {"iterations": 1}}, "stopp", "did you mean 'stop'"),
+    ({"stop": {"iterations": "many"}}, "stop.iterations", "valid integer"),
+    ({"stop": {}}, "stop", "give iterations, time, or both"),
+    ({"cpus": 0}, "cpus", "greater than or equal to 1"),
+    ({"seeds": [1, 1]}, "seeds", "distinct"),
+    ({"callers": [{"workload": "seed-test1", "cpus": 4}]}, "callers[0].cpus", "CPU 4 does not exist"),
+    ({"callers": [{"workload": "seed-test1", "cpus": [0, 0]}]}, "callers[0].cpus", "listed twice"),
+    ({"address_space": {"vmalloc": {"start": "0x2000", "end": "0x1000"}}}, "address_space.vmalloc",
+     "end must be above start"),
+    ({"address_space": {"vmalloc": {"start": "0x1800", "end": "0x10000"}}}, "address_space.vmalloc",
+     "multiples of the page size"),
+    ({"address_space": {"page_size": 1000}}, "address_space.page_size", "must be one of"),
+    ({"device": {"profile": "qemu-x86", "overrides": {"node_cold": 1}}}, "device.overrides",
+     "unknown cost parameter"),
+    ({"allocators": ["free-list", "free-list"]}, "allocators[1]", "listed twice"),
+    ({"sweep": {"cpus": []}}, "sweep", "non-empty list"),
+])
+def test_errors_name_file_and_path(write, change, where, what):
+    p = write(yaml.safe_dump(_doc(**change)), "bad.yaml")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(p)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"{p}: {where}: "), msg
+    assert what in msg, msg
+
+
+def test_the_issue_example_message_exactly(write):
+    doc = _doc(callers=[{"workload": "seed-test1"}, {"workload": "seed-test1", "cpus": 1, "size": 1000}])
+    p = write(yaml.safe_dump(doc))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(p, source="scenarios/x.yaml")
+    assert str(info.value) == \
+        "scenarios/x.yaml: callers[1].size: must be a multiple of the page size 4096 (got 1000)"
+
+
+def test_schema_is_json_and_lists_every_workload():
+    schema = json_schema()
+    json.dumps(schema)
+    assert set(schema["properties"]) == set(ScenarioConfig.model_fields)
+    variants = schema["$defs"]["CallerConfig"]["anyOf"]
+    assert {v["properties"]["workload"]["const"] for v in variants} == set(workloads.REGISTRY)
+    seed1 = next(v for v in variants if v["properties"]["workload"]["const"] == "seed-test1")
+    assert "size" in seed1["properties"] and seed1["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "scenarios").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_scenarios_validate(path):
+    sc = load_scenario(path)
+    assert sc.run_specs()
+    assert re.fullmatch(r"[A-Za-z0-9._=+-]+", sc.name)
