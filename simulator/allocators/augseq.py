@@ -120,6 +120,12 @@ class AugSeq:
             i -= i & -i
         return r
 
+    def distance(self, c1: int, j1: int, c2: int, j2: int) -> int:
+        """Number of items in [(c1, j1), (c2, j2))."""
+        if c1 == c2:
+            return j2 - j1
+        return self.rank(c2, j2) - self.rank(c1, j1)
+
     def end_cursor(self) -> tuple[int, int]:
         c = len(self._s) - 1
         return c, len(self._s[c])

@@ -197,7 +197,7 @@ class BusyListAllocator:
                     self._chs = gap
                 cur = seq.next(*cand)
 
-        steps.list_nodes += seq.rank(*stop) - seq.rank(*first)
+        steps.list_nodes += seq.distance(first[0], first[1], stop[0], stop[1])
         last = seq.prev(*stop)
         return self._found(((seq.end(*last) + am1) & mask) & ~am1, size, vstart, vend)
 
@@ -227,12 +227,14 @@ class BusyListAllocator:
         self._nz_gaps += nz
         self._busy_bytes += end - start
 
-    def _erase_busy(self, addr: int, steps: Steps, old_cache_rules: bool) -> tuple[int, int]:
+    def _erase_busy(self, addr: int, steps: Steps, old_cache_rules: bool,
+                    cur: tuple[int, int] | None = None) -> tuple[int, int]:
         """Unlink a busy area (rb_erase + list_del); apply 4.19's cache rule."""
         seq = self._busy
-        cur = seq.find(addr)
         if cur is None:
-            raise NonexistentAreaError(addr)
+            cur = seq.find(addr)
+            if cur is None:
+                raise NonexistentAreaError(addr)
         start, end = seq.start(*cur), seq.end(*cur)
         prev = seq.prev(*cur)
         if old_cache_rules and self._cache is not None:

@@ -98,7 +98,7 @@ class FreeListAllocator(BusyListAllocator):
         end = self._busy.end(*cur)
         rng = self.range
         is_vmalloc_area = rng.vmalloc_start < end <= rng.vmalloc_end
-        start, end = self._erase_busy(addr, steps, old_cache_rules=not is_vmalloc_area)
+        start, end = self._erase_busy(addr, steps, not is_vmalloc_area, cur)
         if is_vmalloc_area:
             self._merge_add_free_va_area(start, end, steps)
         else:
@@ -154,7 +154,7 @@ class FreeListAllocator(BusyListAllocator):
         skipped = fl.range_max(begin[0], begin[1], stop[0], stop[1])
         if skipped > self._fvms:
             self._fvms = skipped                      # free_va_max_size = max(...)
-        steps.list_nodes += fl.rank(*stop) - fl.rank(*begin) + (p_fit is not None)
+        steps.list_nodes += fl.distance(begin[0], begin[1], stop[0], stop[1]) + (p_fit is not None)
         if p_fit is None:
             return None                               # Not found: VMALLOC_END
         if nva + size > vend:
