@@ -179,6 +179,15 @@ class ScenarioConfig(_Model):
     sweep: dict[str, list[Any]] | None = Field(
         None, description="one dotted path (e.g. cpus, callers[0].size) -> a list of values")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: Any) -> Any:
+        """An empty section (``metrics:`` with nothing under it) takes the defaults."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items()
+                    if not (v is None and k in ("address_space", "metrics", "kernel", "output"))}
+        return data
+
     @field_validator("seeds")
     @classmethod
     def _unique(cls, v: list[int]) -> list[int]:
