@@ -1,0 +1,322 @@
+"""``vmsim calibrate``: fit a device profile's cost parameters to measured figures.
+
+Input: a YAML file of measured figures and a starting profile::
+
+    device: qemu-x86               # starting profile (scenarios/devices/<name>.yaml)
+    fit: [page_alloc_ns, map_page_ns, kmalloc_ns, node_hot_ns]  # default: every
+                                   # parameter with an allowed_range in the profile
+    iterations: 20000              # simulated iterations per measurement
+    seed: 1
+    measurements:
+      - name: seed test_1 new
+        workload: seed-test1       # a registered workload, run alone on CPU 0 ...
+        params: {}
+        allocator: free-list
+        per_iteration_us: 0.9343   # ... or per_run_us (with the run's loops)
+        spread_us: 0.0035          # optional: weights the residual (1/spread)
+        background:                # optional: other callers, as in a scenario
+          - {workload: thread-stacks, cpu: 1, params: {rate_per_s: 200}}
+      - dmesg: test_vmalloc.log    # every "Summary: ..." line of lib/test_vmalloc.c
+        allocator: busy-list
+
+Each measurement becomes a RunSpec on the profile; the simulated time per
+iteration is ``loop_time_ns / iterations``.  The fit is a bounded least squares
+(``scipy.optimize.least_squares``) of the relative residuals
+``(simulated - measured) / measured``, each divided by its relative spread
+(1 % when none is given), with every fitted parameter held inside its profile
+``allowed_range``.  Parameters not fitted keep their sourced defaults.  The
+result is a new profile file: the starting profile's text with the fitted
+values replaced and their comments marked ``[fit]``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .spec import AddressSpace, CallerSpec, RunSpec
+
+#: One line of lib/test_vmalloc.c's output.
+SUMMARY_RE = re.compile(
+    r"Summary:\s+(?P<name>\w+)\s+passed:\s*(?P<passed>\d+)\s+failed:\s*(?P<failed>\d+)\s+"
+    r"repeat:\s*(?P<repeat>\d+)\s+loops:\s*(?P<loops>\d+)\s+avg:\s*(?P<avg>\d+)\s*usec")
+
+
+class CalibrationError(ValueError):
+    """Bad calibration input: the message is one line naming file and place."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One ``Summary:`` line of lib/test_vmalloc.c."""
+
+    name: str
+    passed: int
+    failed: int
+    repeat: int
+    loops: int
+    avg_usec: int
+    line: int
+
+
+def parse_dmesg(path: str | Path) -> list[Summary]:
+    """Every test_vmalloc ``Summary:`` line of a dmesg log (timestamps and
+    other lines are ignored).  A line that names Summary but does not parse
+    is an error naming the file and line."""
+    out = []
+    path = Path(path)
+    for no, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if "Summary:" not in line:
+            continue
+        m = SUMMARY_RE.search(line)
+        if not m:
+            raise CalibrationError(
+                f"{path}:{no}: not a test_vmalloc summary line; expected 'Summary: <test> passed: N "
+                "failed: N repeat: N loops: N avg: N usec'")
+        out.append(Summary(m["name"], int(m["passed"]), int(m["failed"]), int(m["repeat"]),
+                           int(m["loops"]), int(m["avg"]), no))
+    return out
+
+
+@dataclass
+class Measurement:
+    name: str
+    workload: str
+    params: dict[str, Any]
+    allocator: str
+    per_iteration_ns: float
+    spread_ns: float | None = None
+    loops: int | None = None          # iterations of the measured run, when the source says
+    background: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class CalibrationSpec:
+    device: str
+    fit: list[str]
+    iterations: int
+    seed: int
+    measurements: list[Measurement]
+    source: Path
+
+
+def _need(d: dict, key: str, where: str, kind: type | tuple = object):
+    if key not in d:
+        raise CalibrationError(f"{where}: missing key {key!r}")
+    if not isinstance(d[key], kind):
+        raise CalibrationError(f"{where}.{key}: wrong type (got {d[key]!r})")
+    return d[key]
+
+
+def load_spec(path: str | Path) -> CalibrationSpec:
+    """Read and check a measured-figures YAML file (errors: one line)."""
+    from .devices import load_device
+    from .yamlsafe import load_yaml
+
+    path = Path(path)
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise CalibrationError(f"{path}: expected a mapping with keys device, fit, measurements")
+    allowed = {"device", "fit", "iterations", "seed", "measurements"}
+    for key in data:
+        if key not in allowed:
+            raise CalibrationError(f"{path}: {key}: unknown key; accepted: {', '.join(sorted(allowed))}")
+    device = _need(data, "device", str(path), str)
+    try:
+        profile = load_device(device)
+    except ValueError as exc:
+        raise CalibrationError(f"{path}: device: {exc}") from None
+    fit = data.get("fit") or sorted(profile["allowed_range"])
+    for i, name in enumerate(fit):
+        if name not in profile["allowed_range"]:
+            raise CalibrationError(
+                f"{path}: fit[{i}]: {name!r} has no allowed_range in profile {device}; fittable: "
+                f"{', '.join(sorted(profile['allowed_range']))}")
+    iterations = int(data.get("iterations", 20_000))
+    seed = int(data.get("seed", 1))
+    ms: list[Measurement] = []
+    for i, item in enumerate(_need(data, "measurements", str(path), list)):
+        where = f"{path}: measurements[{i}]"
+        if not isinstance(item, dict):
+            raise CalibrationError(f"{where}: expected a mapping")
+        allocator = _need(item, "allocator", where, str)
+        background = list(item.get("background") or [])
+        if "dmesg" in item:
+            log = (path.parent / item["dmesg"]).resolve()
+            if not log.is_file():
+                raise CalibrationError(f"{where}.dmesg: no such file {log}")
+            for s in parse_dmesg(log):
+                ms.append(Measurement(
+                    name=f"{s.name} ({log.name}:{s.line})", workload=s.name,
+                    params={"test_loop_count": s.loops}, allocator=allocator,
+                    per_iteration_ns=s.avg_usec * 1000.0 / s.loops, loops=s.loops,
+                    background=background))
+            continue
+        workload = _need(item, "workload", where, str)
+        if "per_iteration_us" in item:
+            per_iter = float(item["per_iteration_us"]) * 1000.0
+        elif "per_run_us" in item and "loops" in item:
+            per_iter = float(item["per_run_us"]) * 1000.0 / int(item["loops"])
+        else:
+            raise CalibrationError(f"{where}: give per_iteration_us, or per_run_us with loops")
+        spread = item.get("spread_us")
+        ms.append(Measurement(
+            name=str(item.get("name", f"{workload} {allocator}")), workload=workload,
+            params=dict(item.get("params") or {}), allocator=allocator,
+            per_iteration_ns=per_iter, spread_ns=None if spread is None else float(spread) * 1000.0,
+            background=background))
+    if not ms:
+        raise CalibrationError(f"{path}: measurements: no measured figure found")
+    return CalibrationSpec(device, list(fit), iterations, seed, ms, path)
+
+
+def run_spec_for(m: Measurement, profile: dict[str, Any], cost: dict[str, Any],
+                 iterations: int, seed: int) -> RunSpec:
+    """The RunSpec that simulates measurement ``m`` on ``profile`` with ``cost``."""
+    asp = profile["address_space"]
+    callers = [CallerSpec(m.workload, 0, dict(m.params))]
+    for b in m.background:
+        callers.append(CallerSpec(b["workload"], int(b.get("cpu", len(callers))),
+                                  dict(b.get("params") or {}), background=True))
+    return RunSpec(
+        scenario=f"calibrate:{m.name}", allocator=m.allocator, seed=seed,
+        cpus=max(profile["cpus"], max(c.cpu for c in callers) + 1), device=profile["name"],
+        cost=cost, address_space=AddressSpace(**asp), callers=tuple(callers),
+        iterations=iterations)
+
+
+def simulated_per_iteration(specs: Sequence[RunSpec], jobs: int = 1) -> list[float]:
+    """ns per measured iteration for each spec (engine runs)."""
+    from .runner import run_specs
+
+    res = run_specs(list(specs), jobs=jobs)
+    summary = res.summary
+    return [float(summary.iloc[i]["loop_time_ns"]) / spec.iterations for i, spec in enumerate(specs)]
+
+
+@dataclass
+class FitResult:
+    names: list[str]
+    start: list[float]
+    fitted: list[float]
+    bounds: list[tuple[float, float]]
+    measured_ns: list[float]
+    simulated_ns: list[float]
+    labels: list[str]
+    evaluations: int
+
+    @property
+    def residuals_pct(self) -> list[float]:
+        return [100.0 * (s - m) / m for s, m in zip(self.simulated_ns, self.measured_ns)]
+
+
+def fit(names: list[str], start: list[float], bounds: list[tuple[float, float]],
+        measured: list[float], spreads: list[float | None],
+        evaluate: Callable[[dict[str, float]], list[float]], labels: list[str] | None = None,
+        max_evaluations: int = 200) -> FitResult:
+    """Bounded least squares of relative residuals; ``evaluate`` maps parameter
+    values to simulated figures (one per measured figure)."""
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    lo = np.array([b[0] for b in bounds], dtype=float)
+    hi = np.array([b[1] for b in bounds], dtype=float)
+    x0 = np.clip(np.array(start, dtype=float), lo, hi)
+    meas = np.array(measured, dtype=float)
+    # residual = relative error / relative uncertainty (1 % when no spread is given)
+    rel_sigma = np.array([s / m if s and s > 0 else 0.01 for m, s in zip(measured, spreads)])
+    calls = {"n": 0}
+    cache: dict[tuple, list[float]] = {}
+
+    def sim(x) -> list[float]:
+        key = tuple(round(float(v), 9) for v in x)
+        if key not in cache:
+            calls["n"] += 1
+            cache[key] = evaluate(dict(zip(names, map(float, x))))
+        return cache[key]
+
+    def residual(x):
+        return (np.array(sim(x)) - meas) / meas / rel_sigma
+
+    if names:
+        sol = least_squares(residual, x0, bounds=(lo, hi), x_scale=np.maximum(x0, 1e-9),
+                            diff_step=1e-2, max_nfev=max_evaluations, method="trf")
+        x = sol.x
+    else:
+        x = x0
+    return FitResult(list(names), list(map(float, x0)), list(map(float, x)), list(bounds),
+                     list(map(float, meas)), list(map(float, sim(x))),
+                     labels or [str(i) for i in range(len(measured))], calls["n"])
+
+
+def calibrate(spec: CalibrationSpec, jobs: int = 1) -> tuple[FitResult, dict[str, Any]]:
+    """Fit ``spec.fit`` of ``spec.device`` to the measurements."""
+    from .devices import load_device
+
+    profile = load_device(spec.device)
+    names = list(spec.fit)
+    bounds = [tuple(map(float, profile["allowed_range"][n])) for n in names]
+
+    def evaluate(values: dict[str, float]) -> list[float]:
+        cost = dict(profile["cost"])
+        cost.update(values)
+        specs = [run_spec_for(m, profile, cost, m.loops or spec.iterations, spec.seed)
+                 for m in spec.measurements]
+        return simulated_per_iteration(specs, jobs=jobs)
+
+    result = fit(names, [float(profile["cost"][n]) for n in names], bounds,
+                 [m.per_iteration_ns for m in spec.measurements],
+                 [m.spread_ns for m in spec.measurements], evaluate,
+                 labels=[f"{m.name} [{m.allocator}]" for m in spec.measurements])
+    return result, profile
+
+
+def render_profile(base_text: str, fitted: dict[str, float], source: str) -> str:
+    """The base profile's text with fitted values replaced (comments marked [fit])."""
+    lines = base_text.splitlines()
+    in_cost = False
+    done = set()
+    for i, line in enumerate(lines):
+        if re.match(r"^\S", line):
+            in_cost = line.startswith("cost:")
+            if line.startswith("description:"):
+                m = re.match(r'^description:\s*"?(.*?)"?\s*(#.*)?$', line)
+                if m:
+                    lines[i] = f'description: "{m.group(1)} (calibrated to {source})"'
+            continue
+        m = re.match(r"^(\s+)(\w+):\s*([^#\s]+)\s*(#\s*(.*))?$", line)
+        if in_cost and m and m.group(2) in fitted:
+            key = m.group(2)
+            value = f"{fitted[key]:.4g}"
+            note = f"# [fit] vmsim calibrate to {source}; was {m.group(3)}"
+            if m.group(5):
+                note += f"; {m.group(5)}"
+            lines[i] = f"{m.group(1)}{key}: {value}".ljust(33) + note
+            done.add(key)
+    missing = set(fitted) - done
+    if missing:
+        raise CalibrationError(f"profile has no cost line for {', '.join(sorted(missing))}")
+    return "\n".join(lines) + "\n"
+
+
+def format_report(result: FitResult) -> str:
+    """Fitted values beside their allowed ranges, and every residual."""
+    out = ["fitted parameters (allowed range from the profile's sources):",
+           f"  {'parameter':<24}{'start':>10}{'fitted':>10}   allowed"]
+    for n, s, f, (lo, hi) in zip(result.names, result.start, result.fitted, result.bounds):
+        edge = "  (at a bound)" if math.isclose(f, lo, rel_tol=1e-3) or math.isclose(f, hi, rel_tol=1e-3) else ""
+        out.append(f"  {n:<24}{s:>10.4g}{f:>10.4g}   [{lo:g}, {hi:g}]{edge}")
+    out.append("residuals (simulated vs measured, per iteration):")
+    for label, m, s, r in zip(result.labels, result.measured_ns, result.simulated_ns, result.residuals_pct):
+        out.append(f"  {label:<44}{m / 1000:>10.3f} us {s / 1000:>10.3f} us {r:>+8.2f}%")
+    out.append(f"simulation batches: {result.evaluations}")
+    return "\n".join(out)
+
+
+__all__ = ["CalibrationError", "Summary", "parse_dmesg", "Measurement", "CalibrationSpec",
+           "load_spec", "run_spec_for", "fit", "calibrate", "render_profile", "format_report",
+           "FitResult", "simulated_per_iteration"]

@@ -1,0 +1,98 @@
+"""Calibration machinery: dmesg parsing, the bounded fit, profile rendering,
+and the rule that every shipped parameter stays inside its sourced range."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+
+from simulator.calibrate import CalibrationError, fit, parse_dmesg, render_profile
+from simulator.devices import DEVICES_DIR, list_devices, load_device
+
+DMESG = """\
+[   12.345678] test_vmalloc: Started background job.
+[  101.000001] Summary: fix_size_alloc_test passed: 1 failed: 0 repeat: 1 loops: 1000000 avg: 934123 usec
+[  101.000002] Summary: full_fit_alloc_test passed: 1 failed: 0 repeat: 1 loops: 1000000 avg: 1063422 usec
+[  102.200000] All test took CPU0=297629190 cycles
+"""
+
+
+def test_parse_dmesg_reads_every_summary_line(tmp_path):
+    log = tmp_path / "dmesg.log"
+    log.write_text(DMESG)
+    rows = parse_dmesg(log)
+    assert [r.name for r in rows] == ["fix_size_alloc_test", "full_fit_alloc_test"]
+    assert rows[0].loops == 1_000_000 and rows[0].avg_usec == 934123 and rows[0].line == 2
+    assert rows[1].passed == 1 and rows[1].failed == 0 and rows[1].repeat == 1
+
+
+def test_parse_dmesg_names_file_and_line_of_a_bad_summary(tmp_path):
+    log = tmp_path / "bad.log"
+    log.write_text(DMESG + "[  103.0] Summary: broken_test passed: x\n")
+    with pytest.raises(CalibrationError) as err:
+        parse_dmesg(log)
+    msg = str(err.value)
+    assert "bad.log:5:" in msg and "\n" not in msg and "Summary: <test>" in msg
+
+
+def _linear_model(true: dict[str, float]):
+    """A synthetic 'simulator': three workloads whose time per iteration is a
+    known linear combination of the parameters (like page-path costs)."""
+    uses = [  # counts of (a, b, c) per iteration of three workloads
+        (3, 1, 0),
+        (101, 1, 2),
+        (1, 0, 15),
+    ]
+
+    def evaluate(values: dict[str, float]) -> list[float]:
+        return [sum(n * values[k] for n, k in zip(row, ("a", "b", "c"))) + 50.0 for row in uses]
+
+    measured = evaluate(true)
+    return evaluate, measured
+
+
+def test_fit_recovers_known_parameters_inside_bounds():
+    true = {"a": 110.0, "b": 400.0, "c": 2.0}
+    evaluate, measured = _linear_model(true)
+    res = fit(["a", "b", "c"], [60.0, 200.0, 8.0], [(20, 200), (100, 800), (1, 12)],
+              measured, [None] * 3, evaluate)
+    for name, value in zip(res.names, res.fitted):
+        assert math.isclose(value, true[name], rel_tol=1e-3), (name, value)
+    assert max(abs(r) for r in res.residuals_pct) < 0.01
+
+
+def test_fit_never_leaves_the_allowed_range():
+    true = {"a": 110.0, "b": 400.0, "c": 40.0}   # c far above its allowed range
+    evaluate, measured = _linear_model(true)
+    res = fit(["a", "b", "c"], [60.0, 200.0, 8.0], [(20, 200), (100, 800), (1, 12)],
+              measured, [None] * 3, evaluate)
+    for value, (lo, hi) in zip(res.fitted, res.bounds):
+        assert lo <= value <= hi
+    assert math.isclose(res.fitted[2], 12.0, rel_tol=1e-6)   # pinned at its upper bound
+    assert max(abs(r) for r in res.residuals_pct) > 1.0       # and the misfit is reported
+
+
+def test_render_profile_replaces_only_fitted_values():
+    base = (DEVICES_DIR / "qemu-x86.yaml").read_text()
+    text = render_profile(base, {"map_page_ns": 27.5, "node_hot_ns": 2.25}, "seed.yaml")
+    data = yaml.safe_load(text)
+    orig = yaml.safe_load(base)
+    assert data["cost"]["map_page_ns"] == 27.5 and data["cost"]["node_hot_ns"] == 2.25
+    for key, value in orig["cost"].items():
+        if key not in ("map_page_ns", "node_hot_ns"):
+            assert data["cost"][key] == value, key
+    assert data["allowed_range"] == orig["allowed_range"]
+    assert "calibrated to seed.yaml" in data["description"]
+    fit_lines = [ln for ln in text.splitlines() if "[fit]" in ln]
+    assert len(fit_lines) == 2
+
+
+@pytest.mark.parametrize("device", sorted(list_devices()))
+def test_every_profile_parameter_lies_in_its_sourced_range(device):
+    profile = load_device(device)
+    assert profile["allowed_range"], f"{device} has no allowed ranges"
+    for key, (lo, hi) in profile["allowed_range"].items():
+        value = profile["cost"][key]
+        assert lo <= value <= hi, f"{device}: {key}={value} outside [{lo}, {hi}]"
