@@ -1,0 +1,232 @@
+"""Metrics of one run: per-op records, time series, streaming statistics.
+
+Per-op records go into two ``array.array`` buffers (floats and unsigned
+ints) and become one pandas DataFrame at the end (``keep_ops=True``).  In the
+stats-only mode (``keep_ops=False``) no per-op record is kept: each caller
+feeds log-bucketed histograms (:class:`LogHistogram`), whose percentiles are
+within ``REL_ERR`` (0.5 %) of the exact nearest-rank percentile.
+
+Percentile definition, both modes: nearest rank (the smallest latency whose
+cumulative share is >= q; numpy ``method="inverted_cdf"``).
+
+An op is *measured* when it started at or after its caller's last
+``measure_start()`` (all its ops when the caller never called it); summary
+statistics cover measured ops only.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+OP_NAMES = ("vmalloc", "vfree")
+VMALLOC, VFREE = 0, 1
+QUANTILES = (("p50_ns", 0.50), ("p90_ns", 0.90), ("p99_ns", 0.99), ("p999_ns", 0.999))
+REL_ERR = 0.005
+
+_F_COLS = ("t_ns", "latency_ns", "lock_wait_ns", "lock_hold_ns")
+_I_COLS = ("caller", "cpu", "op", "size_bytes", "align", "addr", "ok", "list_nodes",
+           "tree_nodes", "purge")
+OPS_COLUMNS = ("t_ns", "caller", "cpu", "op", "size_bytes", "align", "addr", "ok", "latency_ns",
+               "lock_wait_ns", "lock_hold_ns", "list_nodes", "tree_nodes", "purge", "measured")
+
+
+class LogHistogram:
+    """Streaming histogram with log buckets: relative error <= ``rel_err``.
+
+    Bucket i holds values in (g^(i-1), g^i], g = (1+e)/(1-e); its
+    representative 2 g^i / (g + 1) is within e of every value in it
+    (the DDSketch construction).  Values <= 0 go to a zero bucket.
+    """
+
+    __slots__ = ("counts", "n", "total", "max", "_inv_log_g", "_g", "zeros")
+
+    def __init__(self, rel_err: float = REL_ERR) -> None:
+        self._g = (1.0 + rel_err) / (1.0 - rel_err)
+        self._inv_log_g = 1.0 / math.log(self._g)
+        self.counts: dict[int, int] = {}
+        self.n = 0
+        self.zeros = 0
+        self.total = 0.0
+        self.max = 0.0
+
+    def add(self, x: float) -> None:
+        self.n += 1
+        self.total += x
+        if x > self.max:
+            self.max = x
+        if x <= 0.0:
+            self.zeros += 1
+            return
+        i = math.ceil(math.log(x) * self._inv_log_g)
+        c = self.counts
+        c[i] = c.get(i, 0) + 1
+
+    def merge(self, other: LogHistogram) -> None:
+        self.n += other.n
+        self.zeros += other.zeros
+        self.total += other.total
+        self.max = max(self.max, other.max)
+        for i, k in other.counts.items():
+            self.counts[i] = self.counts.get(i, 0) + k
+
+    def quantile(self, q: float) -> float:
+        """Nearest-rank quantile estimate (NaN when empty)."""
+        if self.n == 0:
+            return math.nan
+        rank = max(1, math.ceil(q * self.n))
+        if rank <= self.zeros:
+            return 0.0
+        seen = self.zeros
+        for i in sorted(self.counts):
+            seen += self.counts[i]
+            if seen >= rank:
+                return min(2.0 * self._g**i / (self._g + 1.0), self.max)
+        return self.max  # pragma: no cover
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.n if self.n else math.nan
+
+
+class _CallerStats:
+    __slots__ = ("hist", "lock_wait_ns")
+
+    def __init__(self) -> None:
+        self.hist = (LogHistogram(), LogHistogram())
+        self.lock_wait_ns = 0.0
+
+
+class OpLog:
+    """Per-op records (``keep_ops``) or per-caller streaming statistics."""
+
+    def __init__(self, keep_ops: bool, ncallers: int) -> None:
+        self.keep_ops = keep_ops
+        self.f = array("d")
+        self.i = array("Q")
+        self.measure_t: list[float | None] = [None] * ncallers
+        self._stats = [_CallerStats() for _ in range(ncallers)]
+        self.count = 0
+
+    def add(self, t_ns: float, caller: int, cpu: int, op: int, size_bytes: int, align: int,
+            addr: int, ok: bool, latency_ns: float, lock_wait_ns: float, lock_hold_ns: float,
+            list_nodes: int, tree_nodes: int, purge: bool) -> None:
+        self.count += 1
+        if self.keep_ops:
+            self.f.extend((t_ns, latency_ns, lock_wait_ns, lock_hold_ns))
+            self.i.extend((caller, cpu, op, size_bytes, align, addr, ok, list_nodes, tree_nodes, purge))
+        else:
+            st = self._stats[caller]
+            st.hist[op].add(latency_ns)
+            st.lock_wait_ns += lock_wait_ns
+
+    def measure_start(self, caller: int, t_ns: float) -> None:
+        self.measure_t[caller] = t_ns
+        if not self.keep_ops:
+            self._stats[caller] = _CallerStats()   # drop what came before the measured loop
+
+    # -- conversion, once ----------------------------------------------------
+    def frame(self, labels: Sequence[str]) -> pd.DataFrame:
+        """The ops DataFrame (empty, with the columns, in stats-only mode)."""
+        nf, ni = len(_F_COLS), len(_I_COLS)
+        f = np.frombuffer(self.f, dtype=np.float64).reshape(-1, nf) if self.f else np.zeros((0, nf))
+        i = (np.frombuffer(self.i, dtype=np.uint64).reshape(-1, ni) if self.i
+             else np.zeros((0, ni), dtype=np.uint64))
+        caller = i[:, 0].astype(np.int64)
+        mt = np.array([-math.inf if m is None else m for m in self.measure_t] or [0.0])
+        cols = {
+            "t_ns": f[:, 0],
+            "caller": pd.Categorical.from_codes(caller, categories=list(labels) or ["-"]),
+            "cpu": i[:, 1].astype(np.int32),
+            "op": pd.Categorical.from_codes(i[:, 2].astype(np.int64), categories=list(OP_NAMES)),
+            "size_bytes": i[:, 3].astype(np.int64),
+            "align": i[:, 4],
+            "addr": i[:, 5],
+            "ok": i[:, 6].astype(bool),
+            "latency_ns": f[:, 1],
+            "lock_wait_ns": f[:, 2],
+            "lock_hold_ns": f[:, 3],
+            "list_nodes": i[:, 7].astype(np.int64),
+            "tree_nodes": i[:, 8].astype(np.int64),
+            "purge": i[:, 9].astype(bool),
+            "measured": f[:, 0] >= mt[caller] if len(caller) else np.zeros(0, dtype=bool),
+        }
+        return pd.DataFrame(cols, columns=list(OPS_COLUMNS))
+
+    def latency_stats(self, ops: pd.DataFrame | None = None) -> dict[str, float]:
+        """mean/p50/p90/p99/p999/max overall and per op kind, lock_wait_share, ops."""
+        out: dict[str, float] = {}
+        if self.keep_ops:
+            assert ops is not None
+            m = ops[ops["measured"]]
+            lat = m["latency_ns"].to_numpy()
+            is_vm = (m["op"] == "vmalloc").to_numpy()
+            groups = (("", lat), ("vmalloc_", lat[is_vm]), ("vfree_", lat[~is_vm]))
+            for prefix, x in groups:
+                out.update(_exact(prefix, x))
+            total = float(lat.sum())
+            out["lock_wait_share"] = float(m["lock_wait_ns"].sum()) / total if total else 0.0
+            out["ops"] = int(len(m))
+            return out
+        vm, vf, allh = LogHistogram(), LogHistogram(), LogHistogram()
+        wait = 0.0
+        for st in self._stats:
+            vm.merge(st.hist[VMALLOC])
+            vf.merge(st.hist[VFREE])
+            wait += st.lock_wait_ns
+        allh.merge(vm)
+        allh.merge(vf)
+        for prefix, h in (("", allh), ("vmalloc_", vm), ("vfree_", vf)):
+            out[f"{prefix}mean_ns"] = h.mean
+            for name, q in QUANTILES:
+                out[f"{prefix}{name}"] = h.quantile(q)
+            out[f"{prefix}max_ns"] = h.max if h.n else math.nan
+        out["lock_wait_share"] = wait / allh.total if allh.total else 0.0
+        out["ops"] = allh.n
+        return out
+
+
+def _exact(prefix: str, x: np.ndarray) -> dict[str, float]:
+    out = {f"{prefix}mean_ns": float(x.mean()) if len(x) else math.nan}
+    for name, q in QUANTILES:
+        out[f"{prefix}{name}"] = (float(np.percentile(x, q * 100, method="inverted_cdf"))
+                                  if len(x) else math.nan)
+    out[f"{prefix}max_ns"] = float(x.max()) if len(x) else math.nan
+    return out
+
+
+SUMMARY_COLUMNS = (
+    ["allocator", "seed", "ops", "loop_time_ns"]
+    + [f"{p}{s}" for p in ("", "vmalloc_", "vfree_")
+       for s in ("mean_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns")]
+    + ["lock_wait_share", "spin_cpu_ns", "purges", "enomem", "final_fragmentation",
+       "tlb_flushes", "sim_time_ns", "lock_acquisitions", "lock_contended"]
+)
+
+
+def timeseries_columns(ncpus: int) -> list[str]:
+    return (["t_ns", "busy_areas", "lazy_areas", "lazy_pages", "free_blocks", "largest_free_bytes",
+             "total_free_bytes", "fragmentation", "lock_utilisation"]
+            + [f"spin_ns_cpu{c}" for c in range(ncpus)] + ["purges", "enomem"])
+
+
+def timeseries_frame(rows: Iterable[tuple], ncpus: int) -> pd.DataFrame:
+    df = pd.DataFrame(list(rows), columns=timeseries_columns(ncpus))
+    for col in ("busy_areas", "lazy_areas", "lazy_pages", "free_blocks", "purges", "enomem"):
+        df[col] = df[col].astype(np.int64)
+    for col in ("largest_free_bytes", "total_free_bytes"):
+        df[col] = df[col].astype(np.uint64)
+    return df
+
+
+def fragmentation(largest_free_bytes: int, total_free_bytes: int) -> float:
+    """1 - largest free block / total free (0 when nothing is free)."""
+    return 1.0 - largest_free_bytes / total_free_bytes if total_free_bytes else 0.0
+
+
+__all__ = ["LogHistogram", "OpLog", "OPS_COLUMNS", "SUMMARY_COLUMNS", "REL_ERR",
+           "timeseries_columns", "timeseries_frame", "fragmentation", "VMALLOC", "VFREE"]
