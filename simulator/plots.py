@@ -77,6 +77,25 @@ def _ecdf(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.quantile(values, q), q
 
 
+_SUMMARY_QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999), ("max", 1.0))
+
+
+def _summary_cdf(ax: plt.Axes, saved: SavedResults, op: str, allocs: list[str]) -> bool:
+    """Stats-only runs (no per-op records): the summary's percentiles as CDF points."""
+    s, drawn = saved.summary, False
+    for i, a in enumerate(allocs):
+        rows = s[s.allocator == a] if "allocator" in s else s.iloc[0:0]
+        cols = [f"{op}_{k}_ns" for k, _ in _SUMMARY_QUANTILES]
+        if not len(rows) or any(c not in rows for c in cols):
+            continue
+        x = [float(rows[c].mean()) for c in cols]
+        y = [q for _, q in _SUMMARY_QUANTILES]
+        ax.plot(x, y, marker="o", drawstyle="steps-post", label=f"{a} (summary percentiles, "
+                f"mean of {len(rows)} seeds)", **style(a, i))
+        drawn = True
+    return drawn
+
+
 def plot_latency_cdf(saved: SavedResults, d: Path) -> Path:
     ops, allocs = saved.ops, _allocs(saved)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True, layout="constrained")
@@ -91,6 +110,8 @@ def plot_latency_cdf(saved: SavedResults, d: Path) -> Path:
                 x, y = _ecdf(lat)
                 ax.plot(x, y, label=f"{a} (n={len(lat):,})", drawstyle="steps-post", **style(a, i))
                 drawn = True
+        if not drawn:
+            drawn = _summary_cdf(ax, saved, op, allocs)
         if drawn:
             ax.set_xscale("log")
             ax.set_xlabel(f"{op}() latency (ns, log scale)")
@@ -99,7 +120,7 @@ def plot_latency_cdf(saved: SavedResults, d: Path) -> Path:
         else:
             _no_data(ax, f"no per-op {op} records\n(metrics.keep_ops: false or no ops)")
         ax.set_title(f"{op}()")
-    axes[0].set_ylabel("fraction of operations ≤ latency")
+        ax.set_ylabel("fraction of operations ≤ latency")
     fig.suptitle(_title(saved, "Latency CDF per allocator"))
     return _save(fig, d / "latency_cdf.png")
 
@@ -131,10 +152,8 @@ def plot_latency_over_time(saved: SavedResults, d: Path, bins: int = 60) -> Path
             ax.grid(True, which="both", alpha=0.3)
             ax.set_title(f"{a}: {op}()")
             ax.legend(loc="upper left", fontsize="small")
-            if row == 1:
-                ax.set_xlabel(f"simulated time ({unit})")
-            if col == 0:
-                ax.set_ylabel(f"{op}() latency (ns, log)")
+            ax.set_xlabel(f"simulated time ({unit})")
+            ax.set_ylabel(f"{op}() latency (ns, log)")
     fig.suptitle(_title(saved, f"Latency p50 / p99 / max over simulated time ({bins} bins, all seeds)"))
     return _save(fig, d / "latency_over_time.png")
 
@@ -164,7 +183,7 @@ def plot_areas_over_time(saved: SavedResults, d: Path) -> Path:
         else:
             _no_data(ax, f"no {col} samples")
         ax.set_ylabel(label)
-    axes[-1].set_xlabel(f"simulated time ({unit})")
+        ax.set_xlabel(f"simulated time ({unit})")
     fig.suptitle(_title(saved, "Fragmentation and busy / lazy area counts over time"))
     return _save(fig, d / "areas_over_time.png")
 
