@@ -108,7 +108,7 @@ class EmpiricalSize(_Dist):
     kind: Literal["empirical"]
     file: str
     kinds: tuple[str, ...] | None = None
-    _sizes: Any = PrivateAttr(default=None)
+    _sizes: tuple[int, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _load(self, info: ValidationInfo) -> EmpiricalSize:
@@ -123,7 +123,7 @@ class EmpiricalSize(_Dist):
         sizes = size_distribution(vinfo, kinds=self.kinds)
         if sizes.size == 0:
             raise ValueError(f"empirical: no areas in {path} match kinds {list(self.kinds or [])}")
-        self._sizes = sizes
+        self._sizes = tuple(int(x) for x in sizes)   # a tuple: models compare with ==
         return self
 
     def sample(self, rng: np.random.Generator, page_size: int) -> int:
