@@ -266,10 +266,14 @@ class AugmentedTreeAllocator:
             if (left.subtree_max_size >= length if left is not None else not length) and vstart < s:
                 node = left
                 continue
-            # is_within_this_va(va, size, align, vstart)
-            nva = ((s if s > vstart else vstart) + a1) & amask
-            if nva + size <= mask and nva >= vstart and nva + size <= node.va_end:
-                return node, nodes
+            # is_within_this_va(va, size, align, vstart).  The pre-test only
+            # skips arithmetic: a block shorter than size cannot pass, except
+            # when ALIGN wraps to 0 and vstart == 0 (C accepts 0 + size <= va_end).
+            e = node.va_end
+            if e - s >= size or not vstart:
+                nva = ((s if s > vstart else vstart) + a1) & amask
+                if nva >= vstart and nva + size <= e and nva + size <= mask:
+                    return node, nodes
             # Does not make sense to go deeper towards the right sub-tree if
             # it does not have a free block that is equal or bigger to the
             # requested search length.
@@ -286,9 +290,11 @@ class AugmentedTreeAllocator:
                     break
                 nodes += 1  # tree_nodes: the climb examines each ancestor
                 s = node.va_start
-                nva = ((s if s > vstart else vstart) + a1) & amask
-                if nva + size <= mask and nva >= vstart and nva + size <= node.va_end:
-                    return node, nodes
+                e = node.va_end
+                if e - s >= size or not vstart:
+                    nva = ((s if s > vstart else vstart) + a1) & amask
+                    if nva >= vstart and nva + size <= e and nva + size <= mask:
+                        return node, nodes
                 right = node.right
                 if (right.subtree_max_size >= length if right is not None else not length) \
                         and vstart <= s:
@@ -323,8 +329,9 @@ class AugmentedTreeAllocator:
             return None
         fit = self.classify_va_fit_type(va, nva_start_addr, size)
         if fit is None:
-            raise InvariantError("WARN_ON_ONCE(type == NOTHING_FIT): "
-                                 f"{nva_start_addr:#x}+{size:#x} is not within {va!r}")
+            # WARN_ON_ONCE(type == NOTHING_FIT): reachable only when ALIGN wrapped
+            # to 0 with vstart == 0; the kernel warns and fails the request.
+            return None
         self.adjust_va_to_fit_type(va, nva_start_addr, size, fit, steps)
         return nva_start_addr
 

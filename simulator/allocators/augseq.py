@@ -272,8 +272,10 @@ class AugSeq:
     def insert(self, start: int, end: int, val: int) -> tuple[int, int]:
         """Insert at its sorted place; return its cursor."""
         c, j = self.locate(start)
-        if j == len(self._s[c]) and j and c == len(self._s) - 1:
-            pass  # append to the last chunk
+        return self.insert_at(c, j, start, end, val)
+
+    def insert_at(self, c: int, j: int, start: int, end: int, val: int) -> tuple[int, int]:
+        """Insert at cursor (c, j), which must be ``locate(start)``; return its cursor."""
         s, e, v = self._s[c], self._e[c], self._v[c]
         s.insert(j, start)
         e.insert(j, end)

@@ -213,10 +213,11 @@ class BusyListAllocator:
         seq = self._busy
         steps.tree_nodes += tree_depth(len(seq))
         steps.tree_inserts += 1
-        prev = seq.locate_le(start)
+        at = seq.locate(start)
+        prev = seq.prev(*at)
         prev_end = seq.end(*prev) if prev is not None else self.range.vstart
         gap = start - prev_end
-        cur = seq.insert(start, end, gap)
+        cur = seq.insert_at(at[0], at[1], start, end, gap)
         nz = gap > 0
         nxt = seq.next(*cur)
         if not seq.is_end(*nxt):

@@ -121,21 +121,24 @@ class FreeListAllocator(BusyListAllocator):
         if not len(fl):
             return None
 
-        # Blocks starting at or below vstart try nva = ALIGN(vstart): only the
-        # last of them can reach past vstart.
         p_fit = None
         nva = 0
-        above = fl.locate(vstart + 1)                # first block with va_start > vstart
-        below = fl.prev(*above)
-        if below is not None and below >= begin:
-            x = vstart + am1
-            if x <= mask:
-                nva = x & ~am1
-                if nva + size <= fl.end(*below):
-                    p_fit = below
-        if p_fit is None:
+        small_align = align <= self.range.page_size
+        if fl.start(*begin) > vstart:
+            cur = begin                              # the common, cached case
+        else:
+            # Blocks starting at or below vstart try nva = ALIGN(vstart): only
+            # the last of them can reach past vstart.
+            above = fl.locate(vstart + 1)            # first block with va_start > vstart
+            below = fl.prev(*above)
+            if below is not None and below >= begin:
+                x = vstart + am1
+                if x <= mask:
+                    nva = x & ~am1
+                    if nva + size <= fl.end(*below):
+                        p_fit = below
             cur = above if above > begin else begin
-            small_align = align <= self.range.page_size
+        if p_fit is None:
             while not fl.is_end(*cur):
                 cand = fl.first_ge(cur[0], cur[1], size)
                 if cand is None:
@@ -150,11 +153,14 @@ class FreeListAllocator(BusyListAllocator):
                     break
                 cur = fl.next(*cand)
 
-        stop = p_fit if p_fit is not None else fl.end_cursor()
-        skipped = fl.range_max(begin[0], begin[1], stop[0], stop[1])
-        if skipped > self._fvms:
-            self._fvms = skipped                      # free_va_max_size = max(...)
-        steps.list_nodes += fl.distance(begin[0], begin[1], stop[0], stop[1]) + (p_fit is not None)
+        if p_fit == begin:
+            steps.list_nodes += 1
+        else:
+            stop = p_fit if p_fit is not None else fl.end_cursor()
+            skipped = fl.range_max(begin[0], begin[1], stop[0], stop[1])
+            if skipped > self._fvms:
+                self._fvms = skipped                  # free_va_max_size = max(...)
+            steps.list_nodes += fl.distance(begin[0], begin[1], stop[0], stop[1]) + (p_fit is not None)
         if p_fit is None:
             return None                               # Not found: VMALLOC_END
         if nva + size > vend:
