@@ -7,12 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import workloads
-
-if not workloads.REGISTRY:  # until workloads/__init__ imports its modules
-    import workloads.lib_test_vmalloc  # noqa: F401
-    import workloads.seed  # noqa: F401
-
 REPO = Path(__file__).resolve().parents[2]
 
 MINIMAL = """\

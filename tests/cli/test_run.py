@@ -1,0 +1,144 @@
+"""`vmsim run`: the results directory, determinism, reproduction from scenario.yaml."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO
+
+from simulator.cli import main
+from simulator.output import load_results
+
+SMALL = """\
+name: small
+device: qemu-x86
+cpus: 2
+allocators: [busy-list, free-list]
+callers:
+  - workload: seed-test2
+    cpus: 0
+    prefill: 300
+  - workload: random_size_alloc_test
+    cpus: 1
+stop:
+  iterations: 150
+seeds: [3]
+metrics:
+  sample_interval: 50 us
+"""
+
+
+def _run(tmp_path: Path, scenario: Path, out: str, *extra: str) -> Path:
+    assert main(["run", str(scenario), "--out", str(tmp_path / out), "--quiet", *extra]) == 0
+    return tmp_path / out
+
+
+def test_results_directory_is_complete(engine, tmp_path, capsys):
+    sc = tmp_path / "small.yaml"
+    sc.write_text(SMALL)
+    d = _run(tmp_path, sc, "r")
+    for f in ("scenario.yaml", "ops.parquet", "timeseries.parquet", "summary.csv", "report.md"):
+        assert (d / f).is_file(), f
+    assert sorted(p.name for p in (d / "plots").glob("*.png")) == [
+        "areas_over_time.png", "latency_cdf.png", "latency_over_time.png", "lock.png"]
+    out = capsys.readouterr().out
+    assert "busy-list vs free-list" in out and "(us) vs " in out
+    saved = load_results(d)
+    assert sorted(saved.summary["allocator"]) == ["busy-list", "free-list"]
+    assert set(saved.ops["allocator"]) == {"busy-list", "free-list"}
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())   # no temp dir left
+
+
+def test_same_seed_twice_and_saved_scenario_are_byte_identical(engine, tmp_path):
+    sc = tmp_path / "small.yaml"
+    sc.write_text(SMALL)
+    a = _run(tmp_path, sc, "a")
+    b = _run(tmp_path, sc, "b")
+    c = _run(tmp_path, a / "scenario.yaml", "c")
+    for f in ("ops.parquet", "summary.csv", "timeseries.parquet"):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+        assert (a / f).read_bytes() == (c / f).read_bytes(), f
+    assert (a / "scenario.yaml").read_text() == (c / "scenario.yaml").read_text()
+
+
+def test_seed_and_iterations_overrides_are_recorded(engine, tmp_path):
+    sc = tmp_path / "small.yaml"
+    sc.write_text(SMALL)
+    d = _run(tmp_path, sc, "r", "--seed", "9", "--iterations", "40")
+    saved = yaml.safe_load((d / "scenario.yaml").read_text())
+    assert saved["seeds"] == [9] and saved["stop"]["iterations"] == 40
+    assert set(pd.read_csv(d / "summary.csv")["seed"]) == {9}
+
+
+def test_report_remakes_plots_and_report(engine, tmp_path, capsys):
+    sc = tmp_path / "small.yaml"
+    sc.write_text(SMALL)
+    d = _run(tmp_path, sc, "r")
+    report = (d / "report.md").read_text()
+    (d / "report.md").unlink()
+    for p in (d / "plots").glob("*.png"):
+        p.unlink()
+    assert main(["report", str(d)]) == 0
+    assert (d / "report.md").read_text() == report
+    assert len(list((d / "plots").glob("*.png"))) == 4
+
+
+def test_report_on_a_non_results_dir_is_bad_input(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a vmsim results directory" in err
+
+
+def test_run_refuses_to_overwrite_a_foreign_directory(engine, tmp_path, capsys):
+    sc = tmp_path / "small.yaml"
+    sc.write_text(SMALL)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("precious")
+    assert main(["run", str(sc), "--out", str(tmp_path / "mine"), "--quiet"]) == 2
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
+
+
+def test_quickstart_is_quick(engine, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    t0 = time.monotonic()
+    assert main(["run", str(REPO / "scenarios" / "quickstart.yaml"), "--quiet"]) == 0
+    took = time.monotonic() - t0
+    d = tmp_path / "results" / "quickstart"          # the default, deterministic directory
+    assert (d / "report.md").is_file() and len(list((d / "plots").glob("*.png"))) == 4
+    assert set(pd.read_csv(d / "summary.csv")["allocator"]) == {"busy-list", "free-list",
+                                                                 "augmented-tree"}
+    print(f"quickstart took {took:.1f} s")
+
+
+def test_sweep_writes_one_directory_per_point(engine, tmp_path):
+    sc = tmp_path / "sweep.yaml"
+    sc.write_text(SMALL.replace("cpus: 2\n", "").replace("    cpus: 1\n", "    cpus: all\n")
+                  .replace("  - workload: seed-test2\n    cpus: 0\n    prefill: 300\n", "")
+                  + "sweep:\n  cpus: [1, 2]\n")
+    d = _run(tmp_path, sc, "s")
+    assert (d / "cpus=1" / "ops.parquet").is_file() and (d / "cpus=2" / "ops.parquet").is_file()
+    summary = pd.read_csv(d / "summary.csv")
+    assert sorted(set(summary["point"])) == ["cpus=1", "cpus=2"]
+    # each point reproduces from its own scenario.yaml
+    p = _run(tmp_path, d / "cpus=2" / "scenario.yaml", "p")
+    assert (p / "ops.parquet").read_bytes() == (d / "cpus=2" / "ops.parquet").read_bytes()
+
+
+def test_internal_error_is_one_line_exit_1(tmp_path, monkeypatch, capsys):
+    import simulator.cli as cli
+    sc = tmp_path / "small.yaml"
+    sc.write_text(SMALL)
+
+    def broken(*a, **k):
+        raise ZeroDivisionError("model bug")
+    monkeypatch.setattr(cli, "_run_specs", broken)
+    assert main(["run", str(sc), "--out", str(tmp_path / "r"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error: ZeroDivisionError: model bug" in err
+    assert not (tmp_path / "r").exists()
+    assert main(["run", str(sc), "--out", str(tmp_path / "r"), "--quiet", "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err
