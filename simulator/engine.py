@@ -374,10 +374,10 @@ class Engine:
         for k, (addr, pages) in enumerate(valist):
             nodes = self.structure_nodes()
             t += cost.steps_ns(alloc.free(addr), nodes) + cost.purge_area_ns   # __free_vmap_area
-            if env.peek() <= t:                       # someone may act before this boundary
-                yield env.timeout(t - env.now)
             self.lazy_nr -= pages                     # atomic_sub(nr, &vmap_lazy_nr)
             self.lazy_areas -= 1
+            if env.peek() <= t:                       # someone may act before this boundary
+                yield env.timeout(t - env.now)
             if (k < last and lock.waiters                    # cond_resched_lock: spin_needbreak
                     and (resched_threshold is None or self.lazy_nr < resched_threshold)):
                 t += cost.lock_release_ns
