@@ -26,9 +26,9 @@ Gen = Generator[Any, Any, None]
 
 def sleep_until(caller: Caller, t_ns: int) -> Generator[Any, Any, None]:
     """Sleep until absolute simulated time ``t_ns`` (no-op if already past)."""
-    now = caller.now_ns
-    if t_ns > now:
-        yield from caller.sleep(t_ns - now)
+    gap = int(t_ns - caller.now_ns)       # SimPy time may be a float: sleep whole ns
+    if gap > 0:
+        yield from caller.sleep(gap)
 
 
 def poisson_gap_ns(caller: Caller, rate_per_s: float) -> int:
@@ -49,7 +49,7 @@ def churn(caller: Caller, rate_per_s: float, lifetime: Any,
     rng = caller.rng
     pending: list[tuple[int, int, int]] = []   # (t_due_ns, seq, addr)
     seq = 0
-    next_arrival = caller.now_ns + poisson_gap_ns(caller, rate_per_s)
+    next_arrival = int(caller.now_ns) + poisson_gap_ns(caller, rate_per_s)
     while caller.running():
         if pending and pending[0][0] <= next_arrival:
             t, _, addr = heapq.heappop(pending)
@@ -66,7 +66,7 @@ def churn(caller: Caller, rate_per_s: float, lifetime: Any,
             life = lifetime.sample(rng)
             if life is not None:
                 seq += 1
-                heapq.heappush(pending, (caller.now_ns + life, seq, addr))
+                heapq.heappush(pending, (int(caller.now_ns) + life, seq, addr))
 
 
 # ------------------------------------------------------------- thread stacks

@@ -260,7 +260,7 @@ def run_case(caller: Caller, name: str, ctx: Ctx, repeat: int) -> Generator[Any,
             failed += 1
         if ctx.stopped:
             break
-    delta_us = (caller.now_ns - kt) // 1000      # ktime_us_delta()
+    delta_us = int(caller.now_ns - kt) // 1000   # ktime_us_delta(); SimPy time may be a float
     return passed, failed, delta_us // repeat     # do_div(delta, test_repeat_count)
 
 

@@ -56,7 +56,7 @@ def random_behaviour(caller: Caller, p: RandomParams) -> Generator[Any, Any, Non
     seq = 0
     if p.measure:
         caller.measure_start()
-    next_alloc = caller.now_ns
+    next_alloc = int(caller.now_ns)
     while caller.running():
         at_cap = p.max_live is not None and n_live >= p.max_live
         if live and (at_cap or live[0][0] <= next_alloc):
@@ -66,7 +66,7 @@ def random_behaviour(caller: Caller, p: RandomParams) -> Generator[Any, Any, Non
                 break
             yield from caller.vfree(addr)
             n_live -= 1
-            next_alloc = max(next_alloc, caller.now_ns) if at_cap else next_alloc
+            next_alloc = max(next_alloc, int(caller.now_ns)) if at_cap else next_alloc
             continue
         if at_cap:
             return                           # capped by areas that are never freed
@@ -81,10 +81,10 @@ def random_behaviour(caller: Caller, p: RandomParams) -> Generator[Any, Any, Non
             life = p.lifetime.sample(rng)
             if life is not None:
                 seq += 1
-                heapq.heappush(live, (caller.now_ns + life, seq, addr))
+                heapq.heappush(live, (int(caller.now_ns) + life, seq, addr))
         caller.iteration_done()
         think = p.think.sample(rng)
-        next_alloc = caller.now_ns + (think or 0)
+        next_alloc = int(caller.now_ns) + (think or 0)
 
 
 register(Workload("random", "random sizes, lifetimes and think time (fixed, uniform, "

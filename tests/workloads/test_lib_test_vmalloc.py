@@ -208,3 +208,23 @@ def test_mask_bits_beyond_the_tests_are_refused() -> None:
 
     with pytest.raises(ValidationError, match="accepted: a mask within 127"):
         workloads.get("test-vmalloc").params.model_validate({"run_test_mask": 1 << 20})
+
+
+class _FloatClock(FakeCaller):
+    """SimPy's env.now is a float: the Summary avg must still print as an integer."""
+
+    @property
+    def now_ns(self) -> float:  # type: ignore[override]
+        return self._t + 0.25
+
+
+def test_summary_avg_is_an_integer_with_a_float_clock() -> None:
+    c = drive("test-vmalloc", _FloatClock(op_ns=1500), {"run_test_mask": 1, "test_loop_count": 7})
+    m = SUMMARY.match(c.lines[0])
+    assert m, c.lines[0]
+    assert int(m.group(6)) == (3 * 3 * 7 * 1500 // 1000) // 3
+
+
+def test_background_with_a_float_clock_sleeps_whole_ns() -> None:
+    c = drive("thread-stacks", _FloatClock(seed=1, time_ns=10_000_000), {"rate_per_s": 5000})
+    assert c.of("sleep") and all(isinstance(o.size_bytes, int) for o in c.of("sleep"))
