@@ -43,7 +43,8 @@ from .common import MeasuredLoop, Params, resolve_loops
 class SeedTest1Params(Params):
     loops: int | None = Field(None, ge=1, description=(
         "measured iterations; default: the scenario's iterations stop, else 1,000,000"))
-    size_bytes: PageBytes = Field("3 pages", alias="size", validate_default=True, description="vmalloc size (3 pages)")
+    size_bytes: PageBytes = Field("3 pages", alias="size", validate_default=True,
+                                  description="vmalloc size (3 pages)")
 
 
 def seed_test1(caller: Caller, p: SeedTest1Params) -> Generator[Any, Any, None]:
@@ -60,8 +61,10 @@ class SeedTest2Params(Params):
         "measured iterations; default: the scenario's iterations stop, else 1,000,000"))
     prefill: int = Field(15_000, ge=0, description="1-page areas kept busy before the loop")
     prefill_size_bytes: PageBytes = Field("1 page", alias="prefill_size", validate_default=True)
-    size_1_bytes: PageBytes = Field("100 pages", alias="size_1", validate_default=True, description="ptr_1 size (100 pages)")
-    size_2_bytes: PageBytes = Field("1 page", alias="size_2", validate_default=True, description="ptr_2 size (1 page)")
+    size_1_bytes: PageBytes = Field("100 pages", alias="size_1", validate_default=True,
+                                    description="ptr_1 size (100 pages)")
+    size_2_bytes: PageBytes = Field("1 page", alias="size_2", validate_default=True,
+                                    description="ptr_2 size (1 page)")
 
 
 def seed_test2(caller: Caller, p: SeedTest2Params) -> Generator[Any, Any, None]:
