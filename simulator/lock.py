@@ -98,15 +98,31 @@ class SpinLock:
     def _schedule_release(self, now: float) -> None:
         self._release_scheduled = True
         delay = self._held_until - now
-        t = self.env.timeout(delay if delay > 0.0 else 0.0)
-        t.callbacks.append(self._on_release)
+        if delay < 0.0:
+            delay = 0.0
+        if self.order == "fifo":
+            # FIFO: the head spinner is the next holder whatever arrives later, so
+            # its own Event is scheduled at the release instant (one event, not a
+            # timeout + an Event).  _on_release runs first among its callbacks and
+            # sets the value (the handoff) the waiting process receives.
+            ev = self._queue[0][0]
+            ev._ok = True           # what Event.succeed() sets; succeed() has no delay
+            ev._value = None
+            ev.callbacks.insert(0, self._on_release)
+            self.env.schedule(ev, delay=delay)
+        else:
+            t = self.env.timeout(delay)
+            t.callbacks.append(self._on_release)
 
-    def _on_release(self, _event: Any) -> None:
+    def _on_release(self, event: Any) -> None:
         self._release_scheduled = False
         queue = self._queue
         now = self.env.now
         handoff = self.handoff_ns + self.waiter_ns * len(queue)
-        if self.order == "fifo" or len(queue) == 1:
+        if self.order == "fifo":
+            ev, cpu, t_req = queue.popleft()
+            assert ev is event
+        elif len(queue) == 1:
             ev, cpu, t_req = queue.popleft()
         else:
             i = int(self.rng.integers(len(queue)))
@@ -117,7 +133,10 @@ class SpinLock:
         self._grant_t = now
         self._held_until = INF
         self.acquisitions += 1
-        ev.succeed(handoff)
+        if ev is event:
+            ev._value = handoff     # delivered to the waiting process by its _resume callback
+        else:
+            ev.succeed(handoff)
 
     # -- read-outs ----------------------------------------------------------
     @property
