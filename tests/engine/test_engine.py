@@ -88,9 +88,10 @@ def test_lock_wait_and_latency_grow_with_cpus() -> None:
     assert all(a < b for a, b in zip(means, means[1:])), means
 
 
-@pytest.mark.parametrize("keep_ops", [True, False])
-def test_determinism(keep_ops: bool) -> None:
-    spec = make_spec("free-list", cpus=4, workload="_test_random", iterations=1500, seed=7,
+@pytest.mark.parametrize("allocator,keep_ops", [("busy-list", True), ("free-list", True),
+                                                ("augmented-tree", True), ("free-list", False)])
+def test_determinism(allocator: str, keep_ops: bool) -> None:
+    spec = make_spec(allocator, cpus=4, workload="_test_random", iterations=1500, seed=7,
                      cost_overrides={"lock_kind": "tas"}, sample_interval_ns=50_000,
                      keep_ops=keep_ops)
     a, b = simulate(spec), simulate(spec)
@@ -98,7 +99,7 @@ def test_determinism(keep_ops: bool) -> None:
     pd.testing.assert_frame_equal(a.timeseries, b.timeseries)
     assert a.summary == b.summary or _nan_equal(a.summary, b.summary)
     assert a.log == b.log
-    c = simulate(make_spec("free-list", cpus=4, workload="_test_random", iterations=1500, seed=8,
+    c = simulate(make_spec(allocator, cpus=4, workload="_test_random", iterations=1500, seed=8,
                            cost_overrides={"lock_kind": "tas"}, keep_ops=keep_ops))
     assert c.summary["mean_ns"] != a.summary["mean_ns"]     # the seed matters
 
