@@ -1,0 +1,271 @@
+"""Fast policies vs the literal reference models, op by op.
+
+For each policy, random op sequences (``strategies.scenarios``) run on the
+fast policy (built with ``create``) and on its reference model in lockstep:
+identical addresses, identical failures (None), identical Steps (every
+field), identical ``busy_areas()`` / ``free_blocks()``, and the fast
+``check()`` after every operation.  The hypothesis profile ``vmsim-ci``
+(strategies.py) runs 2,000 derandomized sequences per policy.
+
+The targeted examples below carry expected values derived by hand from the
+kernel code (the derivation is in the comments), and run on both models.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from hypothesis import given
+
+from simulator.allocators import create
+from simulator.allocators.base import Steps, make_range
+
+from ref_busy_list import RefBusyList
+from ref_free_list import RefFreeList
+from strategies import PAGE, Layout, Op, profile_settings, scenarios
+
+
+def _ref_augmented_tree() -> type:
+    try:
+        return importlib.import_module("ref_augmented_tree").RefAugmentedTree
+    except ImportError as exc:  # pragma: no cover - written by another engineer
+        pytest.fail(f"tests/allocators/ref_augmented_tree.py is missing: {exc}")
+
+
+REFS = {
+    "busy-list": lambda: RefBusyList,
+    "free-list": lambda: RefFreeList,
+    "augmented-tree": _ref_augmented_tree,
+}
+
+
+def make_pair(policy: str, layout: Layout):
+    fast = create(policy, **layout.create_kwargs())
+    ref = REFS[policy]()(make_range(*layout.range_args()), list(layout.initial_busy))
+    return fast, ref
+
+
+def assert_same_state(fast, ref, where: str) -> None:
+    fast.check()
+    assert list(fast.busy_areas()) == list(ref.busy_areas()), f"{where}: busy areas differ"
+    assert list(fast.free_blocks()) == list(ref.free_blocks()), f"{where}: free blocks differ"
+    assert fast.nr_busy == len(ref.busy_areas()), f"{where}: nr_busy"
+
+
+def run_lockstep(policy: str, layout: Layout, ops: list[Op]) -> None:
+    fast, ref = make_pair(policy, layout)
+    assert_same_state(fast, ref, "initial state")
+    live: list[int] = []
+    for n, op in enumerate(ops):
+        where = f"{policy} op {n} {op!r}"
+        if op[0] == "alloc":
+            _, size, align, vs, ve = op
+            rf = fast.alloc(size, align, vs, ve)
+            rr = ref.alloc(size, align, vs, ve)
+            assert rf.addr == rr.addr, f"{where}: fast {rf!r} ref {rr!r}"
+            assert rf.steps == rr.steps, f"{where}: fast {rf.steps!r} ref {rr.steps!r}"
+            if rf.addr is not None:
+                live.append(rf.addr)
+        else:
+            if not live:
+                continue
+            addr = live.pop(op[1] % len(live))
+            sf = fast.free(addr)
+            sr = ref.free(addr)
+            assert sf == sr, f"{where} (free {addr:#x}): fast {sf!r} ref {sr!r}"
+        assert_same_state(fast, ref, where)
+
+
+@profile_settings()
+@given(scenario=scenarios("busy-list"))
+def test_busy_list_matches_reference(scenario) -> None:
+    run_lockstep("busy-list", *scenario)
+
+
+@profile_settings()
+@given(scenario=scenarios("free-list"))
+def test_free_list_matches_reference(scenario) -> None:
+    run_lockstep("free-list", *scenario)
+
+
+@profile_settings()
+@given(scenario=scenarios("augmented-tree"))
+def test_augmented_tree_matches_reference(scenario) -> None:
+    run_lockstep("augmented-tree", *scenario)
+
+
+# ------------------------------------------------------------ targeted examples
+B = 0x10000000                       # 16 KiB aligned base
+P = PAGE
+
+
+def steps(**kw) -> Steps:
+    s = Steps()
+    for k, v in kw.items():
+        setattr(s, k, v)
+    return s
+
+
+def both(policy: str, **layout_kw):
+    kw = dict(vstart=B, vend=B + 64 * P, vmalloc_start=None, vmalloc_end=None,
+              word_bits=64, initial_busy=())
+    kw.update(layout_kw)
+    vms = kw["vstart"] if kw["vmalloc_start"] is None else kw["vmalloc_start"]
+    vme = kw["vend"] if kw["vmalloc_end"] is None else kw["vmalloc_end"]
+    layout = Layout("example", kw["vstart"], kw["vend"], vms, vme, kw["word_bits"],
+                    None, tuple(kw["initial_busy"]))
+    return make_pair(policy, layout)
+
+
+def expect_alloc(models, size, align, vs, ve, addr, st: Steps) -> None:
+    for m in models:
+        r = m.alloc(size, align, vs, ve)
+        assert (r.addr, r.steps) == (addr, st), f"{type(m).__name__}: {r!r}"
+        m.check()
+
+
+def expect_free(models, addr, st: Steps) -> None:
+    for m in models:
+        s = m.free(addr)
+        assert s == st, f"{type(m).__name__}: free {addr:#x}: {s!r}"
+        m.check()
+
+
+def test_busy_list_cache_rules_by_hand() -> None:
+    """kernel-notes section 1: what keeps and what drops free_vmap_cache.
+
+    Busy [0,1) and [3,10) (in pages from B): a 2-page hole at 1..3.
+    """
+    models = both("busy-list", vend=B + 1024 * P, initial_busy=[(B, B + P), (B + 3 * P, B + 10 * P)])
+    # (a) no cache: descend (depth(2)=2), walk [0,1) then [3,10) noting the
+    #     2-page hole (cached_hole_size = 2p); found at 10; insert depth(2)=2.
+    expect_alloc(models, 3 * P, 1, None, None, B + 10 * P, steps(list_nodes=2, tree_nodes=4, tree_inserts=1))
+    # (b) 3p is not < 2p: keep the cache [10,13); one body run; insert depth(3)=2.
+    expect_alloc(models, 3 * P, 1, None, None, B + 13 * P, steps(list_nodes=1, tree_nodes=2, tree_inserts=1))
+    # (c) 1p < cached_hole_size: drop; descend depth(4)=3; [0,1) runs the body,
+    #     [3,10) does not (2p > 3p is false): found in the hole at 1.
+    expect_alloc(models, P, 1, None, None, B + P, steps(list_nodes=1, tree_nodes=6, tree_inserts=1))
+    # (d) higher vstart (20p): cache kept but ALIGN(2p) < vstart: goto nocache;
+    #     descent finds no area ending at or above 20p: found at 20p.
+    expect_alloc(models, P, 1, B + 20 * P, None, B + 20 * P, steps(tree_nodes=6, tree_inserts=1))
+    # (e) lower vstart than cached_vstart: drop; walk [0,1), [1,2); stop at [3,10).
+    expect_alloc(models, P, 1, None, None, B + 2 * P, steps(list_nodes=2, tree_nodes=6, tree_inserts=1))
+    # (f) larger align (16 KiB): keep the cache [2,3); addr = ALIGN(3p) = 4p;
+    #     walk [2,3), [3,10) -> 12p, [10,13) -> 16p, [13,16) -> 16p; [20,21) fits.
+    expect_alloc(models, P, 4 * P, None, None, B + 16 * P, steps(list_nodes=4, tree_nodes=3, tree_inserts=1))
+    # (g) smaller align: drop; walk from B over 7 areas up to [16,17); found 17p.
+    expect_alloc(models, P, 1, None, None, B + 17 * P, steps(list_nodes=7, tree_nodes=8, tree_inserts=1))
+    # free [16,17): va_start <= cache start (17p): cache = rb_prev = [13,16).
+    expect_free(models, B + 16 * P, steps(tree_erases=1, objects_freed=1))
+    # cache [13,16), 1p not < hole 0: addr 16p, one body run; found 16p; depth(8)=4.
+    expect_alloc(models, P, 1, None, None, B + 16 * P, steps(list_nodes=1, tree_nodes=4, tree_inserts=1))
+
+
+def test_free_list_chunk_rules_by_hand() -> None:
+    """The RFC's last_free_va_chunk / free_va_max_size / last_alloc_* rules and the four fits."""
+    models = both("free-list")
+    # (a)-(c): chunk None -> head; then from the chunk: LE fits, one block each.
+    expect_alloc(models, 2 * P, 1, None, None, B, steps(list_nodes=1, tree_inserts=1, fit="LE"))
+    expect_alloc(models, 2 * P, 1, None, None, B + 2 * P, steps(list_nodes=1, tree_nodes=1, tree_inserts=1, fit="LE"))
+    expect_alloc(models, 2 * P, 1, None, None, B + 4 * P, steps(list_nodes=1, tree_nodes=2, tree_inserts=1, fit="LE"))
+    # (d) free [2,4): no neighbour block, inserted (slot search depth(1)=1);
+    #     it lies below the chunk [6,64): chunk = its prev = NULL.
+    expect_free(models, B + 2 * P, steps(tree_nodes=1, tree_inserts=1, tree_erases=1))
+    # (e) 4p from the head: [2,4) skipped (free_va_max_size = 2p), [6,64) LE.
+    expect_alloc(models, 4 * P, 1, None, None, B + 6 * P, steps(list_nodes=2, tree_nodes=2, tree_inserts=1, fit="LE"))
+    # (f) 2p <= free_va_max_size: head again; [2,4) is an exact fit (FL).
+    expect_alloc(models, 2 * P, 1, None, None, B + 2 * P,
+                 steps(list_nodes=1, tree_nodes=2, tree_inserts=1, tree_erases=1, objects_freed=1, fit="FL"))
+    # (g) FL left the chunk NULL: head [10,64); ALIGN(10p, 16K) = 12p: NE,
+    #     new right block (free-tree insert depth(1)=1) + busy insert depth(5)=3.
+    expect_alloc(models, P, 4 * P, None, None, B + 12 * P,
+                 steps(list_nodes=1, tree_nodes=4, tree_inserts=2, objects_allocated=1, fit="NE"))
+    # (h) smaller align than last_alloc_align: head [10,12): exact fit.
+    expect_alloc(models, 2 * P, 1, None, None, B + 10 * P,
+                 steps(list_nodes=1, tree_nodes=3, tree_inserts=1, tree_erases=1, objects_freed=1, fit="FL"))
+    # (i) vstart 40p: head [13,64) does not start above vstart: nva = 40p: NE.
+    expect_alloc(models, P, 1, B + 40 * P, None, B + 40 * P,
+                 steps(list_nodes=1, tree_nodes=1 + 3, tree_inserts=2, objects_allocated=1, fit="NE"))
+    # (j) lower vstart than last_alloc_vstart: head [13,40): LE at 13p.
+    expect_alloc(models, P, 1, None, None, B + 13 * P, steps(list_nodes=1, tree_nodes=3, tree_inserts=1, fit="LE"))
+    # (k) vstart 39p >= last_alloc_vstart: from the chunk [14,40): nva = 39p: RE.
+    expect_alloc(models, P, 1, B + 39 * P, None, B + 39 * P, steps(list_nodes=1, tree_nodes=4, tree_inserts=1, fit="RE"))
+    # free [12,13): next block [13,...)? no, [13,14) is busy; prev block? [10,12)
+    # is busy too: insert; below the chunk [14,39): chunk = prev = NULL.
+    expect_free(models, B + 12 * P, steps(tree_nodes=2, tree_inserts=1, tree_erases=1))
+    # free [13,14): Next [14,39) merges (frees the busy object), then Prev [12,13)
+    # absorbs Next, which is in the free tree (rb_erase): 2 merges.
+    expect_free(models, B + 13 * P, steps(tree_nodes=2, tree_erases=2, merges=2, objects_freed=2))
+    assert models[0].free_blocks() == [(B + 12 * P, B + 39 * P), (B + 41 * P, B + 64 * P)]
+    # (l) nothing fits 32p: both blocks examined, failure, nothing changes.
+    expect_alloc(models, 32 * P, 1, None, None, None, steps(list_nodes=2))
+    # (m) vend break: 4p fits [12,39) but vend is 14p.
+    expect_alloc(models, 4 * P, 1, None, B + 14 * P, None, steps(list_nodes=1))
+
+
+def test_free_list_old_path_outside_vmalloc_range() -> None:
+    """vstart outside [VMALLOC_START, VMALLOC_END): the 4.19 search, with its cache."""
+    vms = B + 16 * P
+    models = both("free-list", vmalloc_start=vms, vmalloc_end=B + 64 * P)
+    # vmalloc path: head [16,64): LE.
+    expect_alloc(models, P, 1, vms, None, vms, steps(list_nodes=1, tree_inserts=1, fit="LE"))
+    # modules-like request [B, 16p): no cache: descend depth(1)=1; the only area
+    # [16,17) ends above: the walk does not run (1p + 0 > 16p is false).
+    expect_alloc(models, 2 * P, 1, B, vms, B, steps(tree_nodes=1 + 1, tree_inserts=1))
+    # second one starts from free_vmap_cache [0,2): one body run.
+    expect_alloc(models, 2 * P, 1, B, vms, B + 2 * P, steps(list_nodes=1, tree_nodes=2, tree_inserts=1))
+    # freeing it (va_end not in (VMALLOC_START, VMALLOC_END]) is kfree'd; no merge.
+    expect_free(models, B + 2 * P, steps(tree_erases=1, objects_freed=1))
+    assert models[1].free_blocks() == [(B + 2 * P, vms), (vms + P, B + 64 * P)]
+
+
+N_KEPT = 300
+
+
+def _test_2(models, policy: str) -> list[int]:
+    """The seed's test_2 on bare allocators, reduced to N_KEPT kept areas:
+    N_KEPT x vmalloc(1 page) (+ guard = 8 KiB), then loops of vmalloc(100
+    pages) + vmalloc(1 page) (+ guards) + free both; every 5th loop first a
+    16 KiB area with 16 KiB alignment that stays (a thread stack)."""
+    list_nodes = []
+    for k in range(N_KEPT):
+        for m in models:
+            assert m.alloc(2 * P).addr == B + k * 2 * P
+    stacks = 0
+    for it in range(20):
+        if it % 5 == 0:
+            addrs = {m.alloc(4 * P, 4 * P).addr for m in models}
+            # the first 16 KiB-aligned address after the kept areas and the stacks
+            assert addrs == {B + N_KEPT * 2 * P + stacks * 4 * P}
+            stacks += 1
+        big = [m.alloc(101 * P) for m in models]
+        small = [m.alloc(2 * P) for m in models]
+        top = B + N_KEPT * 2 * P + stacks * 4 * P
+        assert {r.addr for r in big} == {top}
+        assert {r.addr for r in small} == {top + 101 * P}
+        assert len({repr(r.steps) for r in big}) == 1 and len({repr(r.steps) for r in small}) == 1
+        list_nodes.append(big[0].steps.list_nodes)
+        for m in models:
+            m.free(top)
+            m.free(top + 101 * P)
+            m.check()
+    return list_nodes
+
+
+@pytest.mark.parametrize("policy", ["busy-list", "free-list", "augmented-tree"])
+def test_test_2_pattern(policy: str) -> None:
+    models = both(policy, vend=B + 8192 * P)
+    walked = _test_2(models, policy)
+    assert list(models[0].busy_areas()) == list(models[1].busy_areas())
+    assert list(models[0].free_blocks()) == list(models[1].free_blocks())
+    if policy == "busy-list":
+        # After a 16 KiB-aligned alloc, align 1 < cached_align drops the cache:
+        # the walk runs from B over the kept areas and every stack (all
+        # adjacent): N_KEPT + stacks nodes.  Otherwise it starts at the cached
+        # area (the last stack / kept area after the frees): 1 node.
+        expected = [N_KEPT + it // 5 + 1 if it % 5 == 0 else 1 for it in range(20)]
+        assert walked == expected
+    elif policy == "free-list":
+        # One free block above everything: always one block examined.
+        assert walked == [1] * 20
