@@ -257,13 +257,17 @@ class AugmentedTreeAllocator:
         amask = mask ^ a1
         # Adjust the search size for alignment overhead.
         length = (size + a1) & mask
+        if not length:
+            return self._lowest_match_length_0(vstart)
+        # From here length > 0, so get_subtree_max_size(NULL) = 0 < length:
+        # "child is not None and child.subtree_max_size >= length" is the C test.
         node = self._root.rb_node
         nodes = 0
         while node is not None:
             nodes += 1  # tree_nodes
             left = node.left
             s = node.va_start
-            if (left.subtree_max_size >= length if left is not None else not length) and vstart < s:
+            if left is not None and vstart < s and left.subtree_max_size >= length:
                 node = left
                 continue
             # is_within_this_va(va, size, align, vstart).  The pre-test only
@@ -278,7 +282,7 @@ class AugmentedTreeAllocator:
             # it does not have a free block that is equal or bigger to the
             # requested search length.
             right = node.right
-            if right.subtree_max_size >= length if right is not None else not length:
+            if right is not None and right.subtree_max_size >= length:
                 node = right
                 continue
             # OK. We roll back and find the first right sub-tree, that will
@@ -296,10 +300,24 @@ class AugmentedTreeAllocator:
                     if nva >= vstart and nva + size <= e and nva + size <= mask:
                         return node, nodes
                 right = node.right
-                if (right.subtree_max_size >= length if right is not None else not length) \
-                        and vstart <= s:
+                if right is not None and vstart <= s and right.subtree_max_size >= length:
                     node = right
                     break
+        return None, nodes
+
+    def _lowest_match_length_0(self, vstart: int) -> tuple[None, int]:
+        """find_vmap_lowest_match when ``size + align - 1`` wraps to 0.
+
+        That needs size + align - 1 == 2**word_bits with size a page multiple,
+        i.e. size == 2**word_bits and align == 1: nothing can fit (nva + size
+        overflows).  Every ``get_subtree_max_size(..) >= 0`` test holds, so C
+        goes left when vstart < va_start, else right, down to a NULL child.
+        """
+        node = self._root.rb_node
+        nodes = 0
+        while node is not None:
+            nodes += 1  # tree_nodes
+            node = node.left if vstart < node.va_start else node.right
         return None, nodes
 
     def alloc(self, size: int, align: int = 1, vstart: int | None = None,
