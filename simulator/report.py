@@ -100,7 +100,7 @@ def per_run_rows(saved: SavedResults) -> list[dict[str, str]]:
         g = r.get
         rows.append({
             "allocator": str(r["allocator"]), "seed": str(r["seed"]),
-            "loop time (us)": _ns(g("loop_time_ns", np.nan) / 1000),
+            "loop time (us)": _ns(np.floor(float(g("loop_time_ns", np.nan)) / 1000)),
             "vmalloc p50/p99/max (ns)": "/".join(_ns(g(f"vmalloc_{k}_ns")) for k in ("p50", "p99", "max")),
             "vfree p50/p99/max (ns)": "/".join(_ns(g(f"vfree_{k}_ns")) for k in ("p50", "p99", "max")),
             "lock wait share": _pct(g("lock_wait_share")),
