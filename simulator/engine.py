@@ -83,8 +83,8 @@ class CpuCaller:
         self.end_ns: float | None = None
 
     @property
-    def now_ns(self) -> float:
-        return self.env.now + self.debt
+    def now_ns(self) -> int:
+        return int(self.env.now + self.debt)
 
     # -- the protocol ---------------------------------------------------------
     def running(self) -> bool:
@@ -243,7 +243,8 @@ class Engine:
         for c in spec.callers:
             wl = workloads.get(c.workload)
             try:
-                params = wl.params(**c.params)
+                params = wl.params.model_validate(
+                    c.params, context={"page_size": spec.address_space.page_size})
             except Exception as exc:  # pydantic.ValidationError, TypeError
                 first = str(exc).splitlines()
                 raise ValueError(f"caller {c.label}: invalid params for workload {c.workload!r}: "
