@@ -431,3 +431,16 @@ def test_differential_fast_vs_reference(case):
         assert fast.free_blocks() == ref.free_blocks() and fast.busy_areas() == ref.busy_areas()
         assert (fast.nr_busy, fast.nr_free_blocks, fast.largest_free_bytes(), fast.total_free_bytes()) == \
                (ref.nr_busy, ref.nr_free_blocks, ref.largest_free_bytes(), ref.total_free_bytes())
+
+
+def test_length_wrapping_to_zero_walks_like_c():
+    # size = 2^32 on a 32-bit [0, 2^32): length = size + 1 - 1 wraps to 0, so every
+    # get_subtree_max_size(..) >= length holds.  Free [0,P) (root) and [2P, 2^32)
+    # (its right child): root: vstart 0 < 0 fails, no fit, right max >= 0: go
+    # right; [2P, ..): 0 < 2P, left max(NULL) = 0 >= 0: go left to NULL.  2 nodes.
+    rng = make_range(0, 1 << 32, word_bits=32)
+    for cls in (AugmentedTreeAllocator, RefAugmentedTree):
+        a = cls(rng, [(P, 2 * P)])
+        r = a.alloc(1 << 32)
+        assert r.addr is None
+        steps(r.steps, tree_nodes=2)
