@@ -32,29 +32,7 @@ def write(tmp_path: Path):
 
 
 @pytest.fixture
-def engine(monkeypatch):
-    """The real engine behind `vmsim run`.  Until simulator.runner lands, a sequential
-    stand-in built on simulator.engine.simulate (same Results fields)."""
-    try:
-        import simulator.runner  # noqa: F401
-        return
-    except ImportError:
-        pass
-    from types import SimpleNamespace
-
-    import pandas as pd
-
-    import simulator.cli as cli
-    from simulator.engine import simulate
-
-    def run_specs(specs, jobs, progress):
-        rs = []
-        for s in specs:
-            rs.append(simulate(s))
-            progress(s)
-        summary = pd.DataFrame([r.summary if isinstance(r.summary, dict) else r.summary.iloc[0]
-                                for r in rs])
-        return SimpleNamespace(ops=pd.concat([r.ops for r in rs], ignore_index=True),
-                               timeseries=pd.concat([r.timeseries for r in rs], ignore_index=True),
-                               summary=summary, log=[ln for r in rs for ln in r.log], specs=specs)
-    monkeypatch.setattr(cli, "_run_specs", run_specs)
+def engine():
+    """`vmsim run` uses the real engine (simulator.runner.run_specs)."""
+    import simulator.runner
+    return simulator.runner
