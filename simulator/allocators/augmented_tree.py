@@ -189,10 +189,13 @@ class AugmentedTreeAllocator:
         nodes = 0
         while True:
             nodes += 1  # tree_nodes: one per node examined by the descent
-            if start < node.va_end and end <= node.va_start:
+            # C: "va_start < tmp->va_end && va_end <= tmp->va_start" (left) and
+            # "va_end > tmp->va_start && va_start >= tmp->va_end" (right); with
+            # non-empty areas the first half of each test follows from the second.
+            if end <= node.va_start:
                 nxt = node.left
                 is_left = True
-            elif end > node.va_start and start >= node.va_end:
+            elif start >= node.va_end:
                 nxt = node.right
                 is_left = False
             else:
@@ -437,12 +440,10 @@ class AugmentedTreeAllocator:
             nodes = 0
             while True:
                 nodes += 1  # tree_nodes: find_va_links from the root
-                if va_start < node.va_end and va_end <= node.va_start:
+                if va_end <= node.va_start:        # (see find_va_links)
                     nxt = node.left
-                    is_left = True
-                elif va_end > node.va_start and va_start >= node.va_end:
+                elif va_start >= node.va_end:
                     nxt = node.right
-                    is_left = False
                 else:
                     raise InvariantError(
                         f"find_va_links: freed [{va_start:#x}, {va_end:#x}) overlaps free block "
@@ -451,6 +452,7 @@ class AugmentedTreeAllocator:
                     break
                 node = nxt
             parent = node
+            is_left = va_end <= node.va_start      # the link is parent's left
             steps.tree_nodes += nodes
 
         merged = False
