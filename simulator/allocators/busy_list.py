@@ -57,8 +57,11 @@ class BusyListAllocator:
             items.append((s, e, s - prev_end))
             prev_end = e
         self._busy = AugSeq(items)
-        self._nz_gaps = sum(1 for _, _, g in items if g > 0)   # gaps > 0 before areas
+        vms, vme = rng.vmalloc_start, rng.vmalloc_end
+        # gaps > 0 before areas that start strictly inside the vmalloc range
+        self._nz_vm = sum(1 for s, _, g in items if g > 0 and vms < s < vme)
         self._busy_bytes = sum(e - s for s, e in initial_busy)
+        self._vm_busy_bytes = sum(max(0, min(e, vme) - max(s, vms)) for s, e in initial_busy)
         # The four cache globals, guarded by vmap_area_lock in the kernel.
         self._cache: int | None = None   # free_vmap_cache (start of the cached busy area)
         self._chs = 0                    # cached_hole_size
@@ -218,15 +221,21 @@ class BusyListAllocator:
         prev_end = seq.end(*prev) if prev is not None else self.range.vstart
         gap = start - prev_end
         cur = seq.insert_at(at[0], at[1], start, end, gap)
-        nz = gap > 0
+        rng = self.range
+        vms, vme = rng.vmalloc_start, rng.vmalloc_end
+        nz = gap > 0 and vms < start < vme
         nxt = seq.next(*cur)
         if not seq.is_end(*nxt):
             old = seq._v[nxt[0]][nxt[1]]
-            new = seq.start(*nxt) - end
+            nstart = seq.start(*nxt)
+            new = nstart - end
             seq.set_val(nxt[0], nxt[1], new)
-            nz += (new > 0) - (old > 0)
-        self._nz_gaps += nz
+            if vms < nstart < vme:
+                nz += (new > 0) - (old > 0)
+        self._nz_vm += nz
         self._busy_bytes += end - start
+        if start < vme and end > vms:
+            self._vm_busy_bytes += min(end, vme) - max(start, vms)
 
     def _erase_busy(self, addr: int, steps: Steps, old_cache_rules: bool,
                     cur: tuple[int, int] | None = None) -> tuple[int, int]:
@@ -245,15 +254,21 @@ class BusyListAllocator:
                 # free_vmap_cache = rb_prev(&va->rb_node)
                 self._cache = seq.start(*prev) if prev is not None else None
         prev_end = seq.end(*prev) if prev is not None else self.range.vstart
-        nz = -(seq._v[cur[0]][cur[1]] > 0)
+        rng = self.range
+        vms, vme = rng.vmalloc_start, rng.vmalloc_end
+        nz = -(seq._v[cur[0]][cur[1]] > 0 and vms < start < vme)
         seq.delete(*cur)
         nxt = seq.locate(start)
         if not seq.is_end(*nxt):
             old = seq._v[nxt[0]][nxt[1]]
-            new = seq.start(*nxt) - prev_end
+            nstart = seq.start(*nxt)
+            new = nstart - prev_end
             seq.set_val(nxt[0], nxt[1], new)
-            nz += (new > 0) - (old > 0)
-        self._nz_gaps += nz
+            if vms < nstart < vme:
+                nz += (new > 0) - (old > 0)
+        self._nz_vm += nz
+        if start < vme and end > vms:
+            self._vm_busy_bytes -= min(end, vme) - max(start, vms)
         steps.tree_erases += 1
         self._busy_bytes -= end - start
         return start, end
@@ -263,17 +278,20 @@ class BusyListAllocator:
     def nr_busy(self) -> int:
         return len(self._busy)
 
+    # Fragmentation read-outs cover the vmalloc range [VMALLOC_START,
+    # VMALLOC_END), where vmalloc() allocates; O(log n) each.
     @property
     def nr_free_blocks(self) -> int:
-        """Maximal gaps between busy areas over the whole range, O(1)."""
-        return self._nz_gaps + (self._tail_gap() > 0)
+        """Free blocks (maximal gaps) inside the vmalloc range."""
+        return self._nz_vm + (self._vm_tail() > 0)
 
-    def _tail_gap(self) -> int:
+    def _vm_tail(self) -> int:
+        """Free bytes between the last area starting below VMALLOC_END and VMALLOC_END."""
+        rng = self.range
         seq = self._busy
-        if not len(seq):
-            return self.range.vend - self.range.vstart
-        last = seq.prev(*seq.end_cursor())
-        return self.range.vend - seq.end(*last)
+        last = seq.locate_le(rng.vmalloc_end - 1) if len(seq) else None
+        floor = rng.vmalloc_start if last is None else max(rng.vmalloc_start, seq.end(*last))
+        return max(0, rng.vmalloc_end - floor)
 
     def busy_areas(self) -> list[tuple[int, int]]:
         return [(s, e) for s, e, _ in self._busy.items()]
@@ -291,10 +309,25 @@ class BusyListAllocator:
         return out
 
     def largest_free_bytes(self) -> int:
-        return max(self._busy.max_val(), self._tail_gap())
+        """The largest free block inside the vmalloc range."""
+        rng = self.range
+        seq = self._busy
+        best = self._vm_tail()
+        first = seq.locate(rng.vmalloc_start + 1)       # first area starting inside
+        if seq.is_end(*first) or seq.start(*first) >= rng.vmalloc_end:
+            return best
+        prev = seq.prev(*first)
+        floor = rng.vmalloc_start if prev is None else max(rng.vmalloc_start, seq.end(*prev))
+        best = max(best, seq.start(*first) - floor)
+        stop = seq.locate(rng.vmalloc_end)
+        after = seq.next(*first)
+        if after < stop:
+            best = max(best, seq.range_max(after[0], after[1], stop[0], stop[1]))
+        return best
 
     def total_free_bytes(self) -> int:
-        return self.range.vend - self.range.vstart - self._busy_bytes
+        """Free bytes inside the vmalloc range."""
+        return self.range.vmalloc_end - self.range.vmalloc_start - self._vm_busy_bytes
 
     def check(self) -> None:
         """Raise InvariantError if an invariant is broken."""
@@ -311,12 +344,18 @@ class BusyListAllocator:
             prev_end = e
         if self._busy_bytes != sum(e - s for s, e, _ in items):
             raise InvariantError("busy byte count is stale")
-        if self._nz_gaps != sum(1 for _, _, g in items if g > 0):
-            raise InvariantError("non-empty gap count is stale")
+        vm_blocks = [(max(s, rng.vmalloc_start), min(e, rng.vmalloc_end)) for s, e in BusyListAllocator.free_blocks(self)]
+        vm_blocks = [(s, e) for s, e in vm_blocks if e > s]
+        if self.nr_free_blocks != len(vm_blocks):
+            raise InvariantError(f"free block count {self.nr_free_blocks} != {len(vm_blocks)}")
+        if self.largest_free_bytes() != max((e - s for s, e in vm_blocks), default=0):
+            raise InvariantError("largest free block is stale")
+        if self.total_free_bytes() != sum(e - s for s, e in vm_blocks):
+            raise InvariantError("free byte count is stale")
         self._check_seq(self._busy)
         if self._cache is not None and self._busy.find(self._cache) is None:
             raise InvariantError(f"free_vmap_cache {self._cache:#x} is not a live busy area")
-        blocks = self.free_blocks()
+        blocks = BusyListAllocator.free_blocks(self)
         covered = sum(e - s for s, e in blocks) + self._busy_bytes
         if covered != rng.vend - rng.vstart:
             raise InvariantError("busy areas and free blocks do not tile the range")

@@ -240,6 +240,17 @@ class FreeListAllocator(BusyListAllocator):
             self._last_chunk = fl.start(*p) if p is not None else None
 
     # ------------------------------------------------------------ read-outs
+    @property
+    def nr_free_blocks(self) -> int:
+        """Blocks on the free list (it covers exactly the vmalloc range)."""
+        return len(self._free)
+
+    def largest_free_bytes(self) -> int:
+        return max(self._free.max_val(), 0)
+
+    def total_free_bytes(self) -> int:
+        return self._free_bytes
+
     def free_blocks(self) -> list[tuple[int, int]]:
         """The free list's blocks inside the vmalloc range, plus the gaps between
         busy areas outside it (clipped at VMALLOC_START / VMALLOC_END)."""
