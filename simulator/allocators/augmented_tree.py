@@ -259,7 +259,7 @@ class AugmentedTreeAllocator:
         a1 = align - 1
         amask = mask ^ a1
         # Adjust the search size for alignment overhead.
-        length = size & mask
+        length = (size + a1) & mask
         if not length:
             return self._lowest_match_length_0(vstart)
         # From here length > 0, so get_subtree_max_size(NULL) = 0 < length:
