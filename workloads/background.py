@@ -13,6 +13,7 @@ import heapq
 from collections.abc import Callable, Generator
 from typing import Any
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from simulator.units import DurationNs, PageBytes
@@ -74,6 +75,9 @@ class ThreadStacksParams(Params):
     """fork/exit with CONFIG_VMAP_STACK (kernel/fork.c alloc_thread_stack_node)."""
 
     rate_per_s: float = Field(1000.0, gt=0, description="forks per second (Poisson)")
+    rate_sigma: float = Field(0.0, ge=0, le=3, description=(
+        "lognormal sigma of a per-run factor on rate_per_s, drawn once from the caller's "
+        "stream (median 1): background load that differs from run to run; 0 = fixed rate"))
     lifetime: DurationDist = Field({"kind": "exponential", "mean": "10 ms"},
                                    validate_default=True, description="thread lifetime")
     stack_size_bytes: PageBytes = Field("16 KiB", alias="stack_size", validate_default=True,
@@ -117,9 +121,14 @@ def thread_stacks(caller: Caller, p: ThreadStacksParams) -> Gen:
                 return
         yield from caller.vfree(addr)          # vfree_atomic()
 
+    rate = p.rate_per_s
+    if p.rate_sigma > 0:
+        rate *= float(np.exp(p.rate_sigma * caller.rng.standard_normal()))
+        caller.log(f"{caller.label}: thread-stacks rate this run {rate:.0f}/s "
+                   f"(median {p.rate_per_s:g}/s, sigma {p.rate_sigma:g})")
     for _ in range(p.resident_threads):
         yield from fork()
-    yield from churn(caller, p.rate_per_s, p.lifetime, fork, exit_thread)
+    yield from churn(caller, rate, p.lifetime, fork, exit_thread)
 
 
 # ------------------------------------------------------------- module loading

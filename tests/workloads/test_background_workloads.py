@@ -173,3 +173,22 @@ def test_background_determinism_per_seed(name: str, params: dict) -> None:
     a = drive(name, FakeCaller(seed=21, **kw), params).ops
     assert a == drive(name, FakeCaller(seed=21, **kw), params).ops
     assert a != drive(name, FakeCaller(seed=22, **kw), params).ops
+
+
+def test_thread_stacks_rate_sigma_varies_the_rate_between_runs() -> None:
+    """rate_sigma draws one lognormal factor per run: across seeds the fork
+    counts spread like exp(sigma * N(0,1)); with sigma 0 they stay Poisson."""
+    rate, horizon_ns, sigma = 2000.0, SEC // 4, 0.8
+    params = {"rate_per_s": rate, "lifetime": "1 ms", "cached_stacks": 0}
+    fixed = [len(drive("thread-stacks", FakeCaller(seed=s, time_ns=horizon_ns), params).of("vmalloc"))
+             for s in range(12)]
+    varied = [len(drive("thread-stacks", FakeCaller(seed=s, time_ns=horizon_ns),
+                        {**params, "rate_sigma": sigma}).of("vmalloc")) for s in range(12)]
+    mean = rate * horizon_ns / SEC
+    # fixed rate: every run within 5 Poisson sigmas of the mean
+    assert all(abs(n - mean) < 5 * math.sqrt(mean) for n in fixed)
+    # varied: the log counts spread with a standard deviation near sigma
+    # (Poisson noise adds ~1/sqrt(500) ~ 0.045); 12 draws, so a wide band
+    spread = float(np.std(np.log(varied), ddof=1))
+    assert 0.4 * sigma < spread < 1.8 * sigma
+    assert float(np.std(np.log(fixed), ddof=1)) < 0.15
