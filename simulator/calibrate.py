@@ -171,7 +171,26 @@ def load_spec(path: str | Path) -> CalibrationSpec:
             background=background))
     if not ms:
         raise CalibrationError(f"{path}: measurements: no measured figure found")
+    _check_names(ms, path, profile["address_space"].get("page_size", 4096))
     return CalibrationSpec(device, list(fit), iterations, seed, ms, path)
+
+
+def _check_names(ms: list[Measurement], path: Path, page_size: int) -> None:
+    """Allocators, workloads and their params exist and validate (one-line errors)."""
+    import workloads
+    from .allocators import ALLOCATORS
+
+    for m in ms:
+        if m.allocator not in ALLOCATORS:
+            raise CalibrationError(f"{path}: {m.name}: unknown allocator {m.allocator!r}; "
+                                   f"accepted: {', '.join(ALLOCATORS)}")
+        for c in [{"workload": m.workload, "params": m.params}, *m.background]:
+            try:
+                wl = workloads.get(c.get("workload", ""))
+                wl.params.model_validate(c.get("params") or {}, context={"page_size": page_size})
+            except Exception as exc:  # ValueError, pydantic.ValidationError
+                first = " ".join(str(exc).split())
+                raise CalibrationError(f"{path}: {m.name}: {first}") from None
 
 
 def run_spec_for(m: Measurement, profile: dict[str, Any], cost: dict[str, Any],

@@ -5,6 +5,7 @@
     vmsim list
     vmsim report DIR
     vmsim schema
+    vmsim calibrate MEASURED.yaml --out PROFILE.yaml [--jobs N]
 
 Exit status: 0 ok, 2 bad input (one line on stderr naming the file and the
 YAML path), 1 internal error (one line; the traceback only with ``--debug``),
@@ -49,6 +50,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
         runs = len(sc.allocators) * len(sc.config.seeds)
         print(f"{args.scenario}: ok: {sc.name}, {len(sc.callers)} callers on {sc.cpus} CPUs, "
               f"{len(sc.allocators)} allocators x {len(sc.config.seeds)} seeds = {runs} runs")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import CalibrationError, calibrate, format_report, load_spec, render_profile
+    from .devices import device_path
+    from .yamlsafe import YamlError
+
+    try:
+        spec = load_spec(args.measured)
+    except (CalibrationError, YamlError) as exc:
+        raise BadInput(str(exc)) from None
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise BadInput(f"{out}: exists; pass --force to overwrite it")
+    jobs = args.jobs or min(2, os.cpu_count() or 1)
+    result, _ = calibrate(spec, jobs=jobs)
+    print(format_report(result))
+    text = render_profile(device_path(spec.device).read_text(),
+                          dict(zip(result.names, result.fitted)), spec.source.name)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(out)
+    print(f"wrote {out}")
     return 0
 
 
@@ -224,6 +249,18 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("schema", parents=[common], help="print the scenario JSON Schema",
                         description="Print the JSON Schema of scenario files (for editors).")
     sc.set_defaults(func=cmd_schema)
+
+    cal = sub.add_parser("calibrate", parents=[common], help="fit a device profile to measured figures",
+                         description="Fit the chosen cost parameters of a device profile to measured "
+                                     "figures (a YAML file of measurements, or test_vmalloc dmesg "
+                                     "Summary lines) by bounded least squares; print each fitted "
+                                     "value beside its allowed range and each residual; write the "
+                                     "new profile.")
+    cal.add_argument("measured", metavar="MEASURED.yaml")
+    cal.add_argument("--out", required=True, metavar="PROFILE.yaml", help="the profile to write")
+    cal.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    cal.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: 2)")
+    cal.set_defaults(func=cmd_calibrate)
     return p
 
 

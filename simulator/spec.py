@@ -60,7 +60,7 @@ class RunSpec:
     seed: int
     cpus: int
     device: str                      # device profile name (for labels)
-    cost: dict[str, Any]             # resolved device profile parameters (overrides applied)
+    cost: dict[str, Any]             # load_device(...)['cost']: what CostModel(cost, cpus) takes
     address_space: AddressSpace
     callers: tuple[CallerSpec, ...]
     iterations: int | None = None    # stop: measured iterations per foreground caller
