@@ -145,12 +145,22 @@ class AugmentedTreeAllocator:
         self._busy: dict[int, int] = {}       # modelled vmap_area_root: start -> end
         self._busy_bytes = 0
         self._nr_free = 0
+        # Read-outs for metrics cover the vmalloc range [VMALLOC_START,
+        # VMALLOC_END), as for the other policies: free blocks meeting it
+        # (clipped), busy bytes inside it.  _partial: the range is a strict
+        # sub-range, so the clipped counts must be kept separately.
+        self._vms = rng.vmalloc_start
+        self._vme = rng.vmalloc_end
+        self._partial = (rng.vmalloc_start, rng.vmalloc_end) != (rng.vstart, rng.vend)
+        self._nr_vm_free = 0
+        self._vm_busy_bytes = 0
         prev_end = rng.vstart
         for s, e in sorted(initial_busy):
             if not (prev_end <= s < e <= rng.vend):
                 raise ValueError(f"initial area [{s:#x}, {e:#x}) overlaps another or lies outside the range")
             self._busy[s] = e
             self._busy_bytes += e - s
+            self._vm_busy_bytes += max(0, min(e, self._vme) - max(s, self._vms))
             prev_end = e
         self.vmap_init_free_space()
 
@@ -226,6 +236,8 @@ class AugmentedTreeAllocator:
         nxt.prev = va
         head.next = va
         self._nr_free += 1
+        if va.va_end > self._vms and va.va_start < self._vme:  # _meets_vm, inlined
+            self._nr_vm_free += 1
         return cb.nr_computes - before
 
     def unlink_va(self, va: VmapArea) -> int:
@@ -240,6 +252,8 @@ class AugmentedTreeAllocator:
         va.next.prev = va.prev
         RB_CLEAR_NODE(va)
         self._nr_free -= 1
+        if va.va_end > self._vms and va.va_start < self._vme:
+            self._nr_vm_free -= 1
         return cb.nr_computes - before
 
     def insert_vmap_area_augment(self, va: VmapArea, from_: RbNode | None) -> tuple[int, int]:
@@ -336,6 +350,8 @@ class AugmentedTreeAllocator:
             steps.tree_inserts += 1                      # tree_inserts: rb_insert_color
             busy[addr] = addr + size
             self._busy_bytes += size
+            if self._partial:
+                self._vm_busy_bytes += max(0, min(addr + size, self._vme) - max(addr, self._vms))
         return AllocResult(addr, steps)
 
     def __alloc_vmap_area(self, size: int, align: int, vstart: int, vend: int, steps: Steps) -> int | None:
@@ -373,6 +389,8 @@ class AugmentedTreeAllocator:
                               steps: Steps) -> None:
         steps.fit = fit  # fit
         lva = None
+        if self._partial and fit != "FL":
+            self._nr_vm_free -= self._meets_vm(va)
         if fit == "LE":
             # Split left edge of fit VA.
             #
@@ -408,6 +426,8 @@ class AugmentedTreeAllocator:
             # Shrink this VA to remaining size.
             va.va_start = nva_start_addr + size
 
+        if self._partial:
+            self._nr_vm_free += self._meets_vm(va)
         steps.augment_updates += augment_tree_propagate_from(va)  # augment_updates
         if lva is not None:
             nodes, updates = self.insert_vmap_area_augment(lva, va)
@@ -422,6 +442,8 @@ class AugmentedTreeAllocator:
         if end is None:
             raise NonexistentAreaError(addr)
         self._busy_bytes -= end - addr
+        if self._partial:
+            self._vm_busy_bytes -= max(0, min(end, self._vme) - max(addr, self._vms))
         steps = Steps()
         steps.tree_erases = 1  # tree_erases: rb_erase from vmap_area_root (modelled: no nodes)
         self.merge_or_add_vmap_area(addr, end, steps)
@@ -467,7 +489,11 @@ class AugmentedTreeAllocator:
             #                  |                |
             #                  start            end
             if nxt is not head and nxt.va_start == va_end:
+                if self._partial:
+                    self._nr_vm_free -= self._meets_vm(nxt)
                 nxt.va_start = va_start
+                if self._partial:
+                    self._nr_vm_free += self._meets_vm(nxt)
                 # Check and update the tree if needed.
                 steps.augment_updates += augment_tree_propagate_from(nxt)  # augment_updates
                 steps.merges += 1         # merges
@@ -483,7 +509,11 @@ class AugmentedTreeAllocator:
             #                  start            end
             prv = nxt.prev
             if prv is not head and prv.va_end == va_start:
+                if self._partial:
+                    self._nr_vm_free -= self._meets_vm(prv)
                 prv.va_end = va.va_end if merged else va_end
+                if self._partial:
+                    self._nr_vm_free += self._meets_vm(prv)
                 # Check and update the tree if needed.
                 steps.augment_updates += augment_tree_propagate_from(prv)  # augment_updates
                 if merged:
@@ -500,20 +530,73 @@ class AugmentedTreeAllocator:
             steps.augment_updates += augment_tree_propagate_from(va)    # augment_updates
 
     # ----------------------------------------------------- read-outs
+    # They cover the vmalloc range [VMALLOC_START, VMALLOC_END), where vmalloc()
+    # allocates (as the other policies): O(1), or O(log n) for a strict sub-range.
+    def _meets_vm(self, va: VmapArea) -> int:
+        """1 if the free block meets the vmalloc range, else 0."""
+        return 1 if va.va_end > self._vms and va.va_start < self._vme else 0
+
     @property
     def nr_busy(self) -> int:
         return len(self._busy)
 
     @property
     def nr_free_blocks(self) -> int:
-        return self._nr_free
+        """Free blocks meeting the vmalloc range."""
+        return self._nr_vm_free
 
     def largest_free_bytes(self) -> int:
+        """The largest free block inside the vmalloc range (clipped to it)."""
         top = self._root.rb_node
-        return 0 if top is None else top.subtree_max_size
+        if top is None:
+            return 0
+        if not self._partial:
+            return top.subtree_max_size
+        vms, vme = self._vms, self._vme
+        best = 0
+        # the blocks that straddle VMALLOC_START or VMALLOC_END, clipped
+        for x in (vms, vme - 1):
+            node = top
+            while node is not None:
+                if x < node.va_start:
+                    node = node.left
+                elif x >= node.va_end:
+                    node = node.right
+                else:
+                    best = max(best, min(node.va_end, vme) - max(node.va_start, vms))
+                    break
+        # blocks wholly inside: split node, then the two boundary paths, taking
+        # subtree maxima of the subtrees that lie wholly inside
+        node = top
+        while node is not None:
+            if node.va_start < vms:
+                node = node.right
+            elif node.va_end > vme:
+                node = node.left
+            else:
+                break
+        if node is None:
+            return best
+        best = max(best, node.va_end - node.va_start)
+        x = node.left
+        while x is not None:
+            if x.va_start >= vms:
+                best = max(best, x.va_end - x.va_start, x.right.subtree_max_size if x.right else 0)
+                x = x.left
+            else:
+                x = x.right
+        x = node.right
+        while x is not None:
+            if x.va_end <= vme:
+                best = max(best, x.va_end - x.va_start, x.left.subtree_max_size if x.left else 0)
+                x = x.right
+            else:
+                x = x.left
+        return best
 
     def total_free_bytes(self) -> int:
-        return self.rng.vend - self.rng.vstart - self._busy_bytes
+        """Free bytes inside the vmalloc range."""
+        return self._vme - self._vms - (self._vm_busy_bytes if self._partial else self._busy_bytes)
 
     def busy_areas(self) -> list[tuple[int, int]]:
         return sorted(self._busy.items())
@@ -568,7 +651,7 @@ class AugmentedTreeAllocator:
         if i != len(in_order) or head.next.prev is not head:
             raise InvariantError("free_vmap_area_list differs from the tree's in-order sequence")
         if self._nr_free != len(in_order):
-            raise InvariantError(f"nr_free_blocks {self._nr_free} != {len(in_order)} nodes")
+            raise InvariantError(f"free block count {self._nr_free} != {len(in_order)} nodes")
         free = [(va.va_start, va.va_end) for va in in_order]
         for (_, e1), (s2, _) in zip(free, free[1:]):
             if e1 == s2:
@@ -584,6 +667,15 @@ class AugmentedTreeAllocator:
             pos = e
         if pos != self.rng.vend:
             raise InvariantError(f"busy areas and free blocks end at {pos:#x}, not {self.rng.vend:#x}")
+        # the read-outs (vmalloc range) against the blocks
+        vm = [(max(v.va_start, self._vms), min(v.va_end, self._vme)) for v in in_order]
+        vm = [(a, b) for a, b in vm if b > a]
+        if self._nr_vm_free != len(vm):
+            raise InvariantError(f"nr_free_blocks {self._nr_vm_free} != {len(vm)} blocks in the vmalloc range")
+        if self.largest_free_bytes() != max((b - a for a, b in vm), default=0):
+            raise InvariantError("largest_free_bytes disagrees with the free blocks")
+        if self.total_free_bytes() != sum(b - a for a, b in vm):
+            raise InvariantError("total_free_bytes disagrees with the free blocks")
 
 
 __all__ = ["AugmentedTreeAllocator", "VmapArea", "FreeVmapAreaRbAugmentCb", "augment_tree_propagate_from"]

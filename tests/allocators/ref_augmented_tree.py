@@ -360,15 +360,22 @@ class RefAugmentedTree:
     def nr_busy(self) -> int:
         return len(self.vmap_area_root)
 
+    # Read-outs cover the vmalloc range [VMALLOC_START, VMALLOC_END): the free
+    # blocks clipped to it (brute force over the list).
+    def _vm_blocks(self) -> list[tuple[int, int]]:
+        vms, vme = self.rng.vmalloc_start, self.rng.vmalloc_end
+        clipped = [(max(v.va_start, vms), min(v.va_end, vme)) for v in self.free_vmap_area_list]
+        return [(s, e) for s, e in clipped if e > s]
+
     @property
     def nr_free_blocks(self) -> int:
-        return len(self.free_vmap_area_list)
+        return len(self._vm_blocks())
 
     def largest_free_bytes(self) -> int:
-        return max((self.va_size(v) for v in self.free_vmap_area_list), default=0)
+        return max((e - s for s, e in self._vm_blocks()), default=0)
 
     def total_free_bytes(self) -> int:
-        return sum(self.va_size(v) for v in self.free_vmap_area_list)
+        return sum(e - s for s, e in self._vm_blocks())
 
     def busy_areas(self) -> list[tuple[int, int]]:
         return sorted(self.vmap_area_root.items())

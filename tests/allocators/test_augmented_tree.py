@@ -382,6 +382,9 @@ def scenario(draw):
         word_bits, npages = 64, 1 << 14           # 64 MiB
         vs = 0xffffc90000000000
     ve = vs + npages * P
+    # the vmalloc range: the whole range, or a sub-range (the read-outs cover it)
+    vm = draw(st.one_of(st.none(), st.tuples(st.integers(0, npages - 1), st.integers(1, npages))))
+    vms, vme = (None, None) if vm is None or min(vm) == max(vm) else (vs + min(vm) * P, vs + max(vm) * P)
     cuts = sorted(set(draw(st.lists(st.integers(0, npages), max_size=10))))
     initial = [(vs + s * P, vs + e * P) for s, e in zip(cuts[0::2], cuts[1::2]) if e > s]
     region = st.tuples(st.integers(0, npages - 1), st.integers(1, npages)).map(
@@ -393,7 +396,7 @@ def scenario(draw):
     # the tail of a current free block (vstart = its end - size): RE fits
     tail = st.tuples(st.just("tail"), st.integers(0, 1 << 16), st.integers(1, 8))
     ops = draw(st.lists(st.one_of(alloc, alloc, free, tail), min_size=1, max_size=60))
-    return make_range(vs, ve, word_bits=word_bits), initial, ops
+    return make_range(vs, ve, vms, vme, word_bits=word_bits), initial, ops
 
 
 @profile_settings()
@@ -444,3 +447,27 @@ def test_length_wrapping_to_zero_walks_like_c():
         r = a.alloc(1 << 32)
         assert r.addr is None
         steps(r.steps, tree_nodes=2)
+
+
+def test_read_outs_cover_the_vmalloc_range():
+    def mk_vm(busy):
+        rng = make_range(BASE, BASE + 32 * P, BASE + 8 * P, BASE + 24 * P)
+        return AugmentedTreeAllocator(rng, [(BASE + s * P, BASE + e * P) for s, e in busy])
+
+    a = mk_vm([])
+    # one block [0,32) straddles both ends: clipped [8,24)
+    assert (a.nr_free_blocks, a.largest_free_bytes(), a.total_free_bytes()) == (1, 16 * P, 16 * P)
+    a = mk_vm([(4, 10), (20, 22)])
+    # free [0,4) [10,20) [22,32); inside [8,24): [10,20) and [22,24)
+    assert (a.nr_free_blocks, a.largest_free_bytes(), a.total_free_bytes()) == (2, 10 * P, 12 * P)
+    r = a.alloc(P)                            # [0,1) from [0,4): outside the vmalloc range
+    assert r.addr == BASE
+    assert (a.nr_free_blocks, a.largest_free_bytes(), a.total_free_bytes()) == (2, 10 * P, 12 * P)
+    r = a.alloc(10 * P)                       # FL of [10,20)
+    assert r.addr == BASE + 10 * P and r.steps.fit == "FL"
+    assert (a.nr_free_blocks, a.largest_free_bytes(), a.total_free_bytes()) == (1, 2 * P, 2 * P)
+    a.check()
+    a.free(r.addr)
+    a.free(BASE + 20 * P)                     # [10,32) after two merges: clipped [10,24)
+    assert (a.nr_free_blocks, a.largest_free_bytes(), a.total_free_bytes()) == (1, 14 * P, 14 * P)
+    a.check()
