@@ -51,6 +51,12 @@ def assert_same_state(fast, ref, where: str) -> None:
     assert list(fast.busy_areas()) == list(ref.busy_areas()), f"{where}: busy areas differ"
     assert list(fast.free_blocks()) == list(ref.free_blocks()), f"{where}: free blocks differ"
     assert fast.nr_busy == len(ref.busy_areas()), f"{where}: nr_busy"
+    # The metrics read-outs: free blocks clipped to [VMALLOC_START, VMALLOC_END).
+    rng = ref.rng
+    vm = [(max(s, rng.vmalloc_start), min(e, rng.vmalloc_end)) for s, e in ref.free_blocks()]
+    vm = [e - s for s, e in vm if e > s]
+    assert (fast.nr_free_blocks, fast.largest_free_bytes(), fast.total_free_bytes()) == (
+        len(vm), max(vm, default=0), sum(vm)), f"{where}: read-outs"
 
 
 def run_lockstep(policy: str, layout: Layout, ops: list[Op]) -> None:

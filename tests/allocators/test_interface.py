@@ -1,0 +1,197 @@
+"""The allocator interface every policy shares (issue 2): argument checks,
+the kernel's "nonexistent vm area" error, check() catching corruption, and
+initial_busy (vmalloc_init's early areas) being honoured."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.allocators import ALLOCATORS, InvariantError, NonexistentAreaError, create
+
+from ref_busy_list import gaps
+
+VS = 0x10000000
+VE = VS + 256 * 4096
+P = 4096
+
+
+@pytest.fixture(params=ALLOCATORS)
+def policy(request) -> str:
+    return request.param
+
+
+def test_registered_names() -> None:
+    assert set(ALLOCATORS) == {"busy-list", "free-list", "augmented-tree"}
+    with pytest.raises(ValueError, match="unknown allocator 'first-fit'.*busy-list"):
+        create("first-fit", vstart=VS, vend=VE)
+
+
+@pytest.mark.parametrize("size", [0, -P, 1, P - 1, P + 1, 3 * P // 2, 4096.0, "4096", True, None])
+def test_size_must_be_a_positive_page_multiple(policy: str, size) -> None:
+    a = create(policy, vstart=VS, vend=VE)
+    with pytest.raises(ValueError, match="size"):
+        a.alloc(size)
+    assert a.busy_areas() == []
+
+
+def test_size_page_multiple_of_the_configured_page_size(policy: str) -> None:
+    a = create(policy, vstart=VS, vend=VE, page_size=16384)
+    with pytest.raises(ValueError, match="16384"):
+        a.alloc(4096)
+    assert a.alloc(16384).addr == VS
+
+
+@pytest.mark.parametrize("align", [0, -1, 3, 6, 4095, 12288, 1.0, None, 1 << 64])
+def test_align_must_be_a_power_of_two(policy: str, align) -> None:
+    a = create(policy, vstart=VS, vend=VE)
+    with pytest.raises(ValueError, match="align"):
+        a.alloc(P, align)
+
+
+@pytest.mark.parametrize("vstart,vend", [
+    (VS + 8 * P, VS + 8 * P),          # vend == vstart
+    (VS + 8 * P, VS + 4 * P),          # vend < vstart
+    (VS - P, VE),                      # below the range
+    (VS, VE + P),                      # above the range
+    (VE, VE + 8 * P),                  # wholly outside
+])
+def test_sub_range_must_be_a_non_empty_part_of_the_range(policy: str, vstart: int, vend: int) -> None:
+    a = create(policy, vstart=VS, vend=VE)
+    with pytest.raises(ValueError, match="vstart, vend"):
+        a.alloc(P, 1, vstart, vend)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(vstart=VS, vend=VS),
+    dict(vstart=VE, vend=VS),
+    dict(vstart=VS + 1, vend=VE),
+    dict(vstart=VS, vend=VE, vmalloc_start=VS - P),
+    dict(vstart=VS, vend=VE, vmalloc_start=VS + P, vmalloc_end=VS + P),
+    dict(vstart=VS, vend=VE, initial_busy=[(VS, VS + 100)]),
+    dict(vstart=VS, vend=VE, initial_busy=[(VS, VS + 2 * P), (VS + P, VS + 3 * P)]),
+    dict(vstart=VS, vend=VE, initial_busy=[(VE - P, VE + P)]),
+])
+def test_create_rejects_bad_ranges(policy: str, kwargs) -> None:
+    with pytest.raises(ValueError):
+        create(policy, **kwargs)
+
+
+def test_free_of_a_nonexistent_area(policy: str) -> None:
+    a = create(policy, vstart=VS, vend=VE)
+    addr = a.alloc(4 * P).addr
+    assert addr == VS
+    for bad in (VS + 64 * P, addr + P, addr - P, addr + 1):
+        with pytest.raises(NonexistentAreaError, match=r"Trying to vfree\(\) nonexistent vm area") as info:
+            a.free(bad)
+        assert hex(bad) in str(info.value)
+    a.check()
+    a.free(addr)
+    with pytest.raises(NonexistentAreaError, match="nonexistent vm area"):
+        a.free(addr)                                      # double free
+    a.check()
+    assert a.busy_areas() == [] and a.free_blocks() == [(VS, VE)]
+
+
+def test_failure_leaves_the_state_alone(policy: str) -> None:
+    a = create(policy, vstart=VS, vend=VS + 8 * P)
+    assert a.alloc(6 * P).addr == VS
+    before = (a.busy_areas(), a.free_blocks())
+    r = a.alloc(4 * P)
+    assert r.addr is None and r.steps is not None
+    assert (a.busy_areas(), a.free_blocks()) == before
+    a.check()
+
+
+INITIAL = [(VS, VS + 3 * P), (VS + 5 * P, VS + 6 * P), (VS + 100 * P, VS + 200 * P)]
+
+
+def test_initial_busy_is_honoured(policy: str) -> None:
+    ve = VS + 512 * P
+    a = create(policy, vstart=VS, vend=ve, initial_busy=list(reversed(INITIAL)))
+    a.check()
+    assert a.busy_areas() == INITIAL
+    assert a.free_blocks() == gaps(INITIAL, VS, ve) == [
+        (VS + 3 * P, VS + 5 * P), (VS + 6 * P, VS + 100 * P), (VS + 200 * P, ve)]
+    assert a.nr_busy == 3 and a.nr_free_blocks == 3
+    assert a.total_free_bytes() == (512 - 3 - 1 - 100) * P
+    assert a.largest_free_bytes() == 312 * P
+    a.check()
+
+    def fresh():
+        return create(policy, vstart=VS, vend=ve, initial_busy=INITIAL)
+    # first allocations (no cache yet in any policy) take the lowest fit around them
+    assert fresh().alloc(2 * P).addr == VS + 3 * P           # the 2-page hole, exactly
+    assert fresh().alloc(95 * P).addr == VS + 200 * P        # too big for [6, 100)
+    assert fresh().alloc(94 * P, 1, VS, VS + 100 * P).addr == VS + 6 * P
+    assert fresh().alloc(95 * P, 1, VS, VS + 200 * P).addr is None
+    # an early area can be freed like any other
+    a.free(VS + 100 * P)
+    a.check()
+    assert a.busy_areas() == INITIAL[:2]
+    assert a.alloc(194 * P, 1, VS, VS + 200 * P).addr == VS + 6 * P
+
+
+def test_busy_list_keeps_its_cache_above_an_exact_hole() -> None:
+    """4.19 drops the cache only if size < cached_hole_size (strict): after a
+    walk that skipped the 94-page hole [6, 100), a 94-page request starts from
+    the cached area at 200 and, limited to vend = 100, fails; the
+    free-block policies find the hole."""
+    ve = VS + 512 * P
+    for policy, expect in (("busy-list", None), ("free-list", VS + 6 * P),
+                           ("augmented-tree", VS + 6 * P)):
+        a = create(policy, vstart=VS, vend=ve, initial_busy=INITIAL)
+        assert a.alloc(2 * P).addr == VS + 3 * P
+        assert a.alloc(95 * P).addr == VS + 200 * P
+        assert a.alloc(94 * P, 1, VS, VS + 100 * P).addr == expect, policy
+        # 93 pages < cached_hole_size: busy-list drops its cache and walks from
+        # VS into the hole; the others have filled it with the 94 pages.
+        expect93 = VS + 6 * P if policy == "busy-list" else None
+        assert a.alloc(93 * P, 1, VS, VS + 100 * P).addr == expect93, policy
+        a.check()
+
+
+# --------------------------------------------------------- check() catches corruption
+def _corruptions(policy: str):
+    """Ways to break each policy's state behind its back (test-only knowledge of
+    the internals); each must make check() raise InvariantError."""
+    def busy_bytes(a):
+        a._busy_bytes += P
+
+    if policy in ("busy-list", "free-list"):
+        def stale_cache(a):
+            a._cache = VS + 17 * P                      # not the start of a busy area
+
+        def stale_gap(a):
+            seq = a._busy
+            seq.set_val(0, 0, seq._v[0][0] + P)         # gap before the first area
+        out = [busy_bytes, stale_cache, stale_gap]
+        if policy == "free-list":
+            def stale_chunk(a):
+                a._last_chunk = VS + 17 * P             # not the start of a free block
+
+            def shrink_free_block(a):
+                fl = a._free
+                fl.set_end(0, 0, fl.end(0, 0) - P)      # a hole nobody owns
+                fl.set_val(0, 0, fl.end(0, 0) - fl.start(0, 0))
+            out += [stale_chunk, shrink_free_block]
+        return out
+
+    def subtree_max(a):
+        a._root.rb_node.subtree_max_size += P
+
+    def shrink_free_block(a):
+        a._root.rb_node.va_end -= P
+
+    return [busy_bytes, subtree_max, shrink_free_block]
+
+
+@pytest.mark.parametrize("policy", ALLOCATORS)
+def test_check_raises_on_corrupted_state(policy: str) -> None:
+    for corrupt in _corruptions(policy):
+        a = create(policy, vstart=VS, vend=VE, initial_busy=[(VS + 8 * P, VS + 9 * P)])
+        addrs = [a.alloc(P).addr for _ in range(4)]
+        a.free(addrs[1])
+        a.check()                                       # sane before
+        corrupt(a)
+        with pytest.raises(InvariantError):
+            a.check()
