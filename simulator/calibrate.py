@@ -236,7 +236,7 @@ class FitResult:
 def fit(names: list[str], start: list[float], bounds: list[tuple[float, float]],
         measured: list[float], spreads: list[float | None],
         evaluate: Callable[[dict[str, float]], list[float]], labels: list[str] | None = None,
-        max_evaluations: int = 200) -> FitResult:
+        max_evaluations: int = 200, log: Callable[[str], None] | None = None) -> FitResult:
     """Bounded least squares of relative residuals; ``evaluate`` maps parameter
     values to simulated figures (one per measured figure)."""
     import numpy as np
@@ -255,7 +255,12 @@ def fit(names: list[str], start: list[float], bounds: list[tuple[float, float]],
         key = tuple(round(float(v), 9) for v in x)
         if key not in cache:
             calls["n"] += 1
-            cache[key] = evaluate(dict(zip(names, map(float, x))))
+            values = dict(zip(names, map(float, x)))
+            cache[key] = evaluate(values)
+            if log is not None:
+                res = " ".join(f"{100 * (s - m) / m:+.2f}%" for s, m in zip(cache[key], measured))
+                par = " ".join(f"{k}={v:.4g}" for k, v in values.items())
+                log(f"  batch {calls['n']}: {par} -> residuals {res}")
         return cache[key]
 
     def residual(x):
@@ -272,7 +277,8 @@ def fit(names: list[str], start: list[float], bounds: list[tuple[float, float]],
                      labels or [str(i) for i in range(len(measured))], calls["n"])
 
 
-def calibrate(spec: CalibrationSpec, jobs: int = 1) -> tuple[FitResult, dict[str, Any]]:
+def calibrate(spec: CalibrationSpec, jobs: int = 1,
+              log: Callable[[str], None] | None = None) -> tuple[FitResult, dict[str, Any]]:
     """Fit ``spec.fit`` of ``spec.device`` to the measurements."""
     from .devices import load_device
 
@@ -290,7 +296,7 @@ def calibrate(spec: CalibrationSpec, jobs: int = 1) -> tuple[FitResult, dict[str
     result = fit(names, [float(profile["cost"][n]) for n in names], bounds,
                  [m.per_iteration_ns for m in spec.measurements],
                  [m.spread_ns for m in spec.measurements], evaluate,
-                 labels=[f"{m.name} [{m.allocator}]" for m in spec.measurements])
+                 labels=[f"{m.name} [{m.allocator}]" for m in spec.measurements], log=log)
     return result, profile
 
 

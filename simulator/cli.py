@@ -66,7 +66,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise BadInput(f"{out}: exists; pass --force to overwrite it")
     jobs = args.jobs or min(2, os.cpu_count() or 1)
-    result, _ = calibrate(spec, jobs=jobs)
+    log = None if args.quiet else (lambda line: print(line, flush=True))
+    result, _ = calibrate(spec, jobs=jobs, log=log)
     print(format_report(result))
     text = render_profile(device_path(spec.device).read_text(),
                           dict(zip(result.names, result.fitted)), spec.source.name)
@@ -260,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--out", required=True, metavar="PROFILE.yaml", help="the profile to write")
     cal.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     cal.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: 2)")
+    cal.add_argument("--quiet", action="store_true", help="no line per simulation batch")
     cal.set_defaults(func=cmd_calibrate)
     return p
 
