@@ -115,7 +115,7 @@ def layouts(draw: st.DrawFn, policy: str) -> Layout:
     kinds = ["small", "arm32", "x86_64", "top32"]
     kind = draw(st.sampled_from(kinds))
     if kind == "small":
-        base = draw(st.sampled_from([PAGE, 0x10000000, 0x7fff0000, 0xffffc90000000000]))
+        base = draw(st.sampled_from([0, PAGE, 0x10000000, 0x7fff0000, 0xffffc90000000000]))
         npages = draw(st.integers(8, 512))
         vs, ve = base, base + npages * PAGE
         vms, vme, modules = vs, ve, None
