@@ -5,12 +5,14 @@ Input: a YAML file of measured figures and a starting profile::
     device: qemu-x86               # starting profile (scenarios/devices/<name>.yaml)
     fit: [page_alloc_ns, map_page_ns, kmalloc_ns, node_hot_ns]  # default: every
                                    # parameter with an allowed_range in the profile
+    seeds: [1]                     # each simulated figure: the mean over these seeds
     iterations: 20000              # simulated iterations per measurement
     seed: 1
     measurements:
       - name: seed test_1 new
         workload: seed-test1       # a registered workload, run alone on CPU 0 ...
         params: {}
+        iterations: 12288          # optional: simulated iterations for this figure
         allocator: free-list
         per_iteration_us: 0.9343   # ... or per_run_us (with the run's loops)
         spread_us: 0.0035          # optional: weights the residual (1/spread)
@@ -19,9 +21,13 @@ Input: a YAML file of measured figures and a starting profile::
       - dmesg: test_vmalloc.log    # every "Summary: ..." line of lib/test_vmalloc.c
         allocator: busy-list
 
+Instead of one ``fit``/``measurements`` pair, ``stages:`` may list several,
+fitted in order, each from the previous result (a smooth stage first, then a
+noisy one with more seeds and a larger ``diff_step``).
+
 Each measurement becomes a RunSpec on the profile; the simulated time per
-iteration is ``loop_time_ns / iterations``.  The fit is a bounded least squares
-(``scipy.optimize.least_squares``) of the relative residuals
+iteration is ``loop_time_ns / iterations``.  The fit is a bounded Gauss-Newton least squares
+(forward-difference Jacobian, ``scipy.optimize.lsq_linear`` steps) of the relative residuals
 ``(simulated - measured) / measured``, each divided by its relative spread
 (1 % when none is given), with every fitted parameter held inside its profile
 ``allowed_range``.  Parameters not fitted keep their sourced defaults.  The
@@ -95,13 +101,30 @@ class Measurement:
 
 
 @dataclass
+class Stage:
+    """One least-squares fit: ``fit`` parameters against ``measurements``,
+    each simulated figure the mean over ``seeds``."""
+
+    fit: list[str]
+    seeds: list[int]
+    measurements: list[Measurement]
+    diff_step: float = 0.01       # relative finite-difference step of the Jacobian
+
+
+@dataclass
 class CalibrationSpec:
     device: str
-    fit: list[str]
     iterations: int
-    seed: int
-    measurements: list[Measurement]
+    stages: list[Stage]
     source: Path
+
+    @property
+    def measurements(self) -> list[Measurement]:
+        return [m for st in self.stages for m in st.measurements]
+
+    @property
+    def fit(self) -> list[str]:
+        return [n for st in self.stages for n in st.fit]
 
 
 def _need(d: dict, key: str, where: str, kind: type | tuple = object):
@@ -113,7 +136,11 @@ def _need(d: dict, key: str, where: str, kind: type | tuple = object):
 
 
 def load_spec(path: str | Path) -> CalibrationSpec:
-    """Read and check a measured-figures YAML file (errors: one line)."""
+    """Read and check a measured-figures YAML file (errors: one line).
+
+    Either one stage (top-level ``fit``, ``seed``/``seeds``, ``measurements``)
+    or ``stages:``, a list of such mappings fitted in order, each starting
+    from the previous stage's result."""
     from .devices import load_device
     from .yamlsafe import load_yaml
 
@@ -121,7 +148,7 @@ def load_spec(path: str | Path) -> CalibrationSpec:
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise CalibrationError(f"{path}: expected a mapping with keys device, fit, measurements")
-    allowed = {"device", "fit", "iterations", "seed", "measurements"}
+    allowed = {"device", "iterations", "stages"} | _STAGE_KEYS
     for key in data:
         if key not in allowed:
             raise CalibrationError(f"{path}: {key}: unknown key; accepted: {', '.join(sorted(allowed))}")
@@ -130,49 +157,73 @@ def load_spec(path: str | Path) -> CalibrationSpec:
         profile = load_device(device)
     except ValueError as exc:
         raise CalibrationError(f"{path}: device: {exc}") from None
+    iterations = int(data.get("iterations", 20_000))
+    if "stages" in data:
+        if any(k in data for k in _STAGE_KEYS):
+            raise CalibrationError(f"{path}: give either stages or fit/measurements, not both")
+        raw = _need(data, "stages", str(path), list)
+        stages = [_load_stage(st, f"{path}: stages[{i}]", path, profile) for i, st in enumerate(raw)]
+    else:
+        stages = [_load_stage(data, str(path), path, profile)]
+    if not stages:
+        raise CalibrationError(f"{path}: stages: no stage given")
+    return CalibrationSpec(device, iterations, stages, path)
+
+
+_STAGE_KEYS = {"fit", "seed", "seeds", "diff_step", "measurements"}
+
+
+def _load_stage(data: Any, where: str, path: Path, profile: dict[str, Any]) -> Stage:
+    if not isinstance(data, dict):
+        raise CalibrationError(f"{where}: expected a mapping with keys fit, measurements")
+    for key in data:
+        if key not in _STAGE_KEYS | {"device", "iterations"}:
+            raise CalibrationError(f"{where}: {key}: unknown key; accepted: {', '.join(sorted(_STAGE_KEYS))}")
     fit = data.get("fit") or sorted(profile["allowed_range"])
     for i, name in enumerate(fit):
         if name not in profile["allowed_range"]:
             raise CalibrationError(
-                f"{path}: fit[{i}]: {name!r} has no allowed_range in profile {device}; fittable: "
-                f"{', '.join(sorted(profile['allowed_range']))}")
-    iterations = int(data.get("iterations", 20_000))
-    seed = int(data.get("seed", 1))
+                f"{where}: fit[{i}]: {name!r} has no allowed_range in profile {profile['name']}; "
+                f"fittable: {', '.join(sorted(profile['allowed_range']))}")
+    seeds = [int(x) for x in data.get("seeds", [data.get("seed", 1)])]
+    diff_step = float(data.get("diff_step", 0.01))
     ms: list[Measurement] = []
-    for i, item in enumerate(_need(data, "measurements", str(path), list)):
-        where = f"{path}: measurements[{i}]"
-        if not isinstance(item, dict):
-            raise CalibrationError(f"{where}: expected a mapping")
-        allocator = _need(item, "allocator", where, str)
-        background = list(item.get("background") or [])
-        if "dmesg" in item:
-            log = (path.parent / item["dmesg"]).resolve()
-            if not log.is_file():
-                raise CalibrationError(f"{where}.dmesg: no such file {log}")
-            for s in parse_dmesg(log):
-                ms.append(Measurement(
-                    name=f"{s.name} ({log.name}:{s.line})", workload=s.name,
-                    params={"test_loop_count": s.loops}, allocator=allocator,
-                    per_iteration_ns=s.avg_usec * 1000.0 / s.loops, loops=s.loops,
-                    background=background))
-            continue
-        workload = _need(item, "workload", where, str)
-        if "per_iteration_us" in item:
-            per_iter = float(item["per_iteration_us"]) * 1000.0
-        elif "per_run_us" in item and "loops" in item:
-            per_iter = float(item["per_run_us"]) * 1000.0 / int(item["loops"])
-        else:
-            raise CalibrationError(f"{where}: give per_iteration_us, or per_run_us with loops")
-        spread = item.get("spread_us")
-        ms.append(Measurement(
-            name=str(item.get("name", f"{workload} {allocator}")), workload=workload,
-            params=dict(item.get("params") or {}), allocator=allocator,
-            per_iteration_ns=per_iter, spread_ns=None if spread is None else float(spread) * 1000.0,
-            background=background))
+    for i, item in enumerate(_need(data, "measurements", where, list)):
+        ms.extend(_load_measurement(item, f"{where}: measurements[{i}]", path))
     if not ms:
-        raise CalibrationError(f"{path}: measurements: no measured figure found")
+        raise CalibrationError(f"{where}: measurements: no measured figure found")
     _check_names(ms, path, profile["address_space"].get("page_size", 4096))
-    return CalibrationSpec(device, list(fit), iterations, seed, ms, path)
+    return Stage(list(fit), seeds, ms, diff_step)
+
+
+def _load_measurement(item: Any, where: str, path: Path) -> list[Measurement]:
+    if not isinstance(item, dict):
+        raise CalibrationError(f"{where}: expected a mapping")
+    allocator = _need(item, "allocator", where, str)
+    background = list(item.get("background") or [])
+    if "dmesg" in item:
+        log = (path.parent / item["dmesg"]).resolve()
+        if not log.is_file():
+            raise CalibrationError(f"{where}.dmesg: no such file {log}")
+        return [Measurement(
+            name=f"{s.name} ({log.name}:{s.line})", workload=s.name,
+            params={}, allocator=allocator,   # simulated loops: the spec's iterations
+            per_iteration_ns=s.avg_usec * 1000.0 / s.loops, background=background)
+            for s in parse_dmesg(log)]
+    workload = _need(item, "workload", where, str)
+    if "per_iteration_us" in item:
+        per_iter = float(item["per_iteration_us"]) * 1000.0
+    elif "per_run_us" in item and "loops" in item:
+        per_iter = float(item["per_run_us"]) * 1000.0 / int(item["loops"])
+    else:
+        raise CalibrationError(f"{where}: give per_iteration_us, or per_run_us with loops")
+    spread = item.get("spread_us")
+    return [Measurement(
+        name=str(item.get("name", f"{workload} {allocator}")), workload=workload,
+        params=dict(item.get("params") or {}), allocator=allocator,
+        per_iteration_ns=per_iter, spread_ns=None if spread is None else float(spread) * 1000.0,
+        loops=int(item["iterations"]) if "iterations" in item else None,
+        background=background)]
 
 
 def _check_names(ms: list[Measurement], path: Path, page_size: int) -> None:
@@ -236,15 +287,24 @@ class FitResult:
 def fit(names: list[str], start: list[float], bounds: list[tuple[float, float]],
         measured: list[float], spreads: list[float | None],
         evaluate: Callable[[dict[str, float]], list[float]], labels: list[str] | None = None,
-        max_evaluations: int = 200, log: Callable[[str], None] | None = None) -> FitResult:
-    """Bounded least squares of relative residuals; ``evaluate`` maps parameter
-    values to simulated figures (one per measured figure)."""
+        max_iterations: int = 8, log: Callable[[str], None] | None = None,
+        diff_step: float = 0.01, regularisation: float = 0.05) -> FitResult:
+    """Bounded Gauss-Newton fit of ``evaluate`` (parameter values -> simulated
+    figures, one per measured figure) to ``measured``.
+
+    Residuals are relative errors divided by the relative spread (1 % when
+    none is given).  Each iteration takes a forward-difference Jacobian
+    (``diff_step`` relative) and solves a bounded linear least-squares step
+    (``scipy.optimize.lsq_linear``).  A small ``regularisation`` term on the
+    relative change from ``start`` picks, among parameter sets that fit
+    equally well, the one that moves the sourced defaults least."""
     import numpy as np
-    from scipy.optimize import least_squares
+    from scipy.optimize import lsq_linear
 
     lo = np.array([b[0] for b in bounds], dtype=float)
     hi = np.array([b[1] for b in bounds], dtype=float)
     x0 = np.clip(np.array(start, dtype=float), lo, hi)
+    scale = np.maximum(np.abs(x0), 1e-9)
     meas = np.array(measured, dtype=float)
     # residual = relative error / relative uncertainty (1 % when no spread is given)
     rel_sigma = np.array([s / m if s and s > 0 else 0.01 for m, s in zip(measured, spreads)])
@@ -266,12 +326,23 @@ def fit(names: list[str], start: list[float], bounds: list[tuple[float, float]],
     def residual(x):
         return (np.array(sim(x)) - meas) / meas / rel_sigma
 
-    if names:
-        sol = least_squares(residual, x0, bounds=(lo, hi), x_scale=np.maximum(x0, 1e-9),
-                            diff_step=1e-2, max_nfev=max_evaluations, method="trf")
-        x = sol.x
-    else:
-        x = x0
+    x = x0.copy()
+    n = len(names)
+    for _ in range(max_iterations if n else 0):
+        r = residual(x)
+        jac = np.empty((len(meas), n))
+        for j in range(n):
+            h = diff_step * scale[j]
+            step = h if x[j] + h <= hi[j] else -h
+            xj = x.copy()
+            xj[j] += step
+            jac[:, j] = (residual(xj) - r) / step
+        a = np.vstack([jac, regularisation * np.diag(1.0 / scale)])
+        b = np.concatenate([-r, -regularisation * (x - x0) / scale])
+        d = lsq_linear(a, b, bounds=(lo - x, hi - x)).x
+        x = np.clip(x + d, lo, hi)
+        if np.max(np.abs(d) / scale) < 1e-4:
+            break
     return FitResult(list(names), list(map(float, x0)), list(map(float, x)), list(bounds),
                      list(map(float, meas)), list(map(float, sim(x))),
                      labels or [str(i) for i in range(len(measured))], calls["n"])
@@ -279,24 +350,49 @@ def fit(names: list[str], start: list[float], bounds: list[tuple[float, float]],
 
 def calibrate(spec: CalibrationSpec, jobs: int = 1,
               log: Callable[[str], None] | None = None) -> tuple[FitResult, dict[str, Any]]:
-    """Fit ``spec.fit`` of ``spec.device`` to the measurements."""
+    """Fit each stage in turn; the result's residuals are every measurement
+    re-simulated with the final parameters."""
     from .devices import load_device
 
     profile = load_device(spec.device)
-    names = list(spec.fit)
-    bounds = [tuple(map(float, profile["allowed_range"][n])) for n in names]
+    cost = dict(profile["cost"])
 
-    def evaluate(values: dict[str, float]) -> list[float]:
-        cost = dict(profile["cost"])
-        cost.update(values)
-        specs = [run_spec_for(m, profile, cost, m.loops or spec.iterations, spec.seed)
-                 for m in spec.measurements]
-        return simulated_per_iteration(specs, jobs=jobs)
+    def simulate_all(ms: list[Measurement], seeds: list[int], values: dict[str, float]) -> list[float]:
+        c = dict(cost)
+        c.update(values)
+        specs = [run_spec_for(m, profile, c, m.loops or spec.iterations, seed)
+                 for m in ms for seed in seeds]
+        per = simulated_per_iteration(specs, jobs=jobs)
+        k = len(seeds)
+        return [sum(per[i * k:(i + 1) * k]) / k for i in range(len(ms))]
 
-    result = fit(names, [float(profile["cost"][n]) for n in names], bounds,
-                 [m.per_iteration_ns for m in spec.measurements],
-                 [m.spread_ns for m in spec.measurements], evaluate,
-                 labels=[f"{m.name} [{m.allocator}]" for m in spec.measurements], log=log)
+    names: list[str] = []
+    start: list[float] = []
+    fitted: list[float] = []
+    bounds: list[tuple[float, float]] = []
+    evaluations = 0
+    for n, st in enumerate(spec.stages, 1):
+        if log is not None:
+            log(f"stage {n}: fit {', '.join(st.fit)} to {len(st.measurements)} figure(s), "
+                f"seeds {st.seeds}")
+        b = [tuple(map(float, profile["allowed_range"][k])) for k in st.fit]
+        res = fit(st.fit, [float(cost[k]) for k in st.fit], b,
+                  [m.per_iteration_ns for m in st.measurements],
+                  [m.spread_ns for m in st.measurements],
+                  lambda values, st=st: simulate_all(st.measurements, st.seeds, values),
+                  labels=[m.name for m in st.measurements], log=log, diff_step=st.diff_step)
+        cost.update(zip(res.names, res.fitted))
+        names += res.names
+        start += res.start
+        fitted += res.fitted
+        bounds += res.bounds
+        evaluations += res.evaluations
+    # Every figure with the final parameters, over the union of the stages' seeds.
+    all_ms = spec.measurements
+    seeds = sorted({s for st in spec.stages for s in st.seeds})
+    final = simulate_all(all_ms, seeds, {})
+    result = FitResult(names, start, fitted, bounds, [m.per_iteration_ns for m in all_ms], final,
+                       [f"{m.name} [{m.allocator}]" for m in all_ms], evaluations + 1)
     return result, profile
 
 
@@ -342,6 +438,6 @@ def format_report(result: FitResult) -> str:
     return "\n".join(out)
 
 
-__all__ = ["CalibrationError", "Summary", "parse_dmesg", "Measurement", "CalibrationSpec",
+__all__ = ["CalibrationError", "Summary", "parse_dmesg", "Measurement", "Stage", "CalibrationSpec",
            "load_spec", "run_spec_for", "fit", "calibrate", "render_profile", "format_report",
            "FitResult", "simulated_per_iteration"]

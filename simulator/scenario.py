@@ -2,7 +2,7 @@
 
 ``load_scenario(path)`` reads a scenario YAML file (through
 :mod:`simulator.yamlsafe`: no bombs, no duplicate keys), validates it with the
-pydantic models below (``extra='forbid'`` everywhere), fills in the defaults
+pydantic models of :mod:`simulator.scenario_schema` (``extra='forbid'`` everywhere), fills in the defaults
 of the device profile, and returns a :class:`Scenario`.
 ``Scenario.run_specs()`` gives one :class:`~simulator.spec.RunSpec` per
 allocator x seed; ``Scenario.resolved_yaml()`` the scenario with every
@@ -27,181 +27,14 @@ import difflib
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema,
-                      field_validator, model_validator)
+from pydantic import BaseModel, ValidationError
 
 from . import units
+from .scenario_schema import COMMON_CALLER_KEYS, PAGE_SIZES, ScenarioConfig, ScenarioError, json_schema
 from .spec import AddressSpace, CallerSpec, MetricsSpec, RunSpec
-from .yamlsafe import YamlError, dump_yaml, format_path, load_yaml
-
-_SIZE_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
-                               "description": units.SIZE_FORMS})
-_TIME_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
-                               "description": units.TIME_FORMS})
-_ADDR_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0},
-                                         {"type": "string", "pattern": "^(0[xX][0-9a-fA-F_]+|[0-9_]+)$"}],
-                               "description": "an address: integer or hex string such as 0xf0800000"})
-AddressField = Annotated[units.Address, _ADDR_SCHEMA]
-DurationField = Annotated[units.DurationNs, _TIME_SCHEMA]
-_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$"
-PAGE_SIZES = (4096, 16384, 65536)
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be accepted; ``str()`` is one line naming file and YAML path."""
-
-    def __init__(self, source: str, loc: tuple[Any, ...] | None, message: str) -> None:
-        self.source, self.loc, self.message = source, loc, " ".join(message.split())
-        where = f"{format_path(loc)}: " if loc else ""
-        super().__init__(f"{source}: {where}{self.message}")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RangeConfig(_Model):
-    """An address range [start, end)."""
-
-    start: AddressField
-    end: AddressField
-
-    @model_validator(mode="after")
-    def _ordered(self) -> RangeConfig:
-        if self.end <= self.start:
-            raise ValueError(f"end must be above start (got start={self.start:#x}, end={self.end:#x})")
-        return self
-
-
-class DeviceConfig(_Model):
-    """A device profile (scenarios/devices/<profile>.yaml) and overrides of its parameters."""
-
-    profile: str = Field(description="device profile name; `vmsim list` shows them")
-    overrides: dict[str, Any] = Field(default_factory=dict,
-                                      description="profile parameters to replace")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        return {"profile": data} if isinstance(data, str) else data
-
-
-class AddressSpaceConfig(_Model):
-    """The address space; every key defaults to the device profile's."""
-
-    vmalloc: RangeConfig | None = Field(None, description="VMALLOC_START..VMALLOC_END")
-    modules: RangeConfig | None = Field(None, description="MODULES_VADDR..MODULES_END, or null for none")
-    page_size: int | None = Field(None, description=f"one of {PAGE_SIZES}")
-    word_bits: Literal[32, 64] | None = None
-    initial_layout: str | None = Field(
-        None, description="a /proc/vmallocinfo file (relative to this scenario file) "
-                          "whose areas start busy")
-
-    @field_validator("page_size")
-    @classmethod
-    def _page(cls, v: int | None) -> int | None:
-        if v is not None and v not in PAGE_SIZES:
-            raise ValueError(f"must be one of {', '.join(map(str, PAGE_SIZES))} (got {v})")
-        return v
-
-
-class CallerConfig(BaseModel):
-    """A caller: a workload on some CPUs; the workload's parameters sit inline."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    workload: str = Field(description="a workload name; `vmsim list` shows them")
-    cpus: int | list[int] | Literal["all"] = Field(
-        0, description="a CPU, a list of CPUs (one caller each), or 'all'")
-    background: bool = Field(False, description="background callers do not keep the run alive")
-    name: str | None = Field(None, description="label in metrics (default <workload>@cpu<N>)")
-
-
-COMMON_CALLER_KEYS = ("workload", "cpus", "background", "name")
-
-
-class StopConfig(_Model):
-    """When a run stops: after `iterations` per foreground caller, or at simulated `time`."""
-
-    iterations: int | None = Field(None, gt=0)
-    time: DurationField | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> StopConfig:
-        if self.iterations is None and self.time is None:
-            raise ValueError("give iterations, time, or both")
-        if self.time == 0:
-            raise ValueError("time must be positive (got 0)")
-        return self
-
-
-class MetricsConfig(_Model):
-    sample_interval: DurationField = Field(1_000_000, description="time-series sampling period")
-    keep_ops: bool = Field(True, description="keep one record per operation (ops.parquet)")
-
-    @field_validator("sample_interval")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v <= 0:
-            raise ValueError(f"must be a positive time (got {v})")
-        return v
-
-
-class OutputConfig(_Model):
-    dir: str | None = Field(None, description="results directory (default results/<name>)")
-    plots: bool = True
-
-
-class KernelConfig(_Model):
-    """Kernel options of the modelled paths."""
-
-    guard_page: bool = Field(True, description="vmalloc adds one guard page (no VM_NO_GUARD)")
-    purge_priority_threshold: bool = Field(
-        False, description="2019 rule: no lock break while the lazy backlog > 2 x lazy_max_pages")
-
-
-class ScenarioConfig(_Model):
-    """A vmsim scenario file."""
-
-    name: str = Field(pattern=_NAME_RE, max_length=100)
-    description: str = ""
-    device: DeviceConfig
-    cpus: int | None = Field(None, ge=1, le=4096, description="default: the device profile's")
-    address_space: AddressSpaceConfig = AddressSpaceConfig()
-    allocators: list[str] | None = Field(None, min_length=1, description="default: all")
-    callers: list[CallerConfig] = Field(min_length=1)
-    stop: StopConfig
-    seeds: list[Annotated[int, Field(ge=0, lt=2**63)]] = Field([1], min_length=1)
-    metrics: MetricsConfig = MetricsConfig()
-    kernel: KernelConfig = KernelConfig()
-    output: OutputConfig = OutputConfig()
-    sweep: dict[str, list[Any]] | None = Field(
-        None, description="one dotted path (e.g. cpus, callers[0].size) -> a list of values")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_sections(cls, data: Any) -> Any:
-        """An empty section (``metrics:`` with nothing under it) takes the defaults."""
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items()
-                    if not (v is None and k in ("address_space", "metrics", "kernel", "output"))}
-        return data
-
-    @field_validator("seeds")
-    @classmethod
-    def _unique(cls, v: list[int]) -> list[int]:
-        if len(set(v)) != len(v):
-            raise ValueError(f"seeds must be distinct (got {v})")
-        return v
-
-    @field_validator("sweep")
-    @classmethod
-    def _one_key(cls, v: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
-        if v is not None and (len(v) != 1 or not next(iter(v.values()))):
-            raise ValueError("give exactly one path with a non-empty list of values")
-        return v
-
+from .yamlsafe import YamlError, dump_yaml, load_yaml
 
 # ---------------------------------------------------------------- registries
 
@@ -664,40 +497,6 @@ def _parse_sweep(data: dict[str, Any], source: str, base: Path) -> Scenario:
     except ValidationError as exc:
         raise _from_validation(source, exc, ScenarioConfig) from None
     return replace(first, config=cfg, points=tuple(points), raw=copy.deepcopy(data))
-
-
-# ------------------------------------------------------------------ JSON schema
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of scenario files, caller items expanded per workload."""
-    schema = ScenarioConfig.model_json_schema()
-    defs = schema.setdefault("$defs", {})
-    caller = defs.get("CallerConfig", {})
-    variants = []
-    for name, wl in sorted(_workloads().items()):
-        ps = wl.params.model_json_schema(by_alias=True)
-        for k, v in ps.pop("$defs", {}).items():
-            defs.setdefault(k, v)
-        props = {k: v for k, v in caller.get("properties", {}).items()}
-        props["workload"] = {"const": name, "description": wl.description}
-        for k, v in ps.get("properties", {}).items():
-            props[k] = _loosen_units(v)
-        variants.append({"type": "object", "title": f"caller: {name}", "description": wl.description,
-                         "properties": props, "required": ["workload"] + list(ps.get("required", [])),
-                         "additionalProperties": False})
-    if variants:
-        defs["CallerConfig"] = {"title": "CallerConfig", "anyOf": variants}
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    return schema
-
-
-def _loosen_units(prop: dict[str, Any]) -> dict[str, Any]:
-    """Integer fields of params models may be written with units in YAML: accept strings too."""
-    if prop.get("type") == "integer":
-        out = {k: v for k, v in prop.items() if k != "type"}
-        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-        return out
-    return prop
 
 
 __all__ = ["Scenario", "ScenarioConfig", "ScenarioError", "load_scenario", "parse_scenario",
