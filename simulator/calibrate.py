@@ -117,6 +117,7 @@ class CalibrationSpec:
     iterations: int
     stages: list[Stage]
     source: Path
+    rounds: int = 1               # passes over all stages (stages that share figures couple)
 
     @property
     def measurements(self) -> list[Measurement]:
@@ -148,7 +149,7 @@ def load_spec(path: str | Path) -> CalibrationSpec:
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise CalibrationError(f"{path}: expected a mapping with keys device, fit, measurements")
-    allowed = {"device", "iterations", "stages"} | _STAGE_KEYS
+    allowed = {"device", "iterations", "stages", "rounds"} | _STAGE_KEYS
     for key in data:
         if key not in allowed:
             raise CalibrationError(f"{path}: {key}: unknown key; accepted: {', '.join(sorted(allowed))}")
@@ -167,7 +168,10 @@ def load_spec(path: str | Path) -> CalibrationSpec:
         stages = [_load_stage(data, str(path), path, profile)]
     if not stages:
         raise CalibrationError(f"{path}: stages: no stage given")
-    return CalibrationSpec(device, iterations, stages, path)
+    rounds = int(data.get("rounds", 1))
+    if rounds < 1:
+        raise CalibrationError(f"{path}: rounds: must be >= 1 (got {rounds})")
+    return CalibrationSpec(device, iterations, stages, path, rounds)
 
 
 _STAGE_KEYS = {"fit", "seed", "seeds", "diff_step", "measurements"}
@@ -366,27 +370,24 @@ def calibrate(spec: CalibrationSpec, jobs: int = 1,
         k = len(seeds)
         return [sum(per[i * k:(i + 1) * k]) / k for i in range(len(ms))]
 
-    names: list[str] = []
-    start: list[float] = []
-    fitted: list[float] = []
-    bounds: list[tuple[float, float]] = []
+    names = list(dict.fromkeys(k for st in spec.stages for k in st.fit))
+    start = [float(cost[k]) for k in names]
+    bounds = [tuple(map(float, profile["allowed_range"][k])) for k in names]
     evaluations = 0
-    for n, st in enumerate(spec.stages, 1):
-        if log is not None:
-            log(f"stage {n}: fit {', '.join(st.fit)} to {len(st.measurements)} figure(s), "
-                f"seeds {st.seeds}")
-        b = [tuple(map(float, profile["allowed_range"][k])) for k in st.fit]
-        res = fit(st.fit, [float(cost[k]) for k in st.fit], b,
-                  [m.per_iteration_ns for m in st.measurements],
-                  [m.spread_ns for m in st.measurements],
-                  lambda values, st=st: simulate_all(st.measurements, st.seeds, values),
-                  labels=[m.name for m in st.measurements], log=log, diff_step=st.diff_step)
-        cost.update(zip(res.names, res.fitted))
-        names += res.names
-        start += res.start
-        fitted += res.fitted
-        bounds += res.bounds
-        evaluations += res.evaluations
+    for rnd in range(1, spec.rounds + 1):
+        for n, st in enumerate(spec.stages, 1):
+            if log is not None:
+                log(f"round {rnd}, stage {n}: fit {', '.join(st.fit)} to {len(st.measurements)} "
+                    f"figure(s), seeds {st.seeds}")
+            b = [tuple(map(float, profile["allowed_range"][k])) for k in st.fit]
+            res = fit(st.fit, [float(cost[k]) for k in st.fit], b,
+                      [m.per_iteration_ns for m in st.measurements],
+                      [m.spread_ns for m in st.measurements],
+                      lambda values, st=st: simulate_all(st.measurements, st.seeds, values),
+                      labels=[m.name for m in st.measurements], log=log, diff_step=st.diff_step)
+            cost.update(zip(res.names, res.fitted))
+            evaluations += res.evaluations
+    fitted = [float(cost[k]) for k in names]
     # Every figure with the final parameters, over the union of the stages' seeds.
     all_ms = spec.measurements
     seeds = sorted({s for st in spec.stages for s in st.seeds})
