@@ -130,19 +130,33 @@ class CpuCaller:
         ve = self.vmalloc_end if vend is None else vend
         t0 = env.now + self.debt
         d = self.debt + cost.vmalloc_pre_ns          # kmalloc vm_struct + vmap_area
-        self.debt = 0.0
-        yield env.timeout(d)
+        t_ahead = env.now + d
+        # Run ahead: when no other event is due before the lock request and the
+        # lock is free then, take it at that instant without yielding (the
+        # state then is the state now); else yield until the request instant.
+        ahead = env.peek() > t_ahead and lock.free_at(t_ahead)
+        if ahead:
+            self.debt = d
+        else:
+            self.debt = 0.0
+            yield env.timeout(d)
         wait = hold = 0.0
         ln = tn = 0
         purged = False
         while True:                                  # alloc_vmap_area: retry once after a purge
-            t_req = env.now
-            ev = lock.request(self.cpu)
-            if ev is None:
+            if ahead:
+                t_req = t_ahead
+                lock.acquire_at(self.cpu, t_req)
                 t_own, acq = t_req, cost.lock_acquire_ns
+                ahead = False
             else:
-                h = yield ev
-                t_own, acq = env.now + h, 0.0
+                t_req = env.now
+                ev = lock.request(self.cpu)
+                if ev is None:
+                    t_own, acq = t_req, cost.lock_acquire_ns
+                else:
+                    h = yield ev
+                    t_own, acq = env.now + h, 0.0
             wait += t_own - t_req
             nodes = eng.structure_nodes()
             r = alloc.alloc(area_bytes, align, vs, ve)
@@ -179,16 +193,22 @@ class CpuCaller:
         eng, env, lock, cost = self.eng, self.env, self.eng.lock, self.eng.cost
         t0 = env.now + self.debt
         d = self.debt
-        self.debt = 0.0
-        if d > 0:
-            yield env.timeout(d)
-        t_req = env.now
-        ev = lock.request(self.cpu)                  # find_vmap_area
-        if ev is None:
+        t_ahead = env.now + d
+        if d > 0 and env.peek() > t_ahead and lock.free_at(t_ahead):
+            t_req = t_ahead                          # run ahead (see vmalloc)
+            lock.acquire_at(self.cpu, t_req)         # find_vmap_area
             t_own, acq = t_req, cost.lock_acquire_ns
         else:
-            h = yield ev
-            t_own, acq = env.now + h, 0.0
+            self.debt = 0.0
+            if d > 0:
+                yield env.timeout(d)
+            t_req = env.now
+            ev = lock.request(self.cpu)              # find_vmap_area
+            if ev is None:
+                t_own, acq = t_req, cost.lock_acquire_ns
+            else:
+                h = yield ev
+                t_own, acq = env.now + h, 0.0
         wait = t_own - t_req
         nbusy = eng.alloc.nr_busy
         tn = nbusy.bit_length()                      # one busy-tree descent, tree_depth(n)
