@@ -408,15 +408,17 @@ def render_profile(base_text: str, fitted: dict[str, float], source: str) -> str
             if line.startswith("description:"):
                 m = re.match(r'^description:\s*"?(.*?)"?\s*(#.*)?$', line)
                 if m:
-                    lines[i] = f'description: "{m.group(1)} (calibrated to {source})"'
+                    base = re.sub(r" \(calibrated to [^)]*\)$", "", m.group(1))
+                    lines[i] = f'description: "{base} (calibrated to {source})"'
             continue
         m = re.match(r"^(\s+)(\w+):\s*([^#\s]+)\s*(#\s*(.*))?$", line)
         if in_cost and m and m.group(2) in fitted:
             key = m.group(2)
             value = f"{fitted[key]:.4g}"
             note = f"# [fit] vmsim calibrate to {source}; was {m.group(3)}"
-            if m.group(5):
-                note += f"; {m.group(5)}"
+            earlier = re.sub(r"^\[fit\] vmsim calibrate to [^;]*; was [^;]*;?\s*", "", m.group(5) or "")
+            if earlier:
+                note += f"; {earlier}"
             lines[i] = f"{m.group(1)}{key}: {value}".ljust(33) + note
             done.add(key)
     missing = set(fitted) - done

@@ -85,8 +85,13 @@ def test_render_profile_replaces_only_fitted_values():
             assert data["cost"][key] == value, key
     assert data["allowed_range"] == orig["allowed_range"]
     assert "calibrated to seed.yaml" in data["description"]
-    fit_lines = [ln for ln in text.splitlines() if "[fit]" in ln]
+    fit_lines = [ln for ln in text.splitlines() if "calibrate to seed.yaml" in ln]
     assert len(fit_lines) == 2
+    # re-calibrating replaces the earlier [fit] note instead of stacking notes
+    again = render_profile(text, {"map_page_ns": 30.0}, "other.yaml")
+    line = next(ln for ln in again.splitlines() if ln.strip().startswith("map_page_ns:"))
+    assert line.count("[fit]") == 1 and "other.yaml" in line and "was 27.5" in line
+    assert yaml.safe_load(again)["description"].count("calibrated to") == 1
 
 
 @pytest.mark.parametrize("device", sorted(list_devices()))
