@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from support import REPO
 
 from simulator.cli import main
 from simulator.output import load_results

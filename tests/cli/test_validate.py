@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL, REPO
+from support import MINIMAL, REPO
 from test_yaml_bomb import BOMB
 
 from simulator.cli import main

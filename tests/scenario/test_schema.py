@@ -7,7 +7,7 @@ import re
 
 import pytest
 import yaml
-from conftest import MINIMAL, REPO
+from support import MINIMAL, REPO
 
 import workloads
 from simulator.allocators import ALLOCATORS

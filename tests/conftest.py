@@ -1,4 +1,4 @@
-"""Fixtures for scenario tests: a scratch directory and a scenario writer."""
+"""Fixtures shared by every test directory."""
 
 from __future__ import annotations
 
@@ -7,23 +7,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-MINIMAL = """\
-name: mini
-device: qemu-x86
-allocators: [busy-list, free-list]
-callers:
-  - workload: seed-test1
-    cpus: 0
-stop:
-  iterations: 10
-seeds: [1, 2]
-"""
-
 
 @pytest.fixture
 def write(tmp_path: Path):
+    """Write a (dedented) scenario text into tmp_path; returns its path."""
     def _write(text: str, name: str = "x.yaml") -> Path:
         p = tmp_path / name
         p.write_text(textwrap.dedent(text))
