@@ -370,6 +370,16 @@ class Engine:
         else:
             self.purge_busy = False
 
+    def _take_lock(self, cpu: int) -> Generator[Any, Any, tuple[float, float, float]]:
+        """spin_lock now: (owned from, critical section starts at, spin wait)."""
+        t_req = self.env.now
+        ev = self.lock.request(cpu)
+        if ev is None:
+            return t_req, t_req + self.cost.lock_acquire_ns, 0.0
+        h = yield ev
+        t_own = self.env.now + h
+        return t_own, t_own, t_own - t_req
+
     def _purge(self, c: CpuCaller) -> Generator[Any, Any, tuple[bool, float, float]]:
         """__purge_vmap_area_lazy: one TLB flush over the span, then free every area."""
         env, lock, cost, alloc = self.env, self.lock, self.cost, self.alloc
@@ -381,16 +391,8 @@ class Engine:
         self.tlb_flushes += 1
         yield env.timeout(cost.tlb_flush_ns((self.lazy_hi - self.lazy_lo) // self.page_size))
         resched_threshold = 2 * self.lazy_max if self.spec.purge_priority_threshold else None
-        wait = hold = 0.0
-        t_req = env.now
-        ev = lock.request(c.cpu)
-        if ev is None:
-            t_own = t_req
-            t = t_own + cost.lock_acquire_ns
-        else:
-            h = yield ev
-            t_own = t = env.now + h
-        wait += t_own - t_req
+        hold = 0.0
+        t_own, t, wait = yield from self._take_lock(c.cpu)
         last = len(valist) - 1
         for k, (addr, pages) in enumerate(valist):
             nodes = self.structure_nodes()
@@ -405,15 +407,8 @@ class Engine:
                 lock.set_release(t)
                 hold += t - t_own
                 yield env.timeout(t - env.now)
-                t_req = env.now
-                ev = lock.request(c.cpu)
-                if ev is None:
-                    t_own = t_req
-                    t = t_own + cost.lock_acquire_ns
-                else:
-                    h = yield ev
-                    t_own = t = env.now + h
-                wait += t_own - t_req
+                t_own, t, w = yield from self._take_lock(c.cpu)
+                wait += w
         t += cost.lock_release_ns
         lock.set_release(t)
         hold += t - t_own
