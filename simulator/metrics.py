@@ -78,7 +78,7 @@ class LogHistogram:
         """Nearest-rank quantile estimate (NaN when empty)."""
         if self.n == 0:
             return math.nan
-        rank = max(1, math.ceil(q * self.n))
+        rank = nearest_rank(q, self.n)
         if rank <= self.zeros:
             return 0.0
         seen = self.zeros
@@ -190,11 +190,18 @@ class OpLog:
         return out
 
 
+def nearest_rank(q: float, n: int) -> int:
+    """1-based nearest rank of quantile q among n values: ceil(q n), with the
+    float noise of q n (0.999 * 9000 = 8990.999999999998) rounded away, so the
+    exact and the streaming percentiles pick the same rank."""
+    return max(1, math.ceil(round(q * n, 6)))
+
+
 def _exact(prefix: str, x: np.ndarray) -> dict[str, float]:
     out = {f"{prefix}mean_ns": float(x.mean()) if len(x) else math.nan}
+    xs = np.sort(x)
     for name, q in QUANTILES:
-        out[f"{prefix}{name}"] = (float(np.percentile(x, q * 100, method="inverted_cdf"))
-                                  if len(x) else math.nan)
+        out[f"{prefix}{name}"] = float(xs[nearest_rank(q, len(xs)) - 1]) if len(xs) else math.nan
     out[f"{prefix}max_ns"] = float(x.max()) if len(x) else math.nan
     return out
 
