@@ -101,3 +101,36 @@ def test_every_profile_parameter_lies_in_its_sourced_range(device):
     for key, (lo, hi) in profile["allowed_range"].items():
         value = profile["cost"][key]
         assert lo <= value <= hi, f"{device}: {key}={value} outside [{lo}, {hi}]"
+
+
+def _rfc_runs(test: str) -> list[tuple[int, int]]:
+    """(old us, new us) per run of the RFC's table for test_1 or test_2, read
+    from the seed text itself."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "shared" / "seed"
+            / "rfc-vmalloc-free-blocks-2018.txt").read_text()
+    start = text.index(f"{test}:")
+    end = text.index("test_2:", start + 1) if test == "test_1" else text.index("Signed-off-by")
+    return [(int(a), int(b)) for a, b in re.findall(r"(\d+)\(us\) vs (\d+)\(us\)", text[start:end])]
+
+
+def test_shipped_calibration_input_carries_the_rfc_means():
+    import statistics
+
+    from simulator.calibrate import load_spec
+
+    spec = load_spec(DEVICES_DIR.parent / "calibration" / "seed-rfc-2018.yaml")
+    by_name = {m.name: m for m in spec.measurements}
+    for test, workload in (("test_1", "seed-test1"), ("test_2", "seed-test2")):
+        runs = _rfc_runs(test)
+        assert len(runs) == 5
+        for k, allocator in ((0, "busy-list"), (1, "free-list")):
+            per_iter_ns = [r[k] * 1000.0 / 1_000_000 for r in runs]
+            m = by_name[f"seed {test} {'old' if k == 0 else 'new'}"]
+            assert (m.workload, m.allocator) == (workload, allocator)
+            assert m.per_iteration_ns == pytest.approx(statistics.fmean(per_iter_ns), rel=1e-6)
+            # spread: the standard error of the mean of the five runs
+            sem = statistics.stdev(per_iter_ns) / math.sqrt(5)
+            assert m.spread_ns == pytest.approx(sem, rel=0.02)
