@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 
-LOAD = 128
+LOAD = 64
 _NEG = -1
 
 
@@ -94,7 +94,7 @@ class AugSeq:
         if new >= cm:
             if new != cm:
                 self._seg_set(c, new)
-        elif old == cm:
+        elif old == cm and old not in self._v[c]:   # (a tie leaves the maximum as it is)
             self._seg_set(c, max(self._v[c]))
 
     # ------------------------------------------------------------ read-outs
@@ -261,6 +261,19 @@ class AugSeq:
             v[j] = value
             self._chunk_max_changed(c, old, value)
 
+    def resize(self, c: int, j: int, start: int, end: int) -> None:
+        """Set an item's start and end, and its val to end - start (a block's size)."""
+        self._s[c][j] = start
+        if j == 0:
+            self._firsts[c] = start
+        self._e[c][j] = end
+        v = self._v[c]
+        old = v[j]
+        new = end - start
+        if old != new:
+            v[j] = new
+            self._chunk_max_changed(c, old, new)
+
     def set_start(self, c: int, j: int, start: int) -> None:
         self._s[c][j] = start
         if j == 0:
@@ -297,7 +310,8 @@ class AugSeq:
             self._seg_set(c, val)
         return c, j
 
-    def delete(self, c: int, j: int) -> None:
+    def delete(self, c: int, j: int) -> tuple[int, int]:
+        """Remove the item at (c, j); return the cursor of the item that followed it."""
         s, e, v = self._s[c], self._e[c], self._v[c]
         del s[j], e[j]
         old = v.pop(j)
@@ -305,9 +319,12 @@ class AugSeq:
         if not s and len(self._s) > 1:
             del self._s[c], self._e[c], self._v[c]
             self._rebuild()
-            return
+            return (c, 0) if c < len(self._s) else (c - 1, len(self._s[c - 1]))
         if j == 0 and s:
             self._firsts[c] = s[0]
         self._fen_add(c, -1)
-        if old == self._cmax[c]:
+        if old == self._cmax[c] and old not in v:   # (a tie leaves the maximum as it is)
             self._seg_set(c, max(v) if v else _NEG)
+        if j >= len(s) and c + 1 < len(self._s):
+            return c + 1, 0
+        return c, j

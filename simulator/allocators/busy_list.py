@@ -257,8 +257,7 @@ class BusyListAllocator:
         rng = self.range
         vms, vme = rng.vmalloc_start, rng.vmalloc_end
         nz = -(seq._v[cur[0]][cur[1]] > 0 and vms < start < vme)
-        seq.delete(*cur)
-        nxt = seq.locate(start)
+        nxt = seq.delete(*cur)
         if not seq.is_end(*nxt):
             old = seq._v[nxt[0]][nxt[1]]
             nstart = seq.start(*nxt)

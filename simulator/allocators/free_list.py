@@ -95,7 +95,7 @@ class FreeListAllocator(BusyListAllocator):
         cur = self._busy.find(addr)
         if cur is None:
             raise NonexistentAreaError(addr)
-        end = self._busy.end(*cur)
+        end = self._busy._e[cur[0]][cur[1]]
         rng = self.range
         is_vmalloc_area = rng.vmalloc_start < end <= rng.vmalloc_end
         start, end = self._erase_busy(addr, steps, not is_vmalloc_area, cur)
@@ -124,8 +124,11 @@ class FreeListAllocator(BusyListAllocator):
         p_fit = None
         nva = 0
         small_align = align <= self.range.page_size
-        if fl.start(*begin) > vstart:
+        b_c, b_j = begin
+        if fl._s[b_c][b_j] > vstart:
             cur = begin                              # the common, cached case
+            if small_align and fl._v[b_c][b_j] >= size:
+                nva, p_fit = fl._s[b_c][b_j], begin  # the first block examined fits
         else:
             # Blocks starting at or below vstart try nva = ALIGN(vstart): only
             # the last of them can reach past vstart.
@@ -180,20 +183,17 @@ class FreeListAllocator(BusyListAllocator):
             steps.objects_freed += 1
         elif b_start == nva:
             steps.fit = "LE"
-            fl.set_start(c, j, b_start + size)
-            fl.set_val(c, j, b_end - b_start - size)
+            fl.resize(c, j, b_start + size, b_end)
             self._last_chunk = b_start + size
         elif b_end == nva + size:
             steps.fit = "RE"
-            fl.set_end(c, j, nva)
-            fl.set_val(c, j, nva - b_start)
+            fl.resize(c, j, b_start, nva)
         else:
             steps.fit = "NE"
             steps.objects_allocated += 1               # kzalloc(..., GFP_NOWAIT)
             steps.tree_nodes += tree_depth(len(fl))
             steps.tree_inserts += 1
-            fl.set_end(c, j, nva)
-            fl.set_val(c, j, nva - b_start)
+            fl.resize(c, j, b_start, nva)
             fl.insert(nva + size, b_end, b_end - nva - size)
         self._free_bytes -= size
         return nva
@@ -201,34 +201,35 @@ class FreeListAllocator(BusyListAllocator):
     # ------------------------------------------- __merge_add_free_va_area()
     def _merge_add_free_va_area(self, start: int, end: int, steps: Steps) -> None:
         fl = self._free
-        last_free_va_start = self._last_chunk if self._last_chunk is not None else 0
-        steps.tree_nodes += tree_depth(len(fl))        # __find_va_slot
+        S, E = fl._s, fl._e
+        last_chunk = self._last_chunk
+        last_free_va_start = last_chunk if last_chunk is not None else 0
+        steps.tree_nodes += len(fl).bit_length()       # __find_va_slot: tree_depth(n)
         self._free_bytes += end - start
-        nxt = fl.locate(start)
+        c, j = fl.locate(start)
         merged = None
-        if not fl.is_end(*nxt) and fl.start(*nxt) == end:
+        if j < len(S[c]) and S[c][j] == end:
             # |<------VA------>|<-----Next----->|
-            fl.set_start(nxt[0], nxt[1], start)
-            fl.set_val(nxt[0], nxt[1], fl.end(*nxt) - start)
-            if self._last_chunk == end:
+            fl.resize(c, j, start, E[c][j])
+            if last_chunk == end:
                 self._last_chunk = start
             steps.merges += 1
             steps.objects_freed += 1                   # __remove_free_va_area(va)
-            merged = nxt
-        prev = fl.prev(*nxt)
-        if prev is not None and fl.end(*prev) == start:
+            merged = (c, j)
+        prev = (c, j - 1) if j > 0 else fl.prev(c, j)
+        if prev is not None and E[prev[0]][prev[1]] == start:
             # |<-----Prev----->|<------VA------>|
-            new_end = fl.end(*merged) if merged is not None else end
-            fl.set_end(prev[0], prev[1], new_end)
-            fl.set_val(prev[0], prev[1], new_end - fl.start(*prev))
+            pc, pj = prev
+            result_start = S[pc][pj]
+            fl.resize(pc, pj, result_start, E[c][j] if merged is not None else end)
             if merged is not None:
-                fl.delete(*merged)                     # rb_erase of the merged Next
+                fl.delete(c, j)                        # rb_erase of the merged Next
                 steps.tree_erases += 1
             steps.merges += 1
             steps.objects_freed += 1
-            result_start = fl.start(*prev)
         elif merged is None:
-            fl.insert(start, end, end - start)         # __link_va
+            prev = None
+            fl.insert_at(c, j, start, end, end - start)  # __link_va
             steps.tree_inserts += 1
             result_start = start
         else:
