@@ -62,21 +62,7 @@ class FreeVmapAreaRbAugmentCb:
         self.nr_computes = 0
 
     def propagate(self, rb: RbNode | None, stop: RbNode | None) -> None:
-        n = 0
-        while rb is not stop:
-            n += 1  # augment_updates: one compute_subtree_max_size per iteration
-            m = rb.va_end - rb.va_start
-            c = rb.left
-            if c is not None and c.subtree_max_size > m:
-                m = c.subtree_max_size
-            c = rb.right
-            if c is not None and c.subtree_max_size > m:
-                m = c.subtree_max_size
-            if rb.subtree_max_size == m:
-                break
-            rb.subtree_max_size = m
-            rb = rb.parent
-        self.nr_computes += n
+        self.nr_computes += _propagate(rb, stop)
 
     def copy(self, old: RbNode, new: RbNode) -> None:
         new.subtree_max_size = old.subtree_max_size
@@ -112,9 +98,15 @@ def augment_tree_propagate_from(va: RbNode) -> int:
     only, and set to 1.  If we shrink the node 8 to 6, then its
     subtree_max_size is set to 6 and parent node becomes 4--6.
     """
+    return _propagate(va, None)
+
+
+def _propagate(node: RbNode | None, stop: RbNode | None) -> int:
+    """The shared loop of augment_tree_propagate_from and the rb callbacks'
+    propagate: recompute subtree_max_size upwards from ``node`` until ``stop``
+    or the first unchanged value; returns the compute_subtree_max_size count."""
     n = 0
-    node: RbNode | None = va
-    while node is not None:
+    while node is not stop:
         n += 1  # augment_updates: one compute_subtree_max_size per iteration
         m = node.va_end - node.va_start
         c = node.left
