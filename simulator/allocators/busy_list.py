@@ -113,7 +113,7 @@ class BusyListAllocator:
             addr = ((vstart + am1) & mask) & ~am1
             if addr + size > mask:
                 return None
-            steps.tree_nodes += tree_depth(len(seq))
+            steps.tree_nodes += tree_depth(self.nr_busy)
             first = self._lowest_ending_at_or_after(addr)
             if first is None:
                 return self._found(addr, size, vstart, vend)
@@ -214,7 +214,7 @@ class BusyListAllocator:
     def _insert_busy(self, start: int, end: int, steps: Steps) -> None:
         """__insert_vmap_area(va, &vmap_area_root, &vmap_area_list)."""
         seq = self._busy
-        steps.tree_nodes += tree_depth(len(seq))
+        steps.tree_nodes += tree_depth(self.nr_busy)
         steps.tree_inserts += 1
         at = seq.locate(start)
         prev = seq.prev(*at)
@@ -331,19 +331,12 @@ class BusyListAllocator:
     def check(self) -> None:
         """Raise InvariantError if an invariant is broken."""
         rng = self.range
+        self._check_busy_seq()
         items = self._busy.items()
-        prev_end = rng.vstart
-        for s, e, gap in items:
-            if not (rng.vstart <= s < e <= rng.vend):
-                raise InvariantError(f"busy area [{s:#x}, {e:#x}) outside the range or empty")
-            if s < prev_end:
-                raise InvariantError(f"busy area [{s:#x}, {e:#x}) overlaps its predecessor")
-            if gap != s - prev_end:
-                raise InvariantError(f"stale gap before [{s:#x}, {e:#x})")
-            prev_end = e
         if self._busy_bytes != sum(e - s for s, e, _ in items):
             raise InvariantError("busy byte count is stale")
-        vm_blocks = [(max(s, rng.vmalloc_start), min(e, rng.vmalloc_end)) for s, e in BusyListAllocator.free_blocks(self)]
+        vm_blocks = [(max(s, rng.vmalloc_start), min(e, rng.vmalloc_end))
+                     for s, e in BusyListAllocator.free_blocks(self)]
         vm_blocks = [(s, e) for s, e in vm_blocks if e > s]
         if self.nr_free_blocks != len(vm_blocks):
             raise InvariantError(f"free block count {self.nr_free_blocks} != {len(vm_blocks)}")
@@ -351,13 +344,27 @@ class BusyListAllocator:
             raise InvariantError("largest free block is stale")
         if self.total_free_bytes() != sum(e - s for s, e in vm_blocks):
             raise InvariantError("free byte count is stale")
-        self._check_seq(self._busy)
-        if self._cache is not None and self._busy.find(self._cache) is None:
-            raise InvariantError(f"free_vmap_cache {self._cache:#x} is not a live busy area")
         blocks = BusyListAllocator.free_blocks(self)
         covered = sum(e - s for s, e in blocks) + self._busy_bytes
         if covered != rng.vend - rng.vstart:
             raise InvariantError("busy areas and free blocks do not tile the range")
+
+    def _check_busy_seq(self) -> None:
+        """The busy sequence: inside the range, sorted, disjoint, gaps and
+        augmentation up to date, free_vmap_cache a live area."""
+        rng = self.range
+        prev_end = rng.vstart
+        for s, e, gap in self._busy.items():
+            if not (rng.vstart <= s < e <= rng.vend):
+                raise InvariantError(f"busy area [{s:#x}, {e:#x}) outside the range or empty")
+            if s < prev_end:
+                raise InvariantError(f"busy area [{s:#x}, {e:#x}) overlaps its predecessor")
+            if gap != s - prev_end:
+                raise InvariantError(f"stale gap before [{s:#x}, {e:#x})")
+            prev_end = e
+        self._check_seq(self._busy)
+        if self._cache is not None and self._busy.find(self._cache) is None:
+            raise InvariantError(f"free_vmap_cache {self._cache:#x} is not a live busy area")
 
     @staticmethod
     def _check_seq(seq: AugSeq) -> None:

@@ -43,7 +43,7 @@ Deviations from the RFC text, where the RFC would corrupt state or BUG():
 from __future__ import annotations
 
 from .augseq import AugSeq
-from .base import AllocResult, InvariantError, NonexistentAreaError, Range, Steps, check_request, tree_depth
+from .base import AllocResult, InvariantError, Range, Steps, check_request, tree_depth
 from .busy_list import BusyListAllocator
 
 
@@ -54,7 +54,17 @@ class FreeListAllocator(BusyListAllocator):
                    "last_free_va_chunk, coalescing on free")
 
     def __init__(self, rng: Range, initial_busy: list[tuple[int, int]]) -> None:
-        super().__init__(rng, initial_busy)
+        vms, vme = rng.vmalloc_start, rng.vmalloc_end
+        # Busy areas of the vmalloc range (va_end in (VMALLOC_START, VMALLOC_END]:
+        # the areas __free_vmap_area merges into the free list) only need a
+        # lookup: the old path's walks stay in their own [vstart, vend), which
+        # must not reach into the vmalloc range (see the module notes), and
+        # reach the same address with the same count whether or not the list
+        # goes on past vend.  Keeping them in a dict instead of the gap
+        # sequence saves the gap bookkeeping on every vmalloc/vfree.
+        self._vm_busy: dict[int, int] = {s: e for s, e in initial_busy if vms < e <= vme}
+        super().__init__(rng, [(s, e) for s, e in initial_busy if not vms < e <= vme])
+        self._busy_bytes += sum(e - s for s, e in self._vm_busy.items())
         # vmalloc_init: free areas of [VMALLOC_START, VMALLOC_END) around the vmlist.
         blocks = []
         prev = rng.vmalloc_start
@@ -81,8 +91,11 @@ class FreeListAllocator(BusyListAllocator):
         rng = self.range
         if rng.vmalloc_start <= vstart < rng.vmalloc_end:      # is_vmalloc_addr(vstart)
             addr = self._alloc_vmalloc_area(size, align, vstart, vend, steps)
-            if addr is not None:
-                self._insert_busy(addr, addr + size, steps)     # free_vmap_cache untouched
+            if addr is not None:                                # __insert_vmap_area(va, busy)
+                steps.tree_nodes += tree_depth(len(self._busy) + len(self._vm_busy))
+                steps.tree_inserts += 1
+                self._vm_busy[addr] = addr + size               # free_vmap_cache untouched
+                self._busy_bytes += size
         else:
             addr = self._search(size, align, vstart, vend, steps)
             if addr is not None:
@@ -92,16 +105,13 @@ class FreeListAllocator(BusyListAllocator):
 
     def free(self, addr: int) -> Steps:
         steps = Steps()
-        cur = self._busy.find(addr)
-        if cur is None:
-            raise NonexistentAreaError(addr)
-        end = self._busy._e[cur[0]][cur[1]]
-        rng = self.range
-        is_vmalloc_area = rng.vmalloc_start < end <= rng.vmalloc_end
-        start, end = self._erase_busy(addr, steps, not is_vmalloc_area, cur)
-        if is_vmalloc_area:
-            self._merge_add_free_va_area(start, end, steps)
-        else:
+        end = self._vm_busy.pop(addr, None)
+        if end is not None:                                   # a vmalloc-range area
+            steps.tree_erases += 1                            # rb_erase from the busy tree
+            self._busy_bytes -= end - addr
+            self._merge_add_free_va_area(addr, end, steps)
+        else:                                                 # the old rules
+            self._erase_busy(addr, steps, True)               # raises if not busy
             steps.objects_freed += 1                          # kfree_rcu(va, rcu_head)
         return steps
 
@@ -242,6 +252,13 @@ class FreeListAllocator(BusyListAllocator):
 
     # ------------------------------------------------------------ read-outs
     @property
+    def nr_busy(self) -> int:
+        return len(self._busy) + len(self._vm_busy)
+
+    def busy_areas(self) -> list[tuple[int, int]]:
+        return sorted(super().busy_areas() + list(self._vm_busy.items()))
+
+    @property
     def nr_free_blocks(self) -> int:
         """Blocks on the free list (it covers exactly the vmalloc range)."""
         return len(self._free)
@@ -268,8 +285,21 @@ class FreeListAllocator(BusyListAllocator):
         return sorted(out)
 
     def check(self) -> None:
-        super().check()
+        self._check_busy_seq()
         rng = self.range
+        busy = self.busy_areas()
+        prev_end = rng.vstart
+        for s, e in busy:
+            if not (rng.vstart <= s < e <= rng.vend):
+                raise InvariantError(f"busy area [{s:#x}, {e:#x}) outside the range or empty")
+            if s < prev_end:
+                raise InvariantError(f"busy area [{s:#x}, {e:#x}) overlaps its predecessor")
+            prev_end = e
+        if self._busy_bytes != sum(e - s for s, e in busy):
+            raise InvariantError("busy byte count is stale")
+        for s, e in self._vm_busy.items():
+            if not rng.vmalloc_start < e <= rng.vmalloc_end:
+                raise InvariantError(f"area [{s:#x}, {e:#x}) kept as a vmalloc area is not one")
         items = self._free.items()
         prev_end = None
         for s, e, size in items:
@@ -284,7 +314,7 @@ class FreeListAllocator(BusyListAllocator):
         if self._free_bytes != sum(b[2] for b in items):
             raise InvariantError("free byte count is stale")
         # Busy areas and free blocks tile the vmalloc range exactly.
-        inside = [(max(s, rng.vmalloc_start), min(e, rng.vmalloc_end)) for s, e in self.busy_areas()
+        inside = [(max(s, rng.vmalloc_start), min(e, rng.vmalloc_end)) for s, e in busy
                   if e > rng.vmalloc_start and s < rng.vmalloc_end]
         pieces = sorted(inside + [(s, e) for s, e, _ in items])
         pos = rng.vmalloc_start

@@ -164,10 +164,20 @@ def _corruptions(policy: str):
         def stale_gap(a):
             seq = a._busy
             seq.set_val(0, 0, seq._v[0][0] + P)         # gap before the first area
-        out = [busy_bytes, stale_cache, stale_gap]
+        out = [busy_bytes, stale_cache]
+        if policy == "busy-list":
+            out.append(stale_gap)
         if policy == "free-list":
+            # free-list keeps vmalloc-range busy areas in a dict (the old path's
+            # gap sequence holds the others)
+            def phantom_busy(a):
+                s = max(a.free_blocks(), key=lambda b: b[1] - b[0])[0]
+                a._vm_busy[s] = s + P                   # busy behind the free list's back
+                a._busy_bytes += P
+
             def stale_chunk(a):
                 a._last_chunk = VS + 17 * P             # not the start of a free block
+            out.append(phantom_busy)
 
             def shrink_free_block(a):
                 fl = a._free
