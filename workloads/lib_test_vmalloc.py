@@ -249,19 +249,27 @@ def summary_line(name: str, passed: int, failed: int, repeat: int, loops: int, a
 
 
 def run_case(caller: Caller, name: str, ctx: Ctx, repeat: int) -> Generator[Any, Any, tuple[int, int, int]]:
-    """test_func()'s inner part for one test: (passed, failed, avg usec)."""
+    """test_func()'s inner part for one test: (passed, failed, avg usec).
+
+    A repetition that the scenario's stop cuts short (``ctx.stopped``) is
+    neither passed nor failed: it ends the test, a log line says so, and avg
+    is divided by the repetitions that ran instead of ``repeat``."""
     passed = failed = 0
+    ran = 0
     kt = caller.now_ns
     for _ in range(repeat):
         rv = yield from CASE_FUNCS[name](caller, ctx)
+        ran += 1
+        if ctx.stopped:
+            caller.log(f"test_vmalloc: {name} cut short by the scenario's stop in repetition "
+                       f"{ran} of {repeat} (not counted as passed or failed)")
+            break
         if rv == 0:
             passed += 1
         else:
             failed += 1
-        if ctx.stopped:
-            break
     delta_us = int(caller.now_ns - kt) // 1000   # ktime_us_delta(); SimPy time may be a float
-    return passed, failed, delta_us // repeat     # do_div(delta, test_repeat_count)
+    return passed, failed, delta_us // ran        # do_div(delta, test_repeat_count)
 
 
 # ------------------------------------------------------- one case as a workload
@@ -274,7 +282,12 @@ class CaseParams(KernelKnobs):
 def _case_behaviour(name: str) -> Callable[[Caller, CaseParams], Generator[Any, Any, None]]:
     def behaviour(caller: Caller, p: CaseParams) -> Generator[Any, Any, None]:
         loops = resolve_loops(p.test_loop_count, caller)
-        ctx = Ctx(p, loops, True, Once(caller.measure_start))
+        # Every repetition runs the whole loop count, as the module does.  The
+        # scenario's iterations stop counts loop iterations, so it could cut
+        # repetition 2 at once: with test_repeat_count > 1 the case counts no
+        # iterations and ends by itself after its repetitions (a time stop
+        # still cuts it).
+        ctx = Ctx(p, loops, p.test_repeat_count == 1, Once(caller.measure_start))
         passed, failed, avg = yield from run_case(caller, name, ctx, p.test_repeat_count)
         caller.log(summary_line(name, passed, failed, p.test_repeat_count, loops, avg))
     behaviour.__name__ = name

@@ -228,3 +228,25 @@ def test_summary_avg_is_an_integer_with_a_float_clock() -> None:
 def test_background_with_a_float_clock_sleeps_whole_ns() -> None:
     c = drive("thread-stacks", _FloatClock(seed=1, time_ns=10_000_000), {"rate_per_s": 5000})
     assert c.of("sleep") and all(isinstance(o.size_bytes, int) for o in c.of("sleep"))
+
+
+def test_case_repeats_run_the_whole_loop_count_each_time() -> None:
+    # test_func(): every one of test_repeat_count repetitions runs test_loop_count
+    # iterations, here taken from the scenario's iterations stop (100)
+    c = drive("fix_size_alloc_test", FakeCaller(iterations=100), {"test_repeat_count": 3})
+    assert len(c.of("vmalloc")) == 3 * 100
+    m = SUMMARY.match(c.lines[-1])
+    assert m and m.groups()[1:5] == ("3", "0", "3", "100")
+    # avg = ktime_us_delta / repeat: 3 ops of op_ns per iteration
+    assert int(m.group(6)) == (3 * 100 * 3 * 1000 // 1000) // 3
+
+
+def test_a_repetition_cut_by_the_stop_is_neither_passed_nor_failed() -> None:
+    # a time stop in the middle of repetition 2 (each repetition: 10 x 3 ops of 1 us)
+    c = drive("fix_size_alloc_test", FakeCaller(time_ns=45_000),
+              {"test_repeat_count": 3, "test_loop_count": 10})
+    assert any("cut short by the scenario's stop in repetition 2 of 3" in line for line in c.lines)
+    m = SUMMARY.match(c.lines[-1])
+    assert m and (m.group(2), m.group(3), m.group(4)) == ("1", "0", "3")
+    # avg over the two repetitions that ran (45 us of simulated time)
+    assert int(m.group(6)) == 45 // 2
