@@ -380,6 +380,8 @@ def _resolve_callers(cfg: ScenarioConfig, data: dict[str, Any], source: str, cpu
     registry = _workloads()
     specs: list[CallerSpec] = []
     items: list[dict[str, Any]] = []
+    cpu_owner: dict[int, int] = {}       # cpu -> index of the callers entry on it
+    label_owner: dict[str, int] = {}     # caller label -> index of its entry
     for i, c in enumerate(cfg.callers):
         loc = ("callers", i)
         if c.workload not in registry:
@@ -410,9 +412,20 @@ def _resolve_callers(cfg: ScenarioConfig, data: dict[str, Any], source: str, cpu
         if len(set(cpu_list)) != len(cpu_list):
             raise ScenarioError(source, loc + ("cpus",), f"a CPU is listed twice (got {cpu_list})")
         for cpu in cpu_list:
+            if cpu in cpu_owner:
+                raise ScenarioError(source, loc + ("cpus",), f"CPU {cpu} already runs callers"
+                                    f"[{cpu_owner[cpu]}]: one caller per CPU (no CPU sharing is "
+                                    "modelled); put this caller on another CPU or raise cpus")
+            cpu_owner[cpu] = i
             label = "" if c.name is None else (c.name if len(cpu_list) == 1 else f"{c.name}@cpu{cpu}")
-            specs.append(CallerSpec(workload=c.workload, cpu=cpu, params=dict(dumped),
-                                    background=c.background, name=label))
+            spec = CallerSpec(workload=c.workload, cpu=cpu, params=dict(dumped),
+                              background=c.background, name=label)
+            if spec.label in label_owner:
+                raise ScenarioError(source, loc + ("name",), f"caller name {spec.label!r} is "
+                                    f"already used by callers[{label_owner[spec.label]}]; "
+                                    "give each caller a unique name")
+            label_owner[spec.label] = i
+            specs.append(spec)
         items.append({"workload": c.workload, "cpus": cpu_list, "background": c.background,
                       "name": c.name, **dumped})
     return tuple(specs), tuple(items)

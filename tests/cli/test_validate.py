@@ -42,6 +42,13 @@ CASES = {
     "unknown device": (_minimal_with("qemu-x86", "qemu-x68"), "device.profile",
                        "unknown device 'qemu-x68'; did you mean 'qemu-x86'?"),
     "duplicate keys": (MINIMAL + "seeds: [3]\n", "seeds", "duplicate key 'seeds'"),
+    "two callers on one CPU": (_minimal_with("    cpus: 0\n", "    cpus: 0\n  - workload: seed-test1\n"
+                                             "    cpus: [1, 0]\ncpus: 2\n"),
+                               "callers[1].cpus", "CPU 0 already runs callers[0]: one caller per CPU"),
+    "duplicate caller names": (_minimal_with("    cpus: 0\n", "    cpus: 0\n    name: a\n"
+                                             "  - workload: seed-test1\n    cpus: 1\n    name: a\n"
+                                             "cpus: 2\n"),
+                               "callers[1].name", "caller name 'a' is already used by callers[0]"),
 }
 
 
