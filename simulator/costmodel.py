@@ -6,7 +6,9 @@ listed in :data:`PARAMETERS` with what it prices; ``docs/engine.md`` explains
 each one.  A walked node (``list_nodes``, ``tree_nodes``, the busy-tree
 lookup of vfree) costs ``node_hot_ns`` when the walked structure, ``nodes x
 vmap_area_bytes``, fits ``cache_bytes`` and ``node_cold_ns`` when it does not:
-the two are never averaged into one constant.
+the two are never averaged into one constant.  The walked structure is the
+busy areas (busy list, busy tree) or the free blocks (free list, free tree):
+``Steps.free_nodes`` says which of the walked nodes were free blocks.
 """
 
 from __future__ import annotations
@@ -133,14 +135,20 @@ class CostModel:
         """Cost of one walked node of a structure of ``structure_nodes`` vmap_areas."""
         return self.node_hot_ns if structure_nodes <= self.cache_nodes else self.node_cold_ns
 
-    def steps_ns(self, s: Any, structure_nodes: int) -> float:
+    def steps_ns(self, s: Any, busy_nodes: int, free_nodes: int = 0) -> float:
         """Price every field of one ``Steps`` (simulator/allocators/base.py).
 
-        ``structure_nodes``: vmap_area objects in the walked structures, which
-        decides hit or miss for ``list_nodes`` and ``tree_nodes``.
+        ``busy_nodes`` / ``free_nodes``: the busy areas and the free blocks
+        the allocator keeps.  Each decides hit or miss for the walked nodes of
+        its own structures: ``s.free_nodes`` of ``list_nodes + tree_nodes``
+        were free blocks, the rest busy areas.
         """
-        node = self.node_hot_ns if structure_nodes <= self.cache_nodes else self.node_cold_ns
-        ns = (s.list_nodes + s.tree_nodes) * node
+        cache = self.cache_nodes
+        walked_free = s.free_nodes
+        ns = (s.list_nodes + s.tree_nodes - walked_free) * (
+            self.node_hot_ns if busy_nodes <= cache else self.node_cold_ns)
+        if walked_free:
+            ns += walked_free * (self.node_hot_ns if free_nodes <= cache else self.node_cold_ns)
         ns += s.tree_inserts * self.rb_insert_ns + s.tree_erases * self.rb_erase_ns
         ns += s.augment_updates * self.augment_update_ns + s.merges * self.merge_ns
         ns += s.objects_allocated * self.kmalloc_ns + s.objects_freed * self.kfree_ns

@@ -349,6 +349,7 @@ class AugmentedTreeAllocator:
     def __alloc_vmap_area(self, size: int, align: int, vstart: int, vend: int, steps: Steps) -> int | None:
         va, nodes = self.find_vmap_lowest_match(size, align, vstart)
         steps.tree_nodes = nodes  # tree_nodes: find_vmap_lowest_match
+        steps.free_nodes = nodes  # (in the free tree)
         if va is None:
             return None
         s = va.va_start
@@ -424,6 +425,7 @@ class AugmentedTreeAllocator:
         if lva is not None:
             nodes, updates = self.insert_vmap_area_augment(lva, va)
             steps.tree_nodes += nodes         # tree_nodes: find_va_links from va's node
+            steps.free_nodes += nodes
             steps.tree_inserts += 1           # tree_inserts: rb_insert_augmented
             steps.augment_updates += updates  # augment_updates: rotations + propagate
 
@@ -468,6 +470,7 @@ class AugmentedTreeAllocator:
             parent = node
             is_left = va_end <= node.va_start      # the link is parent's left
             steps.tree_nodes += nodes
+            steps.free_nodes += nodes
 
         merged = False
         va = None

@@ -22,6 +22,12 @@ Counting rules (per operation, all ints unless named):
     augmented-tree policy keeps a real red-black free tree and counts the
     nodes it really visits (``find_vmap_lowest_match`` including the
     climb back up, ``find_va_links``).
+``free_nodes``
+    of ``list_nodes + tree_nodes``, those visited in the free-block
+    structures (free-list's free list and free tree, augmented-tree's free
+    tree); the rest walked the busy list or busy tree.  The cost model prices
+    each part as a hit or a miss by the size of the structure it walked.
+    Always 0 for busy-list.
 ``tree_inserts`` / ``tree_erases``
     ``rb_insert_*`` / ``rb_erase*`` calls, on any tree.
 ``augment_updates``
@@ -58,6 +64,7 @@ class Steps:
     __slots__ = (
         "list_nodes",
         "tree_nodes",
+        "free_nodes",
         "tree_inserts",
         "tree_erases",
         "augment_updates",
@@ -71,6 +78,7 @@ class Steps:
     def __init__(self) -> None:
         self.list_nodes = 0
         self.tree_nodes = 0
+        self.free_nodes = 0
         self.tree_inserts = 0
         self.tree_erases = 0
         self.augment_updates = 0

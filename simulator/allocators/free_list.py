@@ -168,12 +168,15 @@ class FreeListAllocator(BusyListAllocator):
 
         if p_fit == begin:
             steps.list_nodes += 1
+            steps.free_nodes += 1
         else:
             stop = p_fit if p_fit is not None else fl.end_cursor()
             skipped = fl.range_max(begin[0], begin[1], stop[0], stop[1])
             if skipped > self._fvms:
                 self._fvms = skipped                  # free_va_max_size = max(...)
-            steps.list_nodes += fl.distance(begin[0], begin[1], stop[0], stop[1]) + (p_fit is not None)
+            walked = fl.distance(begin[0], begin[1], stop[0], stop[1]) + (p_fit is not None)
+            steps.list_nodes += walked
+            steps.free_nodes += walked
         if p_fit is None:
             return None                               # Not found: VMALLOC_END
         if nva + size > vend:
@@ -202,6 +205,7 @@ class FreeListAllocator(BusyListAllocator):
             steps.fit = "NE"
             steps.objects_allocated += 1               # kzalloc(..., GFP_NOWAIT)
             steps.tree_nodes += tree_depth(len(fl))
+            steps.free_nodes += tree_depth(len(fl))
             steps.tree_inserts += 1
             fl.resize(c, j, b_start, nva)
             fl.insert(nva + size, b_end, b_end - nva - size)
@@ -215,6 +219,7 @@ class FreeListAllocator(BusyListAllocator):
         last_chunk = self._last_chunk
         last_free_va_start = last_chunk if last_chunk is not None else 0
         steps.tree_nodes += len(fl).bit_length()       # __find_va_slot: tree_depth(n)
+        steps.free_nodes += len(fl).bit_length()
         self._free_bytes += end - start
         c, j = fl.locate(start)
         merged = None

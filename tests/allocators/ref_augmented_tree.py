@@ -142,6 +142,7 @@ class RefAugmentedTree:
         while True:
             tmp_va = node
             self.steps.tree_nodes += 1
+            self.steps.free_nodes += 1      # (the free tree)
             if va.va_start < tmp_va.va_end and va.va_end <= tmp_va.va_start:
                 is_left, node = True, node.left
             elif va.va_end > tmp_va.va_start and va.va_start >= tmp_va.va_end:
@@ -244,6 +245,7 @@ class RefAugmentedTree:
         while node is not None:
             va = node
             self.steps.tree_nodes += 1
+            self.steps.free_nodes += 1      # (the free tree)
             if self.get_subtree_max_size(node.left) >= length and vstart < va.va_start:
                 node = node.left
             else:
@@ -258,6 +260,7 @@ class RefAugmentedTree:
                         break
                     va = node
                     self.steps.tree_nodes += 1
+                    self.steps.free_nodes += 1      # (the free tree)
                     if self.is_within_this_va(va, size, align, vstart):
                         return va
                     if self.get_subtree_max_size(node.right) >= length and vstart <= va.va_start:

@@ -147,6 +147,7 @@ class RefFreeList(RefBusyList):
         while i < len(fl):                  # list_for_each_entry_from
             va = fl[i]
             steps.list_nodes += 1
+            steps.free_nodes += 1           # the free list
             if va.va_start > vstart:
                 nva_start_addr = align_nowrap(va.va_start, align)
 
@@ -201,6 +202,7 @@ class RefFreeList(RefBusyList):
         """``__insert_vmap_area(va, &free_vmap_area_root, &free_vmap_area_list)``."""
         fl = self.free_vmap_area_list
         steps.tree_nodes += tree_depth(len(fl))
+        steps.free_nodes += tree_depth(len(fl))     # the free tree
         i = 0
         while i < len(fl) and fl[i].va_start < va.va_start:
             i += 1
@@ -243,6 +245,7 @@ class RefFreeList(RefBusyList):
         fl = self.free_vmap_area_list
         # __find_va_slot: one descent of the free tree.
         steps.tree_nodes += tree_depth(len(fl))
+        steps.free_nodes += tree_depth(len(fl))     # the free tree
         j = 0
         while j < len(fl) and fl[j].va_start < va.va_start:
             j += 1

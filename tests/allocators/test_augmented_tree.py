@@ -32,8 +32,8 @@ def pages(blocks, base: int = BASE):
 
 def steps(s, **expected):
     """All Steps fields, with the unnamed ones 0/None."""
-    full = dict(list_nodes=0, tree_nodes=0, tree_inserts=0, tree_erases=0, augment_updates=0,
-                merges=0, fit=None, objects_allocated=0, objects_freed=0)
+    full = dict(list_nodes=0, tree_nodes=0, free_nodes=0, tree_inserts=0, tree_erases=0,
+                augment_updates=0, merges=0, fit=None, objects_allocated=0, objects_freed=0)
     full.update(expected)
     assert s.as_dict() == full
 
@@ -45,7 +45,7 @@ def test_le_fit():
     assert r.addr == BASE
     # find: the root block is examined (1 node) and fits; busy tree empty:
     # tree_depth(0) = 0; propagate from the shrunk root: 1 compute.
-    steps(r.steps, tree_nodes=1, tree_inserts=1, augment_updates=1, fit="LE")
+    steps(r.steps, tree_nodes=1, free_nodes=1, tree_inserts=1, augment_updates=1, fit="LE")
     assert pages(a.free_blocks()) == [(1, 8)] and pages(a.busy_areas()) == [(0, 1)]
     a.check()
 
@@ -56,7 +56,7 @@ def test_fl_fit():
     assert r.addr == BASE
     # unlink_va of the lone root: rb_erase case 1 with no child, parent NULL:
     # no rebalance, propagate(NULL, NULL) computes nothing.
-    steps(r.steps, tree_nodes=1, tree_inserts=1, tree_erases=1, fit="FL", objects_freed=1)
+    steps(r.steps, tree_nodes=1, free_nodes=1, tree_inserts=1, tree_erases=1, fit="FL", objects_freed=1)
     assert a.free_blocks() == [] and a.nr_free_blocks == 0 and a.largest_free_bytes() == 0
     a.check()
 
@@ -65,7 +65,7 @@ def test_re_fit():
     a = mk(8)
     r = a.alloc(2 * P, vstart=BASE + 6 * P)
     assert r.addr == BASE + 6 * P
-    steps(r.steps, tree_nodes=1, tree_inserts=1, augment_updates=1, fit="RE")
+    steps(r.steps, tree_nodes=1, free_nodes=1, tree_inserts=1, augment_updates=1, fit="RE")
     assert pages(a.free_blocks()) == [(0, 6)]
     a.check()
 
@@ -79,7 +79,7 @@ def test_ne_fit_left_remainder_is_the_new_object():
     # linked from va's node (1 node examined: va, whose left is empty) as its
     # left child (black parent: no rotation).  augment: propagate(va) = 1;
     # propagate(lva) = 2 (lva 0 -> 2P changed; va still 5P: stop).
-    steps(r.steps, tree_nodes=1 + 0 + 1, tree_inserts=2, augment_updates=3, fit="NE",
+    steps(r.steps, tree_nodes=1 + 0 + 1, free_nodes=1 + 1, tree_inserts=2, augment_updates=3, fit="NE",
           objects_allocated=1)
     assert a._root.rb_node is root_before
     assert (root_before.va_start, root_before.va_end) == (BASE + 3 * P, BASE + 8 * P)
@@ -111,7 +111,7 @@ def test_free_without_merge_inserts_a_block():
     # find_va_links from the root [3,8): [1,2) goes left, empty: 1 node.
     # next = root, 3 != 2; prev = head.  link_va + propagate: 0->P changed,
     # root unchanged: 2 computes.
-    steps(s, tree_nodes=1, tree_inserts=1, tree_erases=1, augment_updates=2)
+    steps(s, tree_nodes=1, free_nodes=1, tree_inserts=1, tree_erases=1, augment_updates=2)
     assert pages(a.free_blocks()) == [(1, 2), (3, 8)]
     a.check()
 
@@ -125,12 +125,12 @@ def test_free_merges_with_next_and_prev():
     # prev = [1,2): merge -> [1,8), propagate: [1,8) 7P != P, root 7P != 6P: 2.
     # unlink_va([2,8)) (the root, only a left child): no rebalance, propagate
     # from NULL: 0.  Two structs freed.
-    steps(s, tree_nodes=2, tree_erases=2, augment_updates=3, merges=2, objects_freed=2)
+    steps(s, tree_nodes=2, free_nodes=2, tree_erases=2, augment_updates=3, merges=2, objects_freed=2)
     assert pages(a.free_blocks()) == [(1, 8)]
     a.check()
     s = a.free(BASE)
     # only next: [1,8) -> [0,8); propagate 1 compute.
-    steps(s, tree_nodes=1, tree_erases=1, augment_updates=1, merges=1, objects_freed=1)
+    steps(s, tree_nodes=1, free_nodes=1, tree_erases=1, augment_updates=1, merges=1, objects_freed=1)
     assert pages(a.free_blocks()) == [(0, 8)]
     a.check()
 
@@ -142,7 +142,7 @@ def test_free_merges_with_prev_only():
     # find_va_links: root [3,8) -> left [0,1) -> right, empty: 2 nodes.
     # next = root (3 != 2); prev = [0,1): merge -> [0,2); propagate 2P != P,
     # then root 5P unchanged: 2 computes.
-    steps(s, tree_nodes=2, tree_erases=1, augment_updates=2, merges=1, objects_freed=1)
+    steps(s, tree_nodes=2, free_nodes=2, tree_erases=1, augment_updates=2, merges=1, objects_freed=1)
     assert pages(a.free_blocks()) == [(0, 2), (3, 8)]
     a.check()
 
@@ -184,7 +184,7 @@ def test_length_rule_accepts_an_exact_aligned_block_on_the_path():
     # propagate(3, NULL): 3 holds the copied 8P, unchanged (1); 3 was black
     # with no child: rebalance at 4, sibling 5 black with red right child:
     # case 4, rotate(4, 5) computes 4 (1).  Total 3.
-    steps(r.steps, tree_nodes=1 + tree_depth(7), tree_inserts=1, tree_erases=1, fit="FL", objects_freed=1,
+    steps(r.steps, tree_nodes=1 + tree_depth(7), free_nodes=1, tree_inserts=1, tree_erases=1, fit="FL", objects_freed=1,
           augment_updates=3)
     a.check()
 
@@ -208,7 +208,7 @@ def test_failure_leaves_state_unchanged():
     assert r.addr is None and r.steps.fit is None
     # free tree [0,4) [5,9) [10,16): root [5,9); its left max 4P < 7P, it does
     # not fit, right max 6P < 7P; climb: no parent.  1 node, nothing else.
-    steps(r.steps, tree_nodes=1)
+    steps(r.steps, tree_nodes=1, free_nodes=1)
     assert a.free_blocks() == blocks and a.busy_areas() == busy
     a.check()
 
@@ -219,7 +219,7 @@ def test_vend_restriction_fails_after_the_search():
     # find_vmap_lowest_match ignores vend: it returns [0,16) (1 node); then
     # nva + size > vend -> overflow path.
     assert r.addr is None
-    steps(r.steps, tree_nodes=1)
+    steps(r.steps, tree_nodes=1, free_nodes=1)
     assert pages(a.free_blocks()) == [(0, 16)]
 
 
@@ -276,7 +276,7 @@ def test_align_wrap_to_zero_with_vstart_zero_fails_like_the_kernel():
     a = AugmentedTreeAllocator(rng, [(0, (1 << 31) + P)])
     r = a.alloc(P, align=1 << 31)
     assert r.addr is None
-    steps(r.steps, tree_nodes=1)
+    steps(r.steps, tree_nodes=1, free_nodes=1)
     assert a.free_blocks() == [((1 << 31) + P, 1 << 32)]
 
 
@@ -446,7 +446,7 @@ def test_length_wrapping_to_zero_walks_like_c():
         a = cls(rng, [(P, 2 * P)])
         r = a.alloc(1 << 32)
         assert r.addr is None
-        steps(r.steps, tree_nodes=2)
+        steps(r.steps, tree_nodes=2, free_nodes=2)
 
 
 def test_read_outs_cover_the_vmalloc_range():

@@ -172,42 +172,48 @@ def test_free_list_chunk_rules_by_hand() -> None:
     """The RFC's last_free_va_chunk / free_va_max_size / last_alloc_* rules and the four fits."""
     models = both("free-list")
     # (a)-(c): chunk None -> head; then from the chunk: LE fits, one block each.
-    expect_alloc(models, 2 * P, 1, None, None, B, steps(list_nodes=1, tree_inserts=1, fit="LE"))
-    expect_alloc(models, 2 * P, 1, None, None, B + 2 * P, steps(list_nodes=1, tree_nodes=1, tree_inserts=1, fit="LE"))
-    expect_alloc(models, 2 * P, 1, None, None, B + 4 * P, steps(list_nodes=1, tree_nodes=2, tree_inserts=1, fit="LE"))
+    expect_alloc(models, 2 * P, 1, None, None, B, steps(list_nodes=1, free_nodes=1, tree_inserts=1, fit="LE"))
+    expect_alloc(models, 2 * P, 1, None, None, B + 2 * P, steps(list_nodes=1, tree_nodes=1, free_nodes=1, tree_inserts=1, fit="LE"))
+    expect_alloc(models, 2 * P, 1, None, None, B + 4 * P, steps(list_nodes=1, tree_nodes=2, free_nodes=1, tree_inserts=1, fit="LE"))
     # (d) free [2,4): no neighbour block, inserted (slot search depth(1)=1);
     #     it lies below the chunk [6,64): chunk = its prev = NULL.
-    expect_free(models, B + 2 * P, steps(tree_nodes=1, tree_inserts=1, tree_erases=1))
+    expect_free(models, B + 2 * P, steps(tree_nodes=1, free_nodes=1, tree_inserts=1, tree_erases=1))
     # (e) 4p from the head: [2,4) skipped (free_va_max_size = 2p), [6,64) LE.
-    expect_alloc(models, 4 * P, 1, None, None, B + 6 * P, steps(list_nodes=2, tree_nodes=2, tree_inserts=1, fit="LE"))
+    expect_alloc(models, 4 * P, 1, None, None, B + 6 * P, steps(list_nodes=2, tree_nodes=2, free_nodes=2, tree_inserts=1, fit="LE"))
     # (f) 2p <= free_va_max_size: head again; [2,4) is an exact fit (FL).
     expect_alloc(models, 2 * P, 1, None, None, B + 2 * P,
-                 steps(list_nodes=1, tree_nodes=2, tree_inserts=1, tree_erases=1, objects_freed=1, fit="FL"))
+                 steps(list_nodes=1, tree_nodes=2, free_nodes=1, tree_inserts=1, tree_erases=1, objects_freed=1,
+                       fit="FL"))
     # (g) FL left the chunk NULL: head [10,64); ALIGN(10p, 16K) = 12p: NE,
     #     new right block (free-tree insert depth(1)=1) + busy insert depth(5)=3.
     expect_alloc(models, P, 4 * P, None, None, B + 12 * P,
-                 steps(list_nodes=1, tree_nodes=4, tree_inserts=2, objects_allocated=1, fit="NE"))
+                 steps(list_nodes=1, tree_nodes=4, free_nodes=1 + 1, tree_inserts=2, objects_allocated=1,
+                       fit="NE"))
     # (h) smaller align than last_alloc_align: head [10,12): exact fit.
     expect_alloc(models, 2 * P, 1, None, None, B + 10 * P,
-                 steps(list_nodes=1, tree_nodes=3, tree_inserts=1, tree_erases=1, objects_freed=1, fit="FL"))
+                 steps(list_nodes=1, tree_nodes=3, free_nodes=1, tree_inserts=1, tree_erases=1, objects_freed=1,
+                       fit="FL"))
     # (i) vstart 40p: head [13,64) does not start above vstart: nva = 40p: NE.
     expect_alloc(models, P, 1, B + 40 * P, None, B + 40 * P,
-                 steps(list_nodes=1, tree_nodes=1 + 3, tree_inserts=2, objects_allocated=1, fit="NE"))
+                 steps(list_nodes=1, tree_nodes=1 + 3, free_nodes=1 + 1, tree_inserts=2, objects_allocated=1,
+                       fit="NE"))
     # (j) lower vstart than last_alloc_vstart: head [13,40): LE at 13p.
-    expect_alloc(models, P, 1, None, None, B + 13 * P, steps(list_nodes=1, tree_nodes=3, tree_inserts=1, fit="LE"))
+    expect_alloc(models, P, 1, None, None, B + 13 * P,
+                 steps(list_nodes=1, tree_nodes=3, free_nodes=1, tree_inserts=1, fit="LE"))
     # (k) vstart 39p >= last_alloc_vstart: from the chunk [14,40): nva = 39p: RE.
-    expect_alloc(models, P, 1, B + 39 * P, None, B + 39 * P, steps(list_nodes=1, tree_nodes=4, tree_inserts=1, fit="RE"))
+    expect_alloc(models, P, 1, B + 39 * P, None, B + 39 * P,
+                 steps(list_nodes=1, tree_nodes=4, free_nodes=1, tree_inserts=1, fit="RE"))
     # free [12,13): next block [13,...)? no, [13,14) is busy; prev block? [10,12)
     # is busy too: insert; below the chunk [14,39): chunk = prev = NULL.
-    expect_free(models, B + 12 * P, steps(tree_nodes=2, tree_inserts=1, tree_erases=1))
+    expect_free(models, B + 12 * P, steps(tree_nodes=2, free_nodes=2, tree_inserts=1, tree_erases=1))
     # free [13,14): Next [14,39) merges (frees the busy object), then Prev [12,13)
     # absorbs Next, which is in the free tree (rb_erase): 2 merges.
-    expect_free(models, B + 13 * P, steps(tree_nodes=2, tree_erases=2, merges=2, objects_freed=2))
+    expect_free(models, B + 13 * P, steps(tree_nodes=2, free_nodes=2, tree_erases=2, merges=2, objects_freed=2))
     assert models[0].free_blocks() == [(B + 12 * P, B + 39 * P), (B + 41 * P, B + 64 * P)]
     # (l) nothing fits 32p: both blocks examined, failure, nothing changes.
-    expect_alloc(models, 32 * P, 1, None, None, None, steps(list_nodes=2))
+    expect_alloc(models, 32 * P, 1, None, None, None, steps(list_nodes=2, free_nodes=2))
     # (m) vend break: 4p fits [12,39) but vend is 14p.
-    expect_alloc(models, 4 * P, 1, None, B + 14 * P, None, steps(list_nodes=1))
+    expect_alloc(models, 4 * P, 1, None, B + 14 * P, None, steps(list_nodes=1, free_nodes=1))
 
 
 def test_free_list_old_path_outside_vmalloc_range() -> None:
@@ -215,7 +221,8 @@ def test_free_list_old_path_outside_vmalloc_range() -> None:
     vms = B + 16 * P
     models = both("free-list", vmalloc_start=vms, vmalloc_end=B + 64 * P)
     # vmalloc path: head [16,64): LE.
-    expect_alloc(models, P, 1, vms, None, vms, steps(list_nodes=1, tree_inserts=1, fit="LE"))
+    expect_alloc(models, P, 1, vms, None, vms, steps(list_nodes=1, free_nodes=1, tree_inserts=1, fit="LE"))
+    # the old path walks the busy list and tree: no free-block nodes
     # modules-like request [B, 16p): no cache: descend depth(1)=1; the only area
     # [16,17) ends above: the walk does not run (1p + 0 > 16p is false).
     expect_alloc(models, 2 * P, 1, B, vms, B, steps(tree_nodes=1 + 1, tree_inserts=1))

@@ -40,6 +40,10 @@ def test_every_steps_field_is_priced(field: str) -> None:
             s.fit = fit
             assert m.steps_ns(s, 1) == cost["fit_ns"]
         return
+    if field == "free_nodes":        # a part of list_nodes + tree_nodes, not a price of its own
+        s.tree_nodes = s.free_nodes = 3
+        assert m.steps_ns(s, 1, 1) == 3 * cost["node_hot_ns"]
+        return
     setattr(s, field, 3)
     assert m.steps_ns(s, 1) == 3 * cost[FIELD_PRICE[field]]
 
@@ -56,6 +60,13 @@ def test_walked_nodes_hit_when_structure_fits_cache_miss_when_not() -> None:
     assert m.node_ns(15_000) == cost["node_cold_ns"]
     x86 = load_device("qemu-x86")["cost"]
     assert CostModel(x86, 4).node_ns(15_000) == x86["node_hot_ns"]
+    # each walked node is priced by the structure it walked: with 15,000 busy
+    # areas (cold) and 3 free blocks (hot), a free-list walk of 3 free blocks
+    # plus a busy-tree insert descent of 14 nodes
+    s = Steps()
+    s.list_nodes, s.tree_nodes, s.free_nodes = 3, 14, 3
+    assert m.steps_ns(s, 15_000, 3) == 3 * cost["node_hot_ns"] + 14 * cost["node_cold_ns"]
+    assert m.steps_ns(s, 3, 15_000) == 3 * cost["node_cold_ns"] + 14 * cost["node_hot_ns"]
     # vfree's busy lookup: one descent of ceil(log2(n+1)) nodes
     assert m.lookup_ns(15_000) == 14 * cost["node_cold_ns"]
 
