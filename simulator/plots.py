@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .output import SavedResults  # noqa: E402
+from .report import device_profile  # noqa: E402
 
 _STYLE = {"busy-list": ("#d62728", "-"), "free-list": ("#1f77b4", "--"),
           "augmented-tree": ("#2ca02c", "-.")}
@@ -45,8 +46,15 @@ def _allocs(saved: SavedResults) -> list[str]:
 
 
 def _title(saved: SavedResults, what: str) -> str:
-    dev = (saved.scenario.get("device") or {}).get("profile", "?")
-    return f"{what}\nscenario {saved.name} · device {dev} · {saved.scenario.get('cpus', '?')} CPUs (simulated)"
+    sc = saved.scenario
+    if sc.get("sweep"):
+        (path, values), = sc["sweep"].items()
+        where = f"sweep of {path} over {', '.join(map(str, values))}"
+        if not str(path).startswith("device"):
+            where = f"device {device_profile(sc)} · {where}"
+        return f"{what}\nscenario {saved.name} · {where} (simulated)"
+    return (f"{what}\nscenario {saved.name} · device {device_profile(sc)} · "
+            f"{sc.get('cpus', '?')} CPUs (simulated)")
 
 
 def _time_axis(t_ns: np.ndarray) -> tuple[float, str]:

@@ -145,8 +145,17 @@ def comparison_text(saved: SavedResults) -> str:
     return "\n".join(parts)
 
 
+def device_profile(scenario: dict[str, Any]) -> str:
+    """The device profile a saved scenario names (``device: NAME`` in a sweep's
+    document as written, ``device: {profile: NAME}`` once resolved)."""
+    device = scenario.get("device")
+    if isinstance(device, str):
+        return device
+    return str((device or {}).get("profile", "?"))
+
+
 def _provenance(scenario: dict[str, Any]) -> str:
-    device = (scenario.get("device") or {}).get("profile", "?")
+    device = device_profile(scenario)
     return (
         "## Where these numbers come from\n\n"
         f"Every time in this report (loop time, latencies, lock wait, spin) is **simulated** by "
@@ -164,7 +173,7 @@ def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
     out = [f"# vmsim report: {sc.get('name', '?')}\n"]
     if sc.get("description"):
         out.append(str(sc["description"]).strip() + "\n")
-    out.append(f"- device: `{(sc.get('device') or {}).get('profile', '?')}`, {sc.get('cpus', '?')} CPUs\n"
+    out.append(f"- device: `{device_profile(sc)}`, {sc.get('cpus', '?')} CPUs\n"
                f"- allocators: {', '.join(_allocators(saved))}\n"
                f"- foreground workloads: {_workloads(sc)}\n"
                f"- stop: iterations {stop.get('iterations')}, simulated time {stop.get('time')} ns\n"
@@ -208,5 +217,5 @@ def render_sweep_report(saved: SavedResults, plot_files: list[Path]) -> str:
     return "\n".join(out)
 
 
-__all__ = ["seed_line", "seed_table", "per_run_rows", "comparison_text", "render_report",
+__all__ = ["device_profile", "seed_line", "seed_table", "per_run_rows", "comparison_text", "render_report",
            "render_sweep_report", "first_enomem_ns", "markdown_table", "text_table"]

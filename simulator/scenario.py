@@ -226,7 +226,14 @@ class Scenario:
                 for a in sc.allocators for s in c.seeds]
 
     def resolved(self) -> dict[str, Any]:
-        """The scenario as plain data, every default filled in (the saved scenario.yaml)."""
+        """The scenario as plain data, every default filled in (the saved scenario.yaml).
+
+        A sweep resolves point by point (each point directory saves its own);
+        its top-level file is the document as written, with the seeds recorded
+        and a relative ``initial_layout`` made absolute, so that running it
+        runs the same sweep again."""
+        if self.points:
+            return self._sweep_document()
         c, asp = self.config, self.address_space
         out: dict[str, Any] = {"name": c.name, "description": c.description,
                                "device": {"profile": c.device.profile,
@@ -245,14 +252,27 @@ class Scenario:
         out["metrics"] = {"sample_interval": c.metrics.sample_interval, "keep_ops": c.metrics.keep_ops}
         out["kernel"] = c.kernel.model_dump()
         out["output"] = c.output.model_dump()
-        if self.points:
-            out["sweep"] = copy.deepcopy(c.sweep)
         return out
+
+    def _sweep_document(self) -> dict[str, Any]:
+        doc = copy.deepcopy(self.raw)
+        doc["seeds"] = list(self.config.seeds)
+        space = doc.get("address_space")
+        if isinstance(space, dict) and isinstance(space.get("initial_layout"), str):
+            layout = Path(space["initial_layout"])
+            if not layout.is_absolute():
+                space["initial_layout"] = str((self.base_dir / layout).resolve())
+        return doc
 
     def resolved_yaml(self, seed: int | None = None, iterations: int | None = None) -> str:
         sc = self.override(seed, iterations)
-        head = ("# vmsim resolved scenario: defaults filled in, seeds recorded.\n"
-                "# `vmsim run` on this file reproduces the results saved beside it.\n")
+        if sc.points:
+            head = ("# vmsim sweep scenario: the document as written, seeds recorded; each point\n"
+                    "# directory holds its resolved scenario.  `vmsim run` on this file runs the\n"
+                    "# same sweep again and reproduces the results saved beside it.\n")
+        else:
+            head = ("# vmsim resolved scenario: defaults filled in, seeds recorded.\n"
+                    "# `vmsim run` on this file reproduces the results saved beside it.\n")
         return head + dump_yaml(sc.resolved())
 
 
