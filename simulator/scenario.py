@@ -36,6 +36,9 @@ from .scenario_schema import COMMON_CALLER_KEYS, PAGE_SIZES, ScenarioConfig, Sce
 from .spec import AddressSpace, CallerSpec, MetricsSpec, RunSpec
 from .yamlsafe import YamlError, dump_yaml, load_yaml
 
+#: time-series samples one run may take (stop.time / metrics.sample_interval)
+MAX_SAMPLES = 10_000_000
+
 # ---------------------------------------------------------------- registries
 
 def _workloads() -> dict[str, Any]:
@@ -316,6 +319,10 @@ def _resolve(data: dict[str, Any], source: str, base: Path) -> Scenario:
         cfg = ScenarioConfig.model_validate(data, context={"page_size": page_hint or 4096})
     except ValidationError as exc:
         raise _from_validation(source, exc, ScenarioConfig) from None
+    if cfg.stop.time is not None and cfg.stop.time // cfg.metrics.sample_interval > MAX_SAMPLES:
+        raise ScenarioError(source, ("metrics", "sample_interval"),
+                            f"{cfg.stop.time // cfg.metrics.sample_interval:,} samples over the "
+                            f"stop time; accepted: at most {MAX_SAMPLES:,} per run (a longer interval)")
     # device profile and its defaults
     known_devices = _device_names()
     if known_devices is not None and cfg.device.profile not in known_devices:

@@ -103,7 +103,7 @@ COMMON_CALLER_KEYS = ("workload", "cpus", "background", "name")
 class StopConfig(_Model):
     """When a run stops: after `iterations` per foreground caller, or at simulated `time`."""
 
-    iterations: int | None = Field(None, gt=0)
+    iterations: int | None = Field(None, gt=0, le=10**12)
     time: DurationField | None = None
 
     @model_validator(mode="after")

@@ -104,10 +104,16 @@ def parse_address(value: Any) -> int:
     raise ValueError(f"expected an address: an integer or a hex string such as 0xf0800000 (got {value!r})")
 
 
+#: sizes are kernel ``unsigned long`` values kept in int64 columns: below 2^63
+MAX_BYTES = (1 << 63) - 1
+
+
 def _bytes(value: Any, info: ValidationInfo) -> int:
     n = parse_size(value, _page_size(info))
     if n < 0:
         raise ValueError(f"must be >= 0 bytes (got {n})")
+    if n > MAX_BYTES:
+        raise ValueError(f"must be below 2^63 bytes (got {n})")
     return n
 
 
@@ -118,6 +124,8 @@ def _page_bytes(value: Any, info: ValidationInfo) -> int:
         raise ValueError(f"must be a positive size (got {n})")
     if n % page:
         raise ValueError(f"must be a multiple of the page size {page} (got {n})")
+    if n > MAX_BYTES:
+        raise ValueError(f"must be below 2^63 bytes (got {n})")
     return n
 
 
@@ -129,7 +137,10 @@ def _duration(value: Any, info: ValidationInfo) -> int:
 
 
 def _address(value: Any, info: ValidationInfo) -> int:
-    return parse_address(value)
+    a = parse_address(value)
+    if not 0 <= a <= 1 << 64:
+        raise ValueError(f"must lie in 0..2^64 (got {a:#x})")
+    return a
 
 
 #: bytes >= 0, written as an int or with a unit
