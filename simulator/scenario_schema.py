@@ -15,15 +15,8 @@ from pydantic import (BaseModel, ConfigDict, Field, WithJsonSchema, field_valida
 from . import units
 from .yamlsafe import format_path
 
-_SIZE_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
-                               "description": units.SIZE_FORMS})
-_TIME_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
-                               "description": units.TIME_FORMS})
-_ADDR_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0},
-                                         {"type": "string", "pattern": "^(0[xX][0-9a-fA-F_]+|[0-9_]+)$"}],
-                               "description": "an address: integer or hex string such as 0xf0800000"})
-AddressField = Annotated[units.Address, _ADDR_SCHEMA]
-DurationField = Annotated[units.DurationNs, _TIME_SCHEMA]
+AddressField = units.Address
+DurationField = units.DurationNs
 _NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$"
 PAGE_SIZES = (4096, 16384, 65536)
 
@@ -201,23 +194,19 @@ def json_schema() -> dict[str, Any]:
             defs.setdefault(k, v)
         props = {k: v for k, v in caller.get("properties", {}).items()}
         props["workload"] = {"const": name, "description": wl.description}
-        for k, v in ps.get("properties", {}).items():
-            props[k] = _loosen_units(v)
+        props.update(ps.get("properties", {}))
         variants.append({"type": "object", "title": f"caller: {name}", "description": wl.description,
                          "properties": props, "required": ["workload"] + list(ps.get("required", [])),
                          "additionalProperties": False})
     if variants:
         defs["CallerConfig"] = {"title": "CallerConfig", "anyOf": variants}
+    # `device: NAME` is short for `device: {profile: NAME}`
+    device = schema["properties"]["device"]
+    schema["properties"]["device"] = {"anyOf": [{"type": "string", "description": "a device profile name"},
+                                                {k: v for k, v in device.items() if k != "description"}],
+                                      "description": device.get("description", "the device profile")}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
 
-
-def _loosen_units(prop: dict[str, Any]) -> dict[str, Any]:
-    """Integer fields of params models may be written with units in YAML: accept strings too."""
-    if prop.get("type") == "integer":
-        out = {k: v for k, v in prop.items() if k != "type"}
-        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-        return out
-    return prop
 
 __all__ = ["ScenarioConfig", "ScenarioError", "json_schema", "PAGE_SIZES"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ValidationInfo
+from pydantic import BeforeValidator, ValidationInfo, WithJsonSchema
 
 DEFAULT_PAGE_SIZE = 4096
 
@@ -143,14 +143,23 @@ def _address(value: Any, info: ValidationInfo) -> int:
     return a
 
 
+# JSON Schema of the types (``vmsim schema``): an integer, or a string with a unit.
+_SIZE_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
+                               "description": SIZE_FORMS})
+_TIME_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
+                               "description": TIME_FORMS})
+_ADDR_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0},
+                                         {"type": "string", "pattern": "^(0[xX][0-9a-fA-F_]+|[0-9_]+)$"}],
+                               "description": "an address: integer or hex string such as 0xf0800000"})
+
 #: bytes >= 0, written as an int or with a unit
-Bytes = Annotated[int, BeforeValidator(_bytes)]
+Bytes = Annotated[int, BeforeValidator(_bytes), _SIZE_SCHEMA]
 #: a positive multiple of the page size (vmalloc sizes, alignments of areas)
-PageBytes = Annotated[int, BeforeValidator(_page_bytes)]
+PageBytes = Annotated[int, BeforeValidator(_page_bytes), _SIZE_SCHEMA]
 #: nanoseconds >= 0, written as an int or with a unit
-DurationNs = Annotated[int, BeforeValidator(_duration)]
+DurationNs = Annotated[int, BeforeValidator(_duration), _TIME_SCHEMA]
 #: an address, int or hex string
-Address = Annotated[int, BeforeValidator(_address)]
+Address = Annotated[int, BeforeValidator(_address), _ADDR_SCHEMA]
 
 __all__ = ["parse_size", "parse_duration", "parse_address", "Bytes", "PageBytes",
            "DurationNs", "Address", "SIZE_FORMS", "TIME_FORMS", "DEFAULT_PAGE_SIZE"]

@@ -201,3 +201,17 @@ def test_shipped_scenarios_validate(path):
     sc = load_scenario(path)
     assert sc.run_specs()
     assert re.fullmatch(r"[A-Za-z0-9._=+-]+", sc.name)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "scenarios").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_scenarios_pass_the_printed_json_schema(path):
+    # what an editor does with `vmsim schema`: shorthand device names, sizes and
+    # times with units (also nested in distributions), hex addresses
+    import jsonschema
+    validator = jsonschema.Draft202012Validator(json_schema())
+    doc = yaml.safe_load(path.read_text())
+    assert [e.message for e in validator.iter_errors(doc)] == []
+    bad = {**doc, "seedz": [1]}
+    assert any("seedz" in e.message for e in validator.iter_errors(bad))
+    wrong = {**doc, "callers": [{**doc["callers"][0], "no_such_param": 1}]}
+    assert list(validator.iter_errors(wrong))
