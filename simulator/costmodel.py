@@ -121,8 +121,10 @@ class CostModel:
         # vmalloc outside the lock, after: kmalloc the pages array, then per page alloc + map.
         self.vmalloc_post_fixed_ns = c["kmalloc_ns"]
         self.vmalloc_page_ns = c["page_alloc_ns"] + c["map_page_ns"]
-        # vfree outside the lock: per page unmap + free, then kfree pages array + vm_struct.
-        self.vfree_page_ns = c["unmap_page_ns"] + c["page_free_ns"]
+        # vfree outside the lock: per page unmap (remove_vm_area, before the lazy
+        # add and a purge), then per page free, then kfree pages array + vm_struct.
+        self.vfree_unmap_page_ns = c["unmap_page_ns"]
+        self.vfree_free_page_ns = c["page_free_ns"]
         self.vfree_post_fixed_ns = 2 * c["kfree_ns"]
         # ENOMEM: the vmap_area and vm_struct kmalloc'ed up front are kfree'd.
         self.enomem_ns = 2 * c["kfree_ns"]

@@ -223,17 +223,20 @@ class CpuCaller:
                           env.now + self.debt - t0, wait, hold, 0, tn, False)
             return
         npages, area_bytes = info
-        post = t_rel - env.now + npages * cost.vfree_page_ns + cost.vfree_post_fixed_ns
-        # free_vmap_area_noflush: vmap_lazy_nr += pages (guard included), llist_add
+        # __vunmap: remove_vm_area (unmap the pages, then free_vmap_area_noflush:
+        # vmap_lazy_nr += pages (guard included), llist_add, maybe purge), then
+        # free the pages and kfree the pages array and the vm_struct.
+        unmapped = t_rel - env.now + npages * cost.vfree_unmap_page_ns
+        after = npages * cost.vfree_free_page_ns + cost.vfree_post_fixed_ns
         nr_lazy = eng.lazy_add(addr, area_bytes)
         purge = False
         if nr_lazy > eng.lazy_max:
-            yield env.timeout(post)
-            post = 0.0
+            yield env.timeout(unmapped)
+            unmapped = 0.0
             purge, w2, h2 = yield from eng.try_purge_vmap_area_lazy(self)
             wait += w2
             hold += h2
-        self.debt = post
+        self.debt = unmapped + after
         eng.oplog.add(t0, self.idx, self.cpu, VFREE, npages * self.page_size, 1, addr, True,
                       env.now + self.debt - t0, wait, hold, 0, tn, purge)
 

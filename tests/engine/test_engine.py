@@ -180,3 +180,31 @@ def test_loop_time_from_measure_start_to_last_foreground_end() -> None:
     end = (ops["t_ns"] + ops["latency_ns"]).max()
     assert r.summary["loop_time_ns"] == pytest.approx(end)   # measure_start at t = 0
     assert r.summary["ops"] == len(ops) == 2 * 2 * 500
+
+
+def test_purge_starts_after_the_unmapping_and_before_the_page_frees(monkeypatch) -> None:
+    # __vunmap: remove_vm_area unmaps the pages, then free_vmap_area_noflush may
+    # purge; the pages are freed afterwards.  With 1 CPU the purging vfree's
+    # lookup releases the lock at t_rel; the purge must start at t_rel + unmap.
+    from simulator.engine import Engine
+    unmap_ns, free_ns = 700.0, 3000.0          # far apart, so an order mix-up shows
+    spec = make_spec("busy-list", cpus=1, iterations=2100,
+                     cost_overrides={"unmap_page_ns": unmap_ns, "page_free_ns": free_ns})
+    starts: list[float] = []
+    real = Engine.try_purge_vmap_area_lazy
+
+    def probe(self, c):
+        starts.append(self.env.now)
+        return (yield from real(self, c))
+    monkeypatch.setattr(Engine, "try_purge_vmap_area_lazy", probe)
+    r = simulate(spec)
+    assert len(starts) == r.summary["purges"] == 1
+    vf = r.ops[(r.ops["op"] == "vfree") & r.ops["purge"]].iloc[0]
+    # t_ns is the lookup's lock request (the lock is free on 1 CPU); the busy tree
+    # then holds the 2,048 lazily freed areas and this one: 2,049 nodes
+    from simulator.costmodel import CostModel
+    m = CostModel(spec.cost, 1)
+    t_rel = vf["t_ns"] + m.lock_acquire_ns + m.lookup_ns(2049) + m.lock_release_ns
+    assert starts[0] == pytest.approx(t_rel + 3 * unmap_ns, abs=1e-6)
+    # the page frees follow the purge: they end the vfree's latency
+    assert vf["t_ns"] + vf["latency_ns"] > starts[0] + 3 * free_ns
