@@ -63,6 +63,10 @@ def check_cost(cost: dict[str, Any], where: str = "cost") -> dict[str, Any]:
         if key not in PARAMETERS:
             raise ValueError(f"{where}: unknown parameter {key!r}; accepted: {', '.join(PARAMETERS)}")
         out[key] = check_value(key, value, where)
+    if out["lock_kind"] != "ticket" and out["lock_waiter_ns"]:
+        raise ValueError(f"{where}: lock_waiter_ns prices a ticket lock's per-waiter handoff and "
+                         f"lock_kind is {out['lock_kind']} (got lock_waiter_ns "
+                         f"{out['lock_waiter_ns']}); accepted: lock_waiter_ns 0, or lock_kind ticket")
     return out
 
 
@@ -115,7 +119,7 @@ class CostModel:
         self.lock_acquire_ns = c["lock_acquire_ns"]
         self.lock_release_ns = c["lock_release_ns"]
         self.lock_handoff_ns = c["lock_handoff_ns"]
-        self.lock_waiter_ns = c["lock_waiter_ns"] if c["lock_kind"] == "ticket" else 0.0
+        self.lock_waiter_ns = c["lock_waiter_ns"]          # 0 unless lock_kind is ticket
         # vmalloc outside the lock, before: kmalloc vm_struct + vmap_area.
         self.vmalloc_pre_ns = 2 * c["kmalloc_ns"]
         # vmalloc outside the lock, after: kmalloc the pages array, then per page alloc + map.

@@ -119,6 +119,11 @@ def test_load_device_errors_are_one_line() -> None:
         load_device("qemu-x86", {"node_ns": 1})
     with pytest.raises(ValueError, match=r"lock_kind: expected one of qspinlock, ticket, tas"):
         load_device("qemu-x86", {"lock_kind": "mcs"})
+    # a per-waiter cost on a queued lock would be ignored: refused instead
+    with pytest.raises(ValueError, match=r"lock_waiter_ns prices a ticket lock's .* accepted: "
+                                         r"lock_waiter_ns 0, or lock_kind ticket"):
+        load_device("qemu-x86", {"lock_waiter_ns": 20})
+    assert load_device("qemu-x86", {"lock_waiter_ns": 20, "lock_kind": "ticket"})
     with pytest.raises(ValueError, match=r"node_hot_ns: expected a number"):
         load_device("qemu-x86", {"node_hot_ns": "fast"})
     assert load_device("qemu-x86", {"tlb_flush_page_ceiling": None})["cost"]["tlb_flush_page_ceiling"] is None
