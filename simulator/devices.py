@@ -91,6 +91,8 @@ def load_device(name: str, overrides: dict[str, Any] | None = None) -> dict[str,
             raise ValueError(
                 f"device {name}: unknown cost parameter {key!r}; accepted: {', '.join(PARAMETERS)}")
         cost[key] = check_value(key, value, where=f"device {name}: cost")
+    if overrides:
+        check_cost(cost, where=f"device {name}: cost")    # rules across parameters
     return {
         "name": name,
         "description": raw["description"],

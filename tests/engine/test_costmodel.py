@@ -26,6 +26,7 @@ def distinct_cost() -> dict:
     for i, (key, (kind, _)) in enumerate(PARAMETERS.items()):
         if kind == "ns":
             cost[key] = float(100 + 7 * i)
+    cost["lock_kind"] = "ticket"           # lock_waiter_ns > 0 needs a ticket lock
     assert len({cost[k] for k in FIELD_PRICE.values()} | {cost["fit_ns"]}) == 8
     return cost
 
