@@ -80,8 +80,8 @@ class ThreadStacksParams(Params):
         "stream (median 1): background load that differs from run to run; 0 = fixed rate"))
     lifetime: DurationDist = Field({"kind": "exponential", "mean": "10 ms"},
                                    validate_default=True, description="thread lifetime")
-    stack_size_bytes: PageBytes = Field("16 KiB", alias="stack_size", validate_default=True,
-                                        description="THREAD_SIZE: 16 KiB x86_64, 8 KiB arm32")
+    stack_size_bytes: PageBytes | None = Field(None, alias="stack_size", description=(
+        "THREAD_SIZE; None: 16 KiB on 64-bit (x86_64, arm64), 8 KiB on 32-bit (ARM)"))
     stack_align_bytes: PageBytes = Field("16 KiB", alias="stack_align", validate_default=True,
                                          description="THREAD_ALIGN: 16 KiB x86_64 and arm32 VMAP_STACK")
     cached_stacks: int = Field(2, ge=0, description="NR_CACHED_STACKS per-CPU stack cache")
@@ -101,6 +101,7 @@ def thread_stacks(caller: Caller, p: ThreadStacksParams) -> Gen:
     VMALLOC_START, VMALLOC_END)``); exits put it back in the cache if a slot is
     free, else vfree it (free_thread_stack)."""
     cache: list[int | None] = [None] * p.cached_stacks
+    stack_size = p.stack_size_bytes or (16384 if caller.word_bits == 64 else 8192)
 
     def fork() -> Generator[Any, Any, int | None]:
         for i, s in enumerate(cache):          # this_cpu_xchg(cached_stacks[i], NULL)
@@ -109,7 +110,7 @@ def thread_stacks(caller: Caller, p: ThreadStacksParams) -> Gen:
                 addr: int | None = s
                 break
         else:
-            addr = yield from caller.vmalloc(p.stack_size_bytes, p.stack_align_bytes)
+            addr = yield from caller.vmalloc(stack_size, p.stack_align_bytes)
         if addr is not None and p.touch:
             yield from caller.touch(addr)
         return addr

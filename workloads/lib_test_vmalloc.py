@@ -65,15 +65,16 @@ class KernelKnobs(Params):
 
     nr_pages: int = Field(3, ge=1, description=(
         "fix_size_alloc_test pages: 3 in the 5.x module, 1 in newer ones"))
-    thread_align_bytes: PageBytes = Field("16 KiB", alias="thread_align", validate_default=True,
-                                          description="THREAD_ALIGN; fix_align uses it << 1")
+    thread_align_bytes: PageBytes | None = Field(None, alias="thread_align", description=(
+        "THREAD_ALIGN; fix_align uses it << 1.  None: 16 KiB on 64-bit (x86_64), 8 KiB on "
+        "32-bit (ARM without VMAP_STACK); arm64 with VMAP_STACK: give 32 KiB"))
     rnd_bits: Literal[8, 32, 64] | None = Field(None, description=(
         "random word of random_size_align_alloc_test: None = BITS_PER_LONG (5.x), 8 (6.2+)"))
 
     @model_validator(mode="after")
     def _pow2(self) -> KernelKnobs:
         a = self.thread_align_bytes
-        if a & (a - 1):
+        if a is not None and a & (a - 1):
             raise ValueError(f"thread_align must be a power of two (got {a})")
         return self
 
@@ -195,7 +196,8 @@ def random_size_alloc_test(caller: Caller, ctx: Ctx) -> CaseGen:
 
 
 def fix_align_alloc_test(caller: Caller, ctx: Ctx) -> CaseGen:
-    size, align = 5 * caller.page_size, ctx.knobs.thread_align_bytes << 1
+    thread_align = ctx.knobs.thread_align_bytes or (16384 if caller.word_bits == 64 else 8192)
+    size, align = 5 * caller.page_size, thread_align << 1
     ctx.setup_done()
     ml = ctx.loop(caller)
     for _ in ml:

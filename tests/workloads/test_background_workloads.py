@@ -15,7 +15,7 @@ SEC = 1_000_000_000
 
 def test_thread_stacks_rate_size_alignment_and_exits() -> None:
     rate, horizon_ns, life_ns = 2000.0, SEC, 5_000_000
-    c = drive("thread-stacks", FakeCaller(seed=7, time_ns=horizon_ns, op_ns=100),
+    c = drive("thread-stacks", FakeCaller(seed=7, time_ns=horizon_ns, op_ns=100, word_bits=64),
               {"rate_per_s": rate, "lifetime": "5 ms", "cached_stacks": 0})
     allocs = c.of("vmalloc")
     # Poisson(rate * T) forks: within 5 standard deviations of the mean
@@ -44,8 +44,9 @@ def test_thread_stacks_rate_size_alignment_and_exits() -> None:
 
 
 def test_thread_stacks_cache_and_arm32_sizes() -> None:
-    c = drive("thread-stacks", FakeCaller(seed=1, time_ns=SEC // 10),
-              {"rate_per_s": 5000, "lifetime": "1 ms", "stack_size": "8 KiB",
+    # 32-bit: THREAD_SIZE 8 KiB by default (ARM), THREAD_ALIGN 16 KiB (VMAP_STACK)
+    c = drive("thread-stacks", FakeCaller(seed=1, time_ns=SEC // 10, word_bits=32),
+              {"rate_per_s": 5000, "lifetime": "1 ms",
                "stack_align": "16 KiB", "cached_stacks": 2, "resident_threads": 3})
     allocs = c.of("vmalloc")
     touches = c.of("touch")

@@ -67,7 +67,7 @@ def test_full_fit_leaves_holes_of_exactly_one_area(ncpus: int, junk_length: int)
 @pytest.mark.parametrize("thread_align,expected_align", [(None, 32 * 1024), ("8 KiB", 16 * 1024)])
 def test_fix_align_requests_are_thread_align_shifted(thread_align, expected_align) -> None:
     params = {} if thread_align is None else {"thread_align": thread_align}
-    c = drive("fix_align_alloc_test", FakeCaller(iterations=200), params)
+    c = drive("fix_align_alloc_test", FakeCaller(iterations=200, word_bits=64), params)
     allocs = c.of("vmalloc")
     assert len(allocs) == 200
     for o in allocs:
@@ -165,9 +165,9 @@ def _run_order(c: FakeCaller) -> list[str]:
 
 def test_test_vmalloc_performance_is_sequential_stress_is_shuffled() -> None:
     params = {"run_test_mask": 1 | 16, "test_loop_count": 5, "test_repeat_count": 1}
-    perf = [_run_order(drive("test-vmalloc", FakeCaller(seed=s), params)) for s in range(8)]
+    perf = [_run_order(drive("test-vmalloc", FakeCaller(seed=s, word_bits=64), params)) for s in range(8)]
     assert all(o == ["fix_size", "fix_align"] for o in perf)
-    stress = [_run_order(drive("test-vmalloc", FakeCaller(seed=s), {**params, "mode": "stress"}))
+    stress = [_run_order(drive("test-vmalloc", FakeCaller(seed=s, word_bits=64), {**params, "mode": "stress"}))
               for s in range(8)]
     assert all(sorted(o) == ["fix_align", "fix_size"] for o in stress)
     assert ["fix_align", "fix_size"] in stress          # some seed runs fix_align first
@@ -250,3 +250,10 @@ def test_a_repetition_cut_by_the_stop_is_neither_passed_nor_failed() -> None:
     assert m and (m.group(2), m.group(3), m.group(4)) == ("1", "0", "3")
     # avg over the two repetitions that ran (45 us of simulated time)
     assert int(m.group(6)) == 45 // 2
+
+
+@pytest.mark.parametrize("word_bits,expected_align", [(64, 32 * 1024), (32, 16 * 1024)])
+def test_fix_align_default_thread_align_follows_the_word_size(word_bits, expected_align) -> None:
+    # THREAD_ALIGN: x86_64 16 KiB; 32-bit ARM (no VMAP_STACK) THREAD_SIZE = 8 KiB
+    c = drive("fix_align_alloc_test", FakeCaller(iterations=5, word_bits=word_bits))
+    assert {(o.size_bytes, o.align) for o in c.of("vmalloc")} == {(5 * PAGE, expected_align)}
