@@ -480,6 +480,13 @@ class Engine:
         stats = self.oplog.latency_stats(ops if spec.metrics.keep_ops else None)
         summary["ops"] = stats.pop("ops")
         summary["loop_time_ns"] = end - (min(starts) if starts else 0.0)
+        fg = [(c, cs.workload) for c, cs in zip(self.callers, spec.callers) if not c.background]
+        names = list(dict.fromkeys(w for _, w in fg))
+        if len(names) > 1:               # each foreground workload's own loop time
+            for w in names:
+                mine = [c for c, cw in fg if cw == w]
+                t0 = [m for c in mine if (m := self.oplog.measure_t[c.idx]) is not None]
+                summary[f"loop_time_ns:{w}"] = max(c.end_ns for c in mine) - (min(t0) if t0 else 0.0)
         summary.update(stats)
         summary["spin_cpu_ns"] = float(sum(lock.spin_ns))
         summary["purges"] = self.purges

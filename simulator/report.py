@@ -41,19 +41,26 @@ def _workloads(scenario: dict[str, Any]) -> str:
 
 
 def seed_table(saved: SavedResults) -> list[str]:
-    """The RFC-style lines, one per seed and per non-baseline allocator."""
+    """The RFC-style lines, per workload, one per seed and non-baseline allocator.
+
+    With several foreground workloads each gets its own loop time (summary
+    columns ``loop_time_ns:<workload>``: from its callers' first
+    ``measure_start()`` to the end of its last caller)."""
     s, allocs = saved.summary, _allocators(saved)
     if len(allocs) < 2 or "loop_time_ns" not in s:
         return []
+    per_workload = [(c.split(":", 1)[1], c) for c in s.columns if c.startswith("loop_time_ns:")]
+    blocks = per_workload or [(_workloads(saved.scenario), "loop_time_ns")]
     old = allocs[0]
     lines = []
-    for new in allocs[1:]:
-        lines.append(f"{_workloads(saved.scenario)}: {old} vs {new}")
-        for seed in sorted(set(s["seed"])):
-            a = s[(s.allocator == old) & (s.seed == seed)]["loop_time_ns"]
-            b = s[(s.allocator == new) & (s.seed == seed)]["loop_time_ns"]
-            if len(a) and len(b):
-                lines.append(f"  seed {seed}: {seed_line(float(a.iloc[0]), float(b.iloc[0]))}")
+    for workload, col in blocks:
+        for new in allocs[1:]:
+            lines.append(f"{workload}: {old} vs {new}")
+            for seed in sorted(set(s["seed"])):
+                a = s[(s.allocator == old) & (s.seed == seed)][col]
+                b = s[(s.allocator == new) & (s.seed == seed)][col]
+                if len(a) and len(b) and not (np.isnan(a.iloc[0]) or np.isnan(b.iloc[0])):
+                    lines.append(f"  seed {seed}: {seed_line(float(a.iloc[0]), float(b.iloc[0]))}")
     return lines
 
 

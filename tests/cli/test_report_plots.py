@@ -86,6 +86,46 @@ def test_seed_table_pairs_old_and_new_per_seed():
     assert lines[2] == f"  seed 2: {seed_line(33590882000, 11027123000)}"
 
 
+def test_seed_table_has_a_block_per_foreground_workload():
+    saved = _saved()
+    s = saved.summary
+    s["loop_time_ns:seed-test2"] = s["loop_time_ns"]
+    s["loop_time_ns:random_size_alloc_test"] = np.where(s.allocator == "busy-list", 2_000_000, 1_000_000)
+    lines = seed_table(saved)
+    assert lines[0] == "seed-test2: busy-list vs free-list"
+    assert lines[1] == f"  seed 1: {seed_line(33590881000, 11027122000)}"
+    assert lines[3:6] == ["random_size_alloc_test: busy-list vs free-list",
+                          "  seed 1: 2000(us) vs 1000(us) -50.000%",
+                          "  seed 2: 2000(us) vs 1000(us) -50.000%"]
+
+
+def test_engine_gives_each_foreground_workload_its_loop_time():
+    # two foreground workloads: seed-test2 (prefill outside its loop) and a
+    # short fix_size loop that ends first; each gets its own loop time
+    from simulator.engine import simulate
+    from simulator.scenario import parse_scenario
+    import yaml
+    doc = yaml.safe_load("""
+name: two
+device: qemu-x86
+cpus: 2
+allocators: [busy-list]
+callers:
+  - {workload: seed-test2, cpus: 0, prefill: 200, loops: 300}
+  - {workload: fix_size_alloc_test, cpus: 1, test_loop_count: 50}
+stop: {iterations: 1000}
+seeds: [1]
+""")
+    spec, = parse_scenario(doc).run_specs()
+    r = simulate(spec)
+    s = r.summary
+    a, b = s["loop_time_ns:seed-test2"], s["loop_time_ns:fix_size_alloc_test"]
+    assert 0 < b < a                             # fix_size's 50 loops end long before
+    assert s["loop_time_ns"] >= a                # the run-wide span covers both
+    ops = r.ops[r.ops.measured & (r.ops.caller == "fix_size_alloc_test@cpu1")]
+    assert b >= (ops.t_ns + ops.latency_ns).max() - ops.t_ns.min()
+
+
 def test_first_enomem_is_the_earliest_failed_vmalloc():
     got = first_enomem_ns(_saved())
     assert got[("busy-list", 1)] == 12000 and got[("busy-list", 2)] == 12000
