@@ -152,7 +152,7 @@ def _saved_from(results: Any, sc: Any) -> Any:
     from .output import SavedResults
     return SavedResults(scenario=yaml.safe_load(sc.resolved_yaml()), ops=results.ops,
                         timeseries=results.timeseries, summary=results.summary,
-                        log=list(results.log))
+                        log=list(results.log), histograms=results.histograms)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -55,6 +55,7 @@ class RunResult:
     timeseries: pd.DataFrame
     summary: dict[str, Any]
     log: list[str] = field(default_factory=list)
+    histograms: pd.DataFrame | None = None    # stats-only mode (metrics.histograms)
 
 
 class CpuCaller:
@@ -442,9 +443,11 @@ class Engine:
         t_prev, busy_prev = self._last_sample
         util = (busy - busy_prev) / (t - t_prev) if t > t_prev else 0.0
         self._last_sample = (t, busy)
-        self.samples.append((t, a.nr_busy, self.lazy_areas, self.lazy_nr, a.nr_free_blocks, largest,
-                             total, fragmentation(largest, total), util, *lock.spin_ns,
-                             self.purges, self.enomem))
+        row = (t, a.nr_busy, self.lazy_areas, self.lazy_nr, a.nr_free_blocks, largest,
+               total, fragmentation(largest, total), util, *lock.spin_ns, self.purges, self.enomem)
+        if not self.oplog.keep_ops:                   # no per-op records: latency per interval
+            row += self.oplog.take_window()
+        self.samples.append(row)
 
     def _sampler(self, interval: float) -> Generator[Any, Any, None]:
         while True:
@@ -471,7 +474,7 @@ class Engine:
         ops = self.oplog.frame(labels)
         ops.insert(0, "seed", spec.seed)
         ops.insert(0, "allocator", spec.allocator)
-        ts = timeseries_frame(self.samples, spec.cpus)
+        ts = timeseries_frame(self.samples, spec.cpus, window=not spec.metrics.keep_ops)
         ts.insert(0, "seed", spec.seed)
         ts.insert(0, "allocator", spec.allocator)
         starts = [m for m in self.oplog.measure_t if m is not None]
@@ -497,7 +500,12 @@ class Engine:
         summary["sim_time_ns"] = float(self.env.now)
         summary["lock_acquisitions"] = lock.acquisitions
         summary["lock_contended"] = lock.contended
-        return RunResult(ops, ts, summary, list(self.log))
+        hist = None
+        if not spec.metrics.keep_ops:
+            hist = self.oplog.histograms()
+            hist.insert(0, "seed", spec.seed)
+            hist.insert(0, "allocator", spec.allocator)
+        return RunResult(ops, ts, summary, list(self.log), hist)
 
 
 def simulate(spec: RunSpec, *, allocator_factory: Callable[[RunSpec], Any] | None = None) -> RunResult:

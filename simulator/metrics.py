@@ -92,13 +92,28 @@ class LogHistogram:
     def mean(self) -> float:
         return self.total / self.n if self.n else math.nan
 
+    def buckets(self) -> list[tuple[float, int]]:
+        """(representative value, count) per non-empty bucket, ascending; the
+        zero bucket first as 0.0; the top bucket's value capped at ``max``."""
+        out = [(0.0, self.zeros)] if self.zeros else []
+        out += [(min(2.0 * self._g**i / (self._g + 1.0), self.max), self.counts[i])
+                for i in sorted(self.counts)]
+        return out
+
 
 class _CallerStats:
-    __slots__ = ("hist", "lock_wait_ns")
+    __slots__ = ("hist", "wait", "lock_wait_ns")
 
     def __init__(self) -> None:
-        self.hist = (LogHistogram(), LogHistogram())
+        self.hist = (LogHistogram(), LogHistogram())     # latency per op kind
+        self.wait = (LogHistogram(), LogHistogram())     # lock wait of the ops that waited
         self.lock_wait_ns = 0.0
+
+
+#: stats-only mode: per sample interval latency columns of the time series
+WINDOW_COLUMNS = tuple(f"{op}_{k}_ns" for op in OP_NAMES for k in ("p50", "p99", "max"))
+#: stats-only mode: the histograms frame (histograms.parquet)
+HISTOGRAM_COLUMNS = ("metric", "op", "value_ns", "count")
 
 
 class OpLog:
@@ -110,6 +125,7 @@ class OpLog:
         self.i = array("Q")
         self.measure_t: list[float | None] = [None] * ncallers
         self._stats = [_CallerStats() for _ in range(ncallers)]
+        self._window = (LogHistogram(), LogHistogram())  # latency since the last sample
         self.count = 0
 
     def add(self, t_ns: float, caller: int, cpu: int, op: int, size_bytes: int, align: int,
@@ -123,11 +139,39 @@ class OpLog:
             st = self._stats[caller]
             st.hist[op].add(latency_ns)
             st.lock_wait_ns += lock_wait_ns
+            if lock_wait_ns > 0:
+                st.wait[op].add(lock_wait_ns)
+            self._window[op].add(latency_ns)
 
     def measure_start(self, caller: int, t_ns: float) -> None:
         self.measure_t[caller] = t_ns
         if not self.keep_ops:
             self._stats[caller] = _CallerStats()   # drop what came before the measured loop
+
+    def take_window(self) -> tuple[float, ...]:
+        """Stats-only mode: p50/p99/max latency of each op kind since the last
+        call (all ops, measured or not; NaN when none), in WINDOW_COLUMNS order."""
+        out: list[float] = []
+        for h in self._window:
+            out += [h.quantile(0.5), h.quantile(0.99), h.max if h.n else math.nan]
+        self._window = (LogHistogram(), LogHistogram())
+        return tuple(out)
+
+    def histograms(self) -> pd.DataFrame:
+        """Stats-only mode: the measured ops' latency and lock-wait histograms,
+        merged over callers (HISTOGRAM_COLUMNS; ``lock_wait`` counts only the
+        ops that waited, ``latency`` counts every op)."""
+        rows: list[tuple[str, str, float, int]] = []
+        for metric in ("latency", "lock_wait"):
+            for op, name in enumerate(OP_NAMES):
+                h = LogHistogram()
+                for st in self._stats:
+                    h.merge((st.hist if metric == "latency" else st.wait)[op])
+                rows += [(metric, name, v, k) for v, k in h.buckets()]
+        df = pd.DataFrame(rows, columns=list(HISTOGRAM_COLUMNS))
+        df["count"] = df["count"].astype(np.int64)
+        df["value_ns"] = df["value_ns"].astype(float)
+        return df
 
     # -- conversion, once ----------------------------------------------------
     def frame(self, labels: Sequence[str]) -> pd.DataFrame:
@@ -221,8 +265,10 @@ def timeseries_columns(ncpus: int) -> list[str]:
             + [f"spin_ns_cpu{c}" for c in range(ncpus)] + ["purges", "enomem"])
 
 
-def timeseries_frame(rows: Iterable[tuple], ncpus: int) -> pd.DataFrame:
-    df = pd.DataFrame(list(rows), columns=timeseries_columns(ncpus))
+def timeseries_frame(rows: Iterable[tuple], ncpus: int, window: bool = False) -> pd.DataFrame:
+    """The time series; ``window``: rows end with the WINDOW_COLUMNS (stats-only mode)."""
+    cols = timeseries_columns(ncpus) + (list(WINDOW_COLUMNS) if window else [])
+    df = pd.DataFrame(list(rows), columns=cols)
     for col in ("busy_areas", "lazy_areas", "lazy_pages", "free_blocks", "purges", "enomem"):
         df[col] = df[col].astype(np.int64)
     for col in ("largest_free_bytes", "total_free_bytes"):
@@ -235,5 +281,6 @@ def fragmentation(largest_free_bytes: int, total_free_bytes: int) -> float:
     return 1.0 - largest_free_bytes / total_free_bytes if total_free_bytes else 0.0
 
 
-__all__ = ["LogHistogram", "OpLog", "OPS_COLUMNS", "SUMMARY_COLUMNS", "REL_ERR",
+__all__ = ["LogHistogram", "OpLog", "OPS_COLUMNS", "SUMMARY_COLUMNS", "REL_ERR", "WINDOW_COLUMNS",
+           "HISTOGRAM_COLUMNS",
            "timeseries_columns", "timeseries_frame", "fragmentation", "VMALLOC", "VFREE"]

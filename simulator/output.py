@@ -50,6 +50,7 @@ class SavedResults:
     summary: pd.DataFrame
     log: list[str] = field(default_factory=list)
     path: Path | None = None
+    histograms: pd.DataFrame = field(default_factory=pd.DataFrame)   # stats-only runs
     points: list[tuple[str, SavedResults]] = field(default_factory=list)  # sweep points
 
     @property
@@ -110,6 +111,8 @@ def _write_one(d: Path, saved: SavedResults, scenario_yaml: str, plots: bool,
     write_parquet(saved.ops, d / "ops.parquet")
     write_parquet(saved.timeseries, d / "timeseries.parquet")
     write_csv(saved.summary, d / "summary.csv")
+    if len(saved.histograms):
+        write_parquet(saved.histograms, d / "histograms.parquet")
     (d / "log.txt").write_text("".join(f"{line}\n" for line in saved.log), encoding="utf-8")
     saved.path = d
     render(saved, d, plots)
@@ -198,9 +201,11 @@ def load_results(d: str | Path) -> SavedResults:
         raise ResultsDirError(f"{d}: missing {', '.join(missing)}; not a complete results directory")
     log_path = d / "log.txt"
     log = log_path.read_text(encoding="utf-8").splitlines() if log_path.is_file() else []
+    hist_path = d / "histograms.parquet"
     return SavedResults(scenario=scenario, ops=pd.read_parquet(d / "ops.parquet"),
                         timeseries=pd.read_parquet(d / "timeseries.parquet"),
-                        summary=pd.read_csv(d / "summary.csv"), log=log, path=d)
+                        summary=pd.read_csv(d / "summary.csv"), log=log, path=d,
+                        histograms=pd.read_parquet(hist_path) if hist_path.is_file() else pd.DataFrame())
 
 
 def _point_order(scenario: dict[str, Any]) -> list[str]:

@@ -104,6 +104,21 @@ def _summary_cdf(ax: plt.Axes, saved: SavedResults, op: str, allocs: list[str]) 
     return drawn
 
 
+def _hist_cdf(saved: SavedResults, a: str, metric: str, ops: tuple[str, ...]
+              ) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Stats-only runs: a CDF from the saved log-bucket histograms (all seeds),
+    and its count; None when there is none."""
+    h = saved.histograms
+    if not len(h) or "metric" not in h:
+        return None
+    sub = h[(h.allocator == a) & (h.metric == metric) & h.op.isin(ops)]
+    if not len(sub):
+        return None
+    g = sub.groupby("value_ns", sort=True)["count"].sum()
+    n = int(g.sum())
+    return g.index.to_numpy(dtype=float), np.cumsum(g.to_numpy()) / n, n
+
+
 def plot_latency_cdf(saved: SavedResults, d: Path) -> Path:
     ops, allocs = saved.ops, _allocs(saved)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True, layout="constrained")
@@ -117,6 +132,12 @@ def plot_latency_cdf(saved: SavedResults, d: Path) -> Path:
             if len(lat):
                 x, y = _ecdf(lat)
                 ax.plot(x, y, label=f"{a} (n={len(lat):,})", drawstyle="steps-post", **style(a, i))
+                drawn = True
+        for i, a in enumerate(allocs if not drawn else []):
+            cdf = _hist_cdf(saved, a, "latency", (op,))
+            if cdf is not None:
+                x, y, n = cdf
+                ax.plot(x, y, label=f"{a} (n={n:,}, histogram)", drawstyle="steps-post", **style(a, i))
                 drawn = True
         if not drawn:
             drawn = _summary_cdf(ax, saved, op, allocs)
@@ -134,6 +155,8 @@ def plot_latency_cdf(saved: SavedResults, d: Path) -> Path:
 
 
 def plot_latency_over_time(saved: SavedResults, d: Path, bins: int = 60) -> Path:
+    if not len(saved.ops) and len(saved.timeseries) and "vmalloc_p50_ns" in saved.timeseries:
+        return _latency_over_time_from_samples(saved, d)
     ops, allocs = saved.ops, _allocs(saved)
     n = max(len(allocs), 1)
     fig, axes = plt.subplots(2, n, figsize=(5.5 * n, 7), sharey="row", sharex=True,
@@ -163,6 +186,35 @@ def plot_latency_over_time(saved: SavedResults, d: Path, bins: int = 60) -> Path
             ax.set_xlabel(f"simulated time ({unit})")
             ax.set_ylabel(f"{op}() latency (ns, log)")
     fig.suptitle(_title(saved, f"Latency p50 / p99 / max over simulated time ({bins} bins, all seeds)"))
+    return _save(fig, d / "latency_over_time.png")
+
+
+def _latency_over_time_from_samples(saved: SavedResults, d: Path) -> Path:
+    """Stats-only runs: p50/p99/max per sample interval from the time series."""
+    ts, allocs = saved.timeseries, _allocs(saved)
+    n = max(len(allocs), 1)
+    fig, axes = plt.subplots(2, n, figsize=(5.5 * n, 7), sharey="row", sharex=True,
+                             squeeze=False, layout="constrained")
+    scale, unit = _time_axis(ts["t_ns"].to_numpy())
+    for col, a in enumerate(allocs or ["(none)"]):
+        sub = _first_seed(ts, a)
+        for row, op in enumerate(("vmalloc", "vfree")):
+            ax = axes[row][col]
+            keys = [f"{op}_{k}_ns" for k in ("p50", "p99", "max")]
+            if not len(sub) or sub[keys[0]].isna().all():
+                _no_data(ax, f"no {op} in any sample interval")
+                continue
+            color = style(a, col)["color"]
+            for key, (name, ls, lw) in zip(keys, (("p50", "-", 1.5), ("p99", "--", 1.2), ("max", ":", 1.0))):
+                ax.plot(sub["t_ns"].to_numpy() / scale, sub[key].to_numpy(dtype=float), ls, lw=lw,
+                        color=color, label=name, marker=".", markersize=4)
+            ax.set_yscale("log")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.set_title(f"{a}: {op}() (seed {sub.seed.iloc[0]})")
+            ax.legend(loc="upper left", fontsize="small")
+            ax.set_xlabel(f"simulated time ({unit})")
+            ax.set_ylabel(f"{op}() latency (ns, log)")
+    fig.suptitle(_title(saved, "Latency p50 / p99 / max per sample interval over simulated time"))
     return _save(fig, d / "latency_over_time.png")
 
 
@@ -231,6 +283,14 @@ def plot_lock(saved: SavedResults, d: Path) -> Path:
             x, y = _ecdf(waited)
             ax1.plot(x, y, drawstyle="steps-post", label=f"{a}: {len(waited) / len(w):.1%} of ops waited",
                      **style(a, i))
+            drawn = True
+    for i, a in enumerate(allocs if not drawn else []):
+        cdf = _hist_cdf(saved, a, "lock_wait", ("vmalloc", "vfree"))
+        lat = _hist_cdf(saved, a, "latency", ("vmalloc", "vfree"))
+        if cdf is not None and lat is not None:
+            x, y, n = cdf
+            ax1.plot(x, y, drawstyle="steps-post", label=f"{a}: {n / lat[2]:.1%} of ops waited "
+                     "(histogram)", **style(a, i))
             drawn = True
     if drawn:
         ax1.set_xscale("log")

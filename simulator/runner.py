@@ -31,6 +31,7 @@ class Results:
     summary: pd.DataFrame
     log: list[str] = field(default_factory=list)
     specs: list[RunSpec] = field(default_factory=list)
+    histograms: pd.DataFrame = field(default_factory=pd.DataFrame)   # stats-only runs
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -38,7 +39,7 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     out = pd.concat(frames, ignore_index=True)
-    for col in ("allocator", "caller", "op"):
+    for col in ("allocator", "caller", "op", "metric"):
         if col in out.columns:
             out[col] = out[col].astype("category")
     return out
@@ -82,7 +83,8 @@ def run_specs(specs: Sequence[RunSpec], jobs: int = 1, progress: Progress | bool
         summary = summary[list(SUMMARY_COLUMNS) + [c for c in summary.columns if c not in SUMMARY_COLUMNS]]
     return Results(ops=_concat([r.ops for r in results]),
                    timeseries=_concat([r.timeseries for r in results]),
-                   summary=summary, log=log, specs=specs)
+                   summary=summary, log=log, specs=specs,
+                   histograms=_concat([r.histograms for r in results]))
 
 
 def run(scenario: Any, jobs: int = 1, progress: Progress | bool | None = None, **kw: Any) -> Results:

@@ -156,3 +156,37 @@ def test_a_sweeps_saved_scenario_runs_the_same_sweep_again(engine, tmp_path):
     assert (again / "summary.csv").read_bytes() == (d / "summary.csv").read_bytes()
     for point in ("cpus=1", "cpus=2"):
         assert (again / point / "ops.parquet").read_bytes() == (d / point / "ops.parquet").read_bytes()
+
+
+def test_stats_only_runs_still_draw_every_plot(engine, tmp_path, monkeypatch):
+    # keep_ops: false keeps no per-op records; the CDFs come from the saved
+    # log-bucket histograms, the latency over time from per-interval samples
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    import simulator.plots as plots
+    sc = tmp_path / "stats.yaml"
+    sc.write_text(SMALL.replace("  sample_interval: 50 us\n",
+                                "  sample_interval: 50 us\n  keep_ops: false\n"))
+    d = _run(tmp_path, sc, "r")
+    saved = load_results(d)
+    assert not len(saved.ops) and (d / "histograms.parquet").is_file()
+    h = saved.histograms
+    # the latency histograms hold every measured op of the summary
+    for a in ("busy-list", "free-list"):
+        lat = h[(h.allocator == a) & (h.metric == "latency")]
+        assert int(lat["count"].sum()) == int(saved.summary.set_index("allocator").loc[a, "ops"])
+    assert {"vmalloc_p50_ns", "vfree_max_ns"} <= set(saved.timeseries.columns)
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: (figures.append((path.name, fig)), path)[1])
+    plots.make_plots(saved, tmp_path)
+    for name, fig in figures:
+        legends = " ".join(t.get_text() for ax in fig.axes if ax.get_legend()
+                           for t in ax.get_legend().get_texts())
+        titles = " ".join(ax.get_title() for ax in fig.axes)
+        for a in ("busy-list", "free-list"):
+            assert a in legends or a in titles, (name, a)
+        if name == "latency_over_time.png":
+            ys = [np.asarray(line.get_ydata(), float) for ax in fig.axes for line in ax.lines]
+            assert ys and all(np.isfinite(y).any() for y in ys)
+        plt.close(fig)
