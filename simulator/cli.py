@@ -172,6 +172,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = Path(sc.config.output.dir)
     else:
         out = default_out_dir(sc.name, args.seed, args.iterations)
+    blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise BadInput(f"{out}: {blocker} is a file, not a directory; choose another --out")
     if out.exists() and not (out / "scenario.yaml").is_file():
         raise BadInput(f"{out}: exists and is not a vmsim results directory; "
                        "choose another --out")

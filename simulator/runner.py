@@ -19,7 +19,7 @@ from .engine import RunResult, simulate
 from .metrics import SUMMARY_COLUMNS
 from .spec import RunSpec
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int, RunSpec], None]   # (runs done, runs in all, the run just done)
 
 
 @dataclass
@@ -52,7 +52,7 @@ def _label(spec: RunSpec) -> str:
 def run_specs(specs: Sequence[RunSpec], jobs: int = 1, progress: Progress | bool | None = None) -> Results:
     """Run every spec; ``jobs > 1`` uses a process pool (same results, same order).
 
-    ``progress``: a callable ``(done, total)``, or True for a tqdm bar.
+    ``progress``: a callable ``(done, total, spec)``, or True for a tqdm bar.
     """
     specs = list(specs)
     total = len(specs)
@@ -60,20 +60,20 @@ def run_specs(specs: Sequence[RunSpec], jobs: int = 1, progress: Progress | bool
     if progress is True:
         from tqdm import tqdm
         bar = tqdm(total=total, unit="run")
-        progress = lambda done, _total: bar.update(1)  # noqa: E731
+        progress = lambda done, _total, _spec: bar.update(1)  # noqa: E731
     results: list[RunResult] = []
     try:
         if jobs <= 1 or total <= 1:
             for spec in specs:
                 results.append(simulate(spec))
                 if progress:
-                    progress(len(results), total)
+                    progress(len(results), total, spec)
         else:
             with ProcessPoolExecutor(max_workers=min(jobs, total, os.cpu_count() or 1)) as pool:
                 for res in pool.map(simulate, specs):
                     results.append(res)
                     if progress:
-                        progress(len(results), total)
+                        progress(len(results), total, specs[len(results) - 1])
     finally:
         if bar is not None:
             bar.close()

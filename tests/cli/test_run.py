@@ -190,3 +190,17 @@ def test_stats_only_runs_still_draw_every_plot(engine, tmp_path, monkeypatch):
             ys = [np.asarray(line.get_ydata(), float) for ax in fig.axes for line in ax.lines]
             assert ys and all(np.isfinite(y).any() for y in ys)
         plt.close(fig)
+
+
+def test_plain_progress_lines_name_the_run_and_bad_out_is_bad_input(engine, tmp_path, capsys):
+    sc = tmp_path / "small.yaml"
+    sc.write_text(SMALL)
+    assert main(["run", str(sc), "--out", str(tmp_path / "r"), "--jobs", "1"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("vmsim: run 1/2 done busy-list seed 3 (")
+    assert err[1].startswith("vmsim: run 2/2 done free-list seed 3 (")
+    # --out below a file: one line, exit 2, nothing written
+    (tmp_path / "f").write_text("x")
+    assert main(["run", str(sc), "--out", str(tmp_path / "f" / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file, not a directory" in err

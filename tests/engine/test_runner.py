@@ -19,9 +19,10 @@ def _specs():
 def test_parallel_equals_serial_and_keeps_spec_order() -> None:
     specs = _specs()
     seen = []
-    serial = run_specs(specs, jobs=1, progress=lambda done, total: seen.append((done, total)))
-    par = run_specs(specs, jobs=2)
-    assert seen == [(i, 4) for i in range(1, 5)]
+    serial = run_specs(specs, jobs=1, progress=lambda done, total, spec: seen.append((done, total, spec)))
+    seen_par = []
+    par = run_specs(specs, jobs=2, progress=lambda done, total, spec: seen_par.append((done, total, spec)))
+    assert seen == seen_par == [(i, 4, specs[i - 1]) for i in range(1, 5)]
     for name in ("ops", "timeseries", "summary"):
         pd.testing.assert_frame_equal(getattr(serial, name), getattr(par, name))
     assert serial.log == par.log
