@@ -202,10 +202,23 @@ def load_results(d: str | Path) -> SavedResults:
     log_path = d / "log.txt"
     log = log_path.read_text(encoding="utf-8").splitlines() if log_path.is_file() else []
     hist_path = d / "histograms.parquet"
-    return SavedResults(scenario=scenario, ops=pd.read_parquet(d / "ops.parquet"),
-                        timeseries=pd.read_parquet(d / "timeseries.parquet"),
-                        summary=pd.read_csv(d / "summary.csv"), log=log, path=d,
-                        histograms=pd.read_parquet(hist_path) if hist_path.is_file() else pd.DataFrame())
+    try:
+        return SavedResults(scenario=scenario, ops=pd.read_parquet(d / "ops.parquet"),
+                            timeseries=pd.read_parquet(d / "timeseries.parquet"),
+                            summary=_read_summary(d / "summary.csv"), log=log, path=d,
+                            histograms=(pd.read_parquet(hist_path) if hist_path.is_file()
+                                        else pd.DataFrame()))
+    except (OSError, ValueError) as exc:       # pyarrow's ArrowInvalid is a ValueError
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ResultsDirError(f"{d}: unreadable results ({first}); run the scenario again") from None
+
+
+def _read_summary(path: Path) -> pd.DataFrame:
+    df = pd.read_csv(path)
+    missing = [c for c in ("allocator", "seed", "loop_time_ns") if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path.name} has no column(s) {', '.join(missing)}")
+    return df
 
 
 def _point_order(scenario: dict[str, Any]) -> list[str]:

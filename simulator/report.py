@@ -47,7 +47,7 @@ def seed_table(saved: SavedResults) -> list[str]:
     columns ``loop_time_ns:<workload>``: from its callers' first
     ``measure_start()`` to the end of its last caller)."""
     s, allocs = saved.summary, _allocators(saved)
-    if len(allocs) < 2 or "loop_time_ns" not in s:
+    if len(allocs) < 2 or "loop_time_ns" not in s or time_limited(saved.scenario):
         return []
     per_workload = [(c.split(":", 1)[1], c) for c in s.columns if c.startswith("loop_time_ns:")]
     blocks = per_workload or [(_workloads(saved.scenario), "loop_time_ns")]
@@ -62,6 +62,23 @@ def seed_table(saved: SavedResults) -> list[str]:
                 if len(a) and len(b) and not (np.isnan(a.iloc[0]) or np.isnan(b.iloc[0])):
                     lines.append(f"  seed {seed}: {seed_line(float(a.iloc[0]), float(b.iloc[0]))}")
     return lines
+
+
+def time_limited(scenario: dict[str, Any]) -> bool:
+    """A run stopped by simulated time only: every allocator's loop lasts the
+    same time, so a loop-time comparison says nothing (compare ops, latency)."""
+    stop = scenario.get("stop") or {}
+    return stop.get("iterations") is None and stop.get("time") is not None
+
+
+def _stop_text(scenario: dict[str, Any]) -> str:
+    stop = scenario.get("stop") or {}
+    parts = []
+    if stop.get("iterations") is not None:
+        parts.append(f"{int(stop['iterations']):,} iterations per foreground caller")
+    if stop.get("time") is not None:
+        parts.append(f"{int(stop['time']) / 1e9:g} s of simulated time")
+    return " or ".join(parts) or "when the workloads end"
 
 
 def first_enomem_ns(saved: SavedResults) -> dict[tuple[str, int], int | None]:
@@ -105,7 +122,7 @@ def per_run_rows(saved: SavedResults) -> list[dict[str, str]]:
     for _, r in sorted(s.iterrows(), key=lambda x: (order.get(x[1]["allocator"], 99), x[1]["seed"])):
         g = r.get
         rows.append({
-            "allocator": str(r["allocator"]), "seed": str(r["seed"]),
+            "allocator": str(r["allocator"]), "seed": str(r["seed"]), "ops": _ns(g("ops")),
             "loop time (us)": _ns(np.floor(float(g("loop_time_ns", np.nan)) / 1000)),
             "vmalloc p50/p99/max (ns)": "/".join(_ns(g(f"vmalloc_{k}_ns")) for k in ("p50", "p99", "max")),
             "vfree p50/p99/max (ns)": "/".join(_ns(g(f"vfree_{k}_ns")) for k in ("p50", "p99", "max")),
@@ -176,14 +193,13 @@ def _provenance(scenario: dict[str, Any]) -> str:
 
 def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
     sc = saved.scenario
-    stop = sc.get("stop") or {}
     out = [f"# vmsim report: {sc.get('name', '?')}\n"]
     if sc.get("description"):
         out.append(str(sc["description"]).strip() + "\n")
     out.append(f"- device: `{device_profile(sc)}`, {sc.get('cpus', '?')} CPUs\n"
                f"- allocators: {', '.join(_allocators(saved))}\n"
                f"- foreground workloads: {_workloads(sc)}\n"
-               f"- stop: iterations {stop.get('iterations')}, simulated time {stop.get('time')} ns\n"
+               f"- stop: {_stop_text(sc)}\n"
                f"- seeds: {', '.join(str(s) for s in sc.get('seeds') or [])}\n")
     out.append(_provenance(sc))
     seed = seed_table(saved)
@@ -191,6 +207,9 @@ def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
     if seed:
         out.append("Per workload and seed, in the RFC's format (simulated microseconds):\n\n```\n"
                    + "\n".join(seed) + "\n```\n")
+    elif time_limited(sc):
+        out.append("(a run stopped by simulated time: every allocator runs the same time, so "
+                   "compare the operations completed and the latencies below)\n")
     else:
         out.append("(needs two allocators and a loop time)\n")
     out.append("## Per run\n\n" + markdown_table(per_run_rows(saved)))

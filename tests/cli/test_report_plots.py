@@ -178,3 +178,14 @@ def test_interrupted_write_leaves_nothing_complete(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         write_results(tmp_path / "r", _saved(), "name: hand\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_time_limited_runs_get_no_loop_time_comparison():
+    saved = _saved()
+    saved.scenario["stop"] = {"iterations": None, "time": 60_000_000_000}
+    assert seed_table(saved) == []
+    text = render_report(saved, [])
+    assert "stop: 60 s of simulated time" in text
+    assert "stopped by simulated time" in text and "(us) vs" not in text
+    saved.scenario["stop"] = {"iterations": 20, "time": None}
+    assert "stop: 20 iterations per foreground caller" in render_report(saved, [])

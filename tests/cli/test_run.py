@@ -204,3 +204,17 @@ def test_plain_progress_lines_name_the_run_and_bad_out_is_bad_input(engine, tmp_
     assert main(["run", str(sc), "--out", str(tmp_path / "f" / "r"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is a file, not a directory" in err
+
+
+def test_report_on_damaged_results_is_bad_input(engine, tmp_path, capsys):
+    sc = tmp_path / "small.yaml"
+    sc.write_text(SMALL)
+    d = _run(tmp_path, sc, "r")
+    (d / "ops.parquet").write_bytes(b"not parquet")
+    assert main(["report", str(d)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unreadable results" in err and "Traceback" not in err
+    d = _run(tmp_path, sc, "r2")
+    (d / "summary.csv").write_text("a,b\n1,2\n")
+    assert main(["report", str(d)]) == 2
+    assert "summary.csv has no column(s) allocator" in capsys.readouterr().err
