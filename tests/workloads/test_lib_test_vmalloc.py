@@ -58,6 +58,9 @@ def test_full_fit_leaves_holes_of_exactly_one_area(ncpus: int, junk_length: int)
     kept = sorted(o.addr for o in ptr)
     gaps = {b - a for a, b in zip(kept, kept[1:])}
     assert gaps == {2 * (PAGE + PAGE)}
+    # the loop body: vmalloc(1 page), touch (*((__u8 *)tmp) = 1), vfree
+    body = [o.op for o in c.ops[m + 1:m + 1 + 4]]
+    assert body == ["vmalloc", "touch", "vfree", "iteration_done"]
     # the measured loop's 1-page areas land in such holes (first fit) and are freed again
     loop_allocs = [o for o in c.ops[m:] if o.op == "vmalloc"][:50]
     junk_addrs = {j.addr for j in junk}
@@ -86,6 +89,13 @@ def test_random_size_align_ranges_and_alignment() -> None:
         exps.append(o.align.bit_length() - 1)
     # rnd % 23 of a 64-bit random word: about uniform over 0..22
     assert chisquare(np.bincount(exps, minlength=23)).pvalue > 0.001
+    # size and align come from the same random word: replay the caller's stream
+    rng = np.random.default_rng(5)
+    words = [int(rng.integers(0, 1 << 64, dtype=np.uint64)) for _ in allocs]
+    assert [(o.size_bytes, o.align) for o in allocs] == \
+        [((w % 10 + 1) * PAGE, 1 << (w % 23)) for w in words]
+    # the kernel loop has no touch: vmalloc, vfree, per iteration
+    assert not c.of("touch")
 
 
 def test_align_shift_fails_at_the_first_unsatisfiable_alignment() -> None:
@@ -257,3 +267,16 @@ def test_fix_align_default_thread_align_follows_the_word_size(word_bits, expecte
     # THREAD_ALIGN: x86_64 16 KiB; 32-bit ARM (no VMAP_STACK) THREAD_SIZE = 8 KiB
     c = drive("fix_align_alloc_test", FakeCaller(iterations=5, word_bits=word_bits))
     assert {(o.size_bytes, o.align) for o in c.of("vmalloc")} == {(5 * PAGE, expected_align)}
+
+
+def test_stress_summary_lines_come_in_test_case_array_order() -> None:
+    # whatever the shuffled run order, test_func prints in test_case_array order
+    params = {"mode": "stress", "run_test_mask": 1 | 8 | 16, "test_loop_count": 2,
+              "test_repeat_count": 1}
+    orders = set()
+    for seed in range(6):
+        c = drive("test-vmalloc", FakeCaller(seed=seed, word_bits=64), params)
+        names = [SUMMARY.match(line).group(1) for line in c.lines]
+        assert names == ["fix_size_alloc_test", "random_size_alloc_test", "fix_align_alloc_test"]
+        orders.add(tuple(_run_order(c)))
+    assert len(orders) > 1                              # the runs really were shuffled
