@@ -154,6 +154,23 @@ def plot_latency_cdf(saved: SavedResults, d: Path) -> Path:
     return _save(fig, d / "latency_cdf.png")
 
 
+_PCT_LINES = {"p50": ("-", 1.5), "p99": ("--", 1.2), "max": (":", 1.0)}
+
+
+def _percentile_panel(ax: plt.Axes, x: np.ndarray, ys: list[Any], color: str, title: str,
+                      op: str, unit: str, marker: str | None = None) -> None:
+    """One panel of p50 / p99 / max latency lines over simulated time."""
+    for (name, (ls, lw)), y in zip(_PCT_LINES.items(), ys):
+        ax.plot(x, np.asarray(y, dtype=float), ls, lw=lw, color=color, label=name,
+                marker=marker, markersize=4)
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize="small")
+    ax.set_xlabel(f"simulated time ({unit})")
+    ax.set_ylabel(f"{op}() latency (ns, log)")
+
+
 def plot_latency_over_time(saved: SavedResults, d: Path, bins: int = 60) -> Path:
     if not len(saved.ops) and len(saved.timeseries) and "vmalloc_p50_ns" in saved.timeseries:
         return _latency_over_time_from_samples(saved, d)
@@ -175,16 +192,8 @@ def plot_latency_over_time(saved: SavedResults, d: Path, bins: int = 60) -> Path
             g = sub["latency_ns"].groupby(idx)
             mid = (edges[:-1] + edges[1:]) / 2 / scale
             stats = pd.DataFrame({"p50": g.quantile(0.5), "p99": g.quantile(0.99), "max": g.max()})
-            x = mid[stats.index.to_numpy()]
-            color = style(a, col)["color"]
-            for key, ls, lw in (("p50", "-", 1.5), ("p99", "--", 1.2), ("max", ":", 1.0)):
-                ax.plot(x, stats[key].to_numpy(dtype=float), ls, lw=lw, color=color, label=key)
-            ax.set_yscale("log")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.set_title(f"{a}: {op}()")
-            ax.legend(loc="upper left", fontsize="small")
-            ax.set_xlabel(f"simulated time ({unit})")
-            ax.set_ylabel(f"{op}() latency (ns, log)")
+            _percentile_panel(ax, mid[stats.index.to_numpy()], [stats[k] for k in _PCT_LINES],
+                              style(a, col)["color"], f"{a}: {op}()", op, unit)
     fig.suptitle(_title(saved, f"Latency p50 / p99 / max over simulated time ({bins} bins, all seeds)"))
     return _save(fig, d / "latency_over_time.png")
 
@@ -204,16 +213,9 @@ def _latency_over_time_from_samples(saved: SavedResults, d: Path) -> Path:
             if not len(sub) or sub[keys[0]].isna().all():
                 _no_data(ax, f"no {op} in any sample interval")
                 continue
-            color = style(a, col)["color"]
-            for key, (name, ls, lw) in zip(keys, (("p50", "-", 1.5), ("p99", "--", 1.2), ("max", ":", 1.0))):
-                ax.plot(sub["t_ns"].to_numpy() / scale, sub[key].to_numpy(dtype=float), ls, lw=lw,
-                        color=color, label=name, marker=".", markersize=4)
-            ax.set_yscale("log")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.set_title(f"{a}: {op}() (seed {sub.seed.iloc[0]})")
-            ax.legend(loc="upper left", fontsize="small")
-            ax.set_xlabel(f"simulated time ({unit})")
-            ax.set_ylabel(f"{op}() latency (ns, log)")
+            _percentile_panel(ax, sub["t_ns"].to_numpy() / scale, [sub[k] for k in keys],
+                              style(a, col)["color"], f"{a}: {op}() (seed {sub.seed.iloc[0]})", op, unit,
+                              marker=".")
     fig.suptitle(_title(saved, "Latency p50 / p99 / max per sample interval over simulated time"))
     return _save(fig, d / "latency_over_time.png")
 

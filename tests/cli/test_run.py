@@ -126,6 +126,12 @@ def test_sweep_writes_one_directory_per_point(engine, tmp_path):
     # each point reproduces from its own scenario.yaml
     p = _run(tmp_path, d / "cpus=2" / "scenario.yaml", "p")
     assert (p / "ops.parquet").read_bytes() == (d / "cpus=2" / "ops.parquet").read_bytes()
+    # and the whole sweep from the top-level one: callers on `cpus: all` resolve
+    # per point, so that file keeps the document as written, not the first point
+    again = _run(tmp_path, d / "scenario.yaml", "again")
+    assert (again / "summary.csv").read_bytes() == (d / "summary.csv").read_bytes()
+    for point in ("cpus=1", "cpus=2"):
+        assert (again / point / "ops.parquet").read_bytes() == (d / point / "ops.parquet").read_bytes()
 
 
 def test_internal_error_is_one_line_exit_1(tmp_path, monkeypatch, capsys):
@@ -142,21 +148,6 @@ def test_internal_error_is_one_line_exit_1(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "r").exists()
     assert main(["run", str(sc), "--out", str(tmp_path / "r"), "--quiet", "--debug"]) == 1
     assert "Traceback" in capsys.readouterr().err
-
-
-def test_a_sweeps_saved_scenario_runs_the_same_sweep_again(engine, tmp_path):
-    # callers on `cpus: all`: each point resolves them to its own CPUs, so the
-    # top-level file must keep the document as written, not the first point
-    sc = tmp_path / "sweep.yaml"
-    sc.write_text(SMALL.replace("cpus: 2\n", "").replace("    cpus: 1\n", "    cpus: all\n")
-                  .replace("  - workload: seed-test2\n    cpus: 0\n    prefill: 300\n", "")
-                  + "sweep:\n  cpus: [1, 2]\n")
-    d = _run(tmp_path, sc, "s")
-    again = _run(tmp_path, d / "scenario.yaml", "again")
-    assert (again / "summary.csv").read_bytes() == (d / "summary.csv").read_bytes()
-    for point in ("cpus=1", "cpus=2"):
-        assert (again / point / "ops.parquet").read_bytes() == (d / point / "ops.parquet").read_bytes()
-
 
 def test_stats_only_runs_still_draw_every_plot(engine, tmp_path, monkeypatch):
     # keep_ops: false keeps no per-op records; the CDFs come from the saved
