@@ -54,7 +54,10 @@ def ops_per_second(name: str, n_areas: int, n_pairs: int, repeats: int = 3
         for i in range(n_pairs):
             r1 = alloc(4 * PAGE)
             r2 = alloc(2 * PAGE)
-            nodes += r1.steps.list_nodes + r2.steps.list_nodes
+            w1, w2 = r1.steps.list_nodes, r2.steps.list_nodes
+            nodes += w1 + w2
+            if w1 > longest or w2 > longest:
+                longest = max(w1, w2)
             free(r1.addr)
             free(r2.addr)
             ops += 4
