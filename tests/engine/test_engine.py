@@ -208,3 +208,16 @@ def test_purge_starts_after_the_unmapping_and_before_the_page_frees(monkeypatch)
     assert starts[0] == pytest.approx(t_rel + 3 * unmap_ns, abs=1e-6)
     # the page frees follow the purge: they end the vfree's latency
     assert vf["t_ns"] + vf["latency_ns"] > starts[0] + 3 * free_ns
+
+
+def test_2019_priority_threshold_holds_the_lock_while_the_backlog_is_large() -> None:
+    # 8 CPUs: while one CPU purges, the others skip the trylock and the lazy
+    # backlog grows past 2 x lazy_max_pages.  With the 2019 rule the purge does
+    # not drop the lock while the backlog stays that large, so waiters wait
+    # longer; without it they get the lock at the next area boundary.
+    def worst_wait(threshold: bool) -> float:
+        r = simulate(make_spec("augmented-tree", cpus=8, iterations=6000,
+                               purge_priority_threshold=threshold))
+        o = r.ops
+        return float(o.loc[~o["purge"], "lock_wait_ns"].max())
+    assert worst_wait(True) > 4 * worst_wait(False)
