@@ -383,7 +383,8 @@ def _resolve(data: dict[str, Any], source: str, base: Path) -> Scenario:
             raise ScenarioError(source, ("allocators", i), _unknown("allocator", a, known))
         if a in allocators[:i]:
             raise ScenarioError(source, ("allocators", i), f"allocator {a!r} listed twice")
-    callers, items = _resolve_callers(cfg, data, source, cpus, page)
+    context = {"page_size": page, "base_dir": str(base), "address_range": (vstart, vend)}
+    callers, items = _resolve_callers(cfg, data, source, cpus, context)
     return Scenario(config=cfg, source=source, base_dir=base, cost=cost, cpus=cpus,
                     address_space=asp, allocators=allocators, callers=callers,
                     caller_items=items, initial_layout=layout_path, raw=copy.deepcopy(data))
@@ -403,7 +404,9 @@ def _initial_busy(source: str, path: str, vstart: int, vend: int) -> tuple[tuple
 
 
 def _resolve_callers(cfg: ScenarioConfig, data: dict[str, Any], source: str, cpus: int,
-                     page: int) -> tuple[tuple[CallerSpec, ...], tuple[dict[str, Any], ...]]:
+                     context: dict[str, Any]) -> tuple[tuple[CallerSpec, ...], tuple[dict[str, Any], ...]]:
+    """Callers validated with ``context``: the page size, the scenario file's
+    directory (relative file parameters) and the allocator's address range."""
     registry = _workloads()
     specs: list[CallerSpec] = []
     items: list[dict[str, Any]] = []
@@ -417,12 +420,12 @@ def _resolve_callers(cfg: ScenarioConfig, data: dict[str, Any], source: str, cpu
         wl = registry[c.workload]
         raw_params = dict(c.model_extra or {})
         try:
-            params = wl.params.model_validate(raw_params, context={"page_size": page})
+            params = wl.params.model_validate(raw_params, context=context)
         except ValidationError as exc:
             raise _from_validation(source, exc, wl.params, loc, COMMON_CALLER_KEYS) from None
         dumped = params.model_dump(mode="json", by_alias=True)
         try:
-            same = wl.params.model_validate(dumped, context={"page_size": page}) == params
+            same = wl.params.model_validate(dumped, context=context) == params
         except ValidationError:
             same = False
         if not same:

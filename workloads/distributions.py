@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, TypeAdapter,
-                      ValidationInfo, model_validator)
+                      ValidationInfo, field_validator, model_validator)
 
 from simulator.units import Bytes, DurationNs, PageBytes
 
@@ -96,6 +96,16 @@ class LognormalSize(_Dist):
         return n
 
 
+def resolve_path(value: str, info: ValidationInfo) -> str:
+    """A file parameter: relative to the validation context's ``base_dir`` (the
+    scenario file's directory) when given, returned absolute."""
+    path = Path(value)
+    ctx = info.context if isinstance(info.context, dict) else {}
+    if not path.is_absolute() and ctx.get("base_dir"):
+        path = Path(ctx["base_dir"]) / path
+    return str(path.resolve())
+
+
 class EmpiricalSize(_Dist):
     """Sizes drawn (with replacement) from the areas of a /proc/vmallocinfo file.
 
@@ -110,14 +120,19 @@ class EmpiricalSize(_Dist):
     kinds: tuple[str, ...] | None = None
     _sizes: tuple[int, ...] = PrivateAttr(default=())
 
+    @field_validator("file")
+    @classmethod
+    def _absolute(cls, v: str, info: ValidationInfo) -> str:
+        """Relative to the scenario file; kept absolute, so that the resolved
+        scenario saved with the results runs from anywhere."""
+        return resolve_path(v, info)
+
     @model_validator(mode="after")
     def _load(self, info: ValidationInfo) -> EmpiricalSize:
         from simulator.vmallocinfo import parse_vmallocinfo, size_distribution
 
         path = Path(self.file)
         ctx = info.context if isinstance(info.context, dict) else {}
-        if not path.is_absolute() and ctx.get("base_dir"):
-            path = Path(ctx["base_dir"]) / path
         page = ctx.get("page_size", 4096) if isinstance(ctx.get("page_size"), int) else 4096
         vinfo = parse_vmallocinfo(path, page_size=page)  # VmallocinfoError is a ValueError
         sizes = size_distribution(vinfo, kinds=self.kinds)

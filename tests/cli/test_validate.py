@@ -135,3 +135,19 @@ def test_console_entry_point_exit_status(tmp_path):
                        capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.strip().startswith(f"{bad}: seedz: unknown key") and r.stderr.count("\n") == 1
+
+
+def test_a_trace_line_that_does_not_parse_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    Path("t.trace").write_text("# tracer: nop\n   bash-1 [000] .... 1.000001: alloc_vmap_area: "
+                               "va_start: 1 size=8192\n")
+    Path("x.yaml").write_text(_minimal_with("  - workload: seed-test1\n    cpus: 0\n",
+                                            "  - workload: trace-replay\n    cpus: 0\n"
+                                            "    trace: t.trace\n"))
+    before = _files(tmp_path)
+    assert main(["validate", "x.yaml"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith("x.yaml: callers[0]") and "t.trace:2: alloc_vmap_area fields do not parse" in err
+    assert "accepted: ftrace lines" in err and "Traceback" not in err
+    assert _files(tmp_path) == before
