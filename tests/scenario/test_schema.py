@@ -215,3 +215,20 @@ def test_shipped_scenarios_pass_the_printed_json_schema(path):
     assert any("seedz" in e.message for e in validator.iter_errors(bad))
     wrong = {**doc, "callers": [{**doc["callers"][0], "no_such_param": 1}]}
     assert list(validator.iter_errors(wrong))
+
+
+def test_workload_file_parameters_resolve_against_the_scenario_file(tmp_path, monkeypatch):
+    # a relative `file:` (empirical sizes) is the scenario directory's, and it is
+    # saved absolute, so the resolved scenario runs from anywhere
+    d = tmp_path / "sc"
+    d.mkdir()
+    layout = REPO / "scenarios" / "layouts" / "arm32-240mib.vmallocinfo"
+    (d / "dump.txt").write_text(layout.read_text())
+    (d / "x.yaml").write_text(MINIMAL.replace(
+        "  - workload: seed-test1\n    cpus: 0\n",
+        "  - workload: random\n    cpus: 0\n    measure: true\n"
+        "    size: {kind: empirical, file: dump.txt}\n"))
+    monkeypatch.chdir(tmp_path)                       # not the scenario's directory
+    sc = load_scenario(d / "x.yaml")
+    saved = yaml.safe_load(sc.resolved_yaml())
+    assert saved["callers"][0]["size"]["file"] == str((d / "dump.txt").resolve())
