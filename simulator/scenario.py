@@ -240,7 +240,8 @@ class Scenario:
         c, asp = self.config, self.address_space
         out: dict[str, Any] = {"name": c.name, "description": c.description,
                                "device": {"profile": c.device.profile,
-                                          "overrides": dict(c.device.overrides)},
+                                          "overrides": dict(c.device.overrides),
+                                          "cost": dict(self.cost["cost"])},
                                "cpus": self.cpus}
         space: dict[str, Any] = {"vmalloc": {"start": hex(asp.vmalloc_start), "end": hex(asp.vmalloc_end)},
                                  "modules": None, "page_size": asp.page_size, "word_bits": asp.word_bits}
@@ -329,7 +330,7 @@ def _resolve(data: dict[str, Any], source: str, base: Path) -> Scenario:
         raise ScenarioError(source, ("device", "profile"),
                             _unknown("device", cfg.device.profile, known_devices))
     try:
-        cost = _load_device(cfg.device.profile, dict(cfg.device.overrides))
+        cost = _load_device(cfg.device.profile, {**(cfg.device.cost or {}), **cfg.device.overrides})
     except ValueError as exc:
         what = "profile" if str(exc).startswith("unknown device") else "overrides"
         raise ScenarioError(source, ("device", what), str(exc)) from None

@@ -53,6 +53,10 @@ class DeviceConfig(_Model):
     profile: str = Field(description="device profile name; `vmsim list` shows them")
     overrides: dict[str, Any] = Field(default_factory=dict,
                                       description="profile parameters to replace")
+    cost: dict[str, Any] | None = Field(None, description=(
+        "the complete cost table a run used, as `vmsim run` saves it with the results: when "
+        "given it replaces the profile file's values (then `overrides` apply), so the saved "
+        "scenario reproduces its results even after the profile file changes"))
 
     @model_validator(mode="before")
     @classmethod

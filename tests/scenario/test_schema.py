@@ -232,3 +232,17 @@ def test_workload_file_parameters_resolve_against_the_scenario_file(tmp_path, mo
     sc = load_scenario(d / "x.yaml")
     saved = yaml.safe_load(sc.resolved_yaml())
     assert saved["callers"][0]["size"]["file"] == str((d / "dump.txt").resolve())
+
+
+def test_saved_cost_table_pins_the_device_and_overrides_still_apply(write, tmp_path):
+    # the resolved scenario carries the complete cost table: running it again
+    # prices with those values even if the profile file has changed since
+    sc = load_scenario(write(MINIMAL))
+    saved = yaml.safe_load(sc.resolved_yaml())
+    assert saved["device"]["cost"] == sc.cost["cost"]
+    saved["device"]["cost"]["node_hot_ns"] = 7.5          # as if the profile said 7.5 then
+    saved["device"]["overrides"] = {"kmalloc_ns": 20}
+    again = parse_scenario(saved, "saved.yaml", tmp_path)
+    assert again.cost["cost"]["node_hot_ns"] == 7.5
+    assert again.cost["cost"]["kmalloc_ns"] == 20
+    assert again.run_specs()[0].cost["node_hot_ns"] == 7.5
