@@ -64,7 +64,7 @@ def point_label(path: str, value: Any) -> str:
 
 def parse_sweep(data: dict[str, Any], source: str, base: Path) -> Scenario:
     """A scenario document with a ``sweep:`` key: one resolved point per value."""
-    from .scenario import Scenario, _from_validation, _resolve  # noqa: F401 (circular at import)
+    from .scenario import _from_validation, _resolve   # here: scenario.py imports this module
 
     sweep = data["sweep"]
     if not isinstance(sweep, dict) or len(sweep) != 1 or not isinstance(next(iter(sweep.values())), list) \
