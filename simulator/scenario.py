@@ -38,6 +38,8 @@ from .yamlsafe import YamlError, dump_yaml, load_yaml
 
 #: time-series samples one run may take (stop.time / metrics.sample_interval)
 MAX_SAMPLES = 10_000_000
+#: workload parameters that name files (relative to the scenario file)
+FILE_PARAMS = ("trace", "file")
 
 # ---------------------------------------------------------------- registries
 
@@ -262,11 +264,23 @@ class Scenario:
         doc = copy.deepcopy(self.raw)
         doc["seeds"] = list(self.config.seeds)
         space = doc.get("address_space")
-        if isinstance(space, dict) and isinstance(space.get("initial_layout"), str):
-            layout = Path(space["initial_layout"])
-            if not layout.is_absolute():
-                space["initial_layout"] = str((self.base_dir / layout).resolve())
+        if isinstance(space, dict):
+            self._absolute_paths(space, ("initial_layout",))
+        for caller in doc.get("callers") or []:
+            self._absolute_paths(caller, FILE_PARAMS)
         return doc
+
+    def _absolute_paths(self, node: Any, keys: tuple[str, ...]) -> None:
+        """Relative file parameters (at any depth) made absolute, as resolution does."""
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in keys and isinstance(v, str) and not Path(v).is_absolute():
+                    node[k] = str((self.base_dir / v).resolve())
+                else:
+                    self._absolute_paths(v, keys)
+        elif isinstance(node, list):
+            for v in node:
+                self._absolute_paths(v, keys)
 
     def resolved_yaml(self, seed: int | None = None, iterations: int | None = None) -> str:
         sc = self.override(seed, iterations)

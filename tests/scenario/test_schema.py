@@ -246,3 +246,20 @@ def test_saved_cost_table_pins_the_device_and_overrides_still_apply(write, tmp_p
     assert again.cost["cost"]["node_hot_ns"] == 7.5
     assert again.cost["cost"]["kmalloc_ns"] == 20
     assert again.run_specs()[0].cost["node_hot_ns"] == 7.5
+
+
+def test_a_sweeps_saved_document_keeps_caller_files_reachable(tmp_path, monkeypatch):
+    # the top-level file of a sweep is the document as written: its relative
+    # file parameters are made absolute, like a resolved scenario's
+    d = tmp_path / "sc"
+    d.mkdir()
+    trace = REPO / "scenarios" / "traces" / "sample-x86_64.trace"
+    (d / "t.trace").write_text(trace.read_text())
+    (d / "x.yaml").write_text(
+        "name: s\ndevice: qemu-x86\ncpus: 4\nallocators: [busy-list]\n"
+        "callers:\n  - {workload: trace-replay, cpus: all, trace: t.trace}\n"
+        "stop: {time: 10 ms}\nseeds: [1]\nsweep:\n  cpus: [2, 4]\n")
+    monkeypatch.chdir(tmp_path)
+    saved = yaml.safe_load(load_scenario(d / "x.yaml").resolved_yaml())
+    assert saved["callers"][0]["trace"] == str((d / "t.trace").resolve())
+    assert saved["callers"][0]["cpus"] == "all" and saved["sweep"] == {"cpus": [2, 4]}
