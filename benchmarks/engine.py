@@ -54,6 +54,7 @@ class NullAllocator:
         self.next = vstart
         self.nr_busy = 0
         self.nr_free_blocks = 1
+        self.nr_free_objects = 0
         self._steps = Steps()
 
     def alloc(self, size, align=1, vstart=None, vend=None):

@@ -159,7 +159,7 @@ class CpuCaller:
                     h = yield ev
                     t_own, acq = env.now + h, 0.0
             wait += t_own - t_req
-            nb, nf = alloc.nr_busy, eng.nr_free_objects()  # before the operation
+            nb, nf = alloc.nr_busy, alloc.nr_free_objects  # before the operation
             r = alloc.alloc(area_bytes, align, vs, ve)
             s = r.steps
             ln += s.list_nodes
@@ -285,8 +285,6 @@ class Engine:
                                 vmalloc_start=asp.vmalloc_start, vmalloc_end=asp.vmalloc_end,
                                 page_size=asp.page_size, word_bits=asp.word_bits,
                                 initial_busy=asp.initial_busy)
-        # busy-list keeps no free-block objects (its free space is the gaps).
-        self._keeps_free_blocks = spec.allocator != "busy-list"
         streams = np.random.SeedSequence(spec.seed).spawn(len(spec.callers) + 1)
         self.lock = SpinLock(self.env, spec.cpus, self.cost.lock_order, self.cost.lock_handoff_ns,
                              self.cost.lock_waiter_ns, rng=np.random.default_rng(streams[-1]))
@@ -312,11 +310,6 @@ class Engine:
         self.live = 0
 
     # -- shared state ---------------------------------------------------------
-    def nr_free_objects(self) -> int:
-        """Free-block vmap_areas the allocator keeps (0 for busy-list): the
-        size of the structure its ``Steps.free_nodes`` walked."""
-        return self.alloc.nr_free_blocks if self._keeps_free_blocks else 0
-
     def warn(self, text: str) -> None:
         """A kernel warning, rate limited like printk_ratelimit() (10 per 5 s)."""
         now = self.env.now
@@ -400,7 +393,7 @@ class Engine:
         t_own, t, wait = yield from self._take_lock(c.cpu)
         last = len(valist) - 1
         for k, (addr, pages) in enumerate(valist):
-            nb, nf = alloc.nr_busy, self.nr_free_objects()
+            nb, nf = alloc.nr_busy, alloc.nr_free_objects
             t += cost.steps_ns(alloc.free(addr), nb, nf) + cost.purge_area_ns   # __free_vmap_area
             self.lazy_nr -= pages                     # atomic_sub(nr, &vmap_lazy_nr)
             self.lazy_areas -= 1

@@ -4,9 +4,10 @@ An ftrace line (``/sys/kernel/tracing/trace``, ``trace-cmd report``) is::
 
     <task>-<pid> [<cpu>] <flags> <seconds>.<fraction>: <event>: <fields>
 
-(``<flags>`` is absent without ``irq-info``; ``trace-cmd report`` may print
-``<task>-<pid> [<cpu>] <seconds>.<fraction>: ...`` or put the task in
-parentheses.)  The events of ``include/trace/events/vmalloc.h``::
+(``<flags>`` is absent without ``irq-info``; ``record-tgid`` adds a
+``(<tgid>)`` column; the fraction is absent with counter clocks;
+``trace-cmd report`` may print ``<task>-<pid> [<cpu>] <seconds>.<fraction>:
+...``.)  The events of ``include/trace/events/vmalloc.h``::
 
     alloc_vmap_area: va_start: <decimal> size=<n> align=<n> vstart=0x<hex> vend=0x<hex> failed=<0|1>
     purge_vmap_area_lazy: start=0x<hex> end=0x<hex> num_purged=<n>
@@ -17,10 +18,13 @@ fails (``failed=1``) before the purge-and-retry prints a line and the retry
 prints another.  ``size`` includes the guard page.  ``free_vmap_area_noflush``
 fires when vfree() (or vunmap()) puts an area on the lazy list.
 
-Lines of other events are skipped (a trace may hold more than these), and
-so are blank lines and ``#`` comments.  A line that is not an ftrace line,
-or one of the three events with fields that do not parse, is an error
-naming the file and the line number.
+Lines of other events and of other tracers (``func <-caller``) are skipped
+(a trace may hold more than these), and so are blank lines, ``#`` comments
+and ``trace-cmd report``'s header lines (``cpus=4``, ``version = 6``, ``CPU 0
+is empty``).  ``CPU:<n> [LOST <m> EVENTS]`` markers are counted
+(:attr:`Trace.lost`): the replay says so, since a lost free leaves an area
+busy.  A line that is none of these, or one of the three events with fields
+that do not parse, is an error naming the file and the line number.
 """
 
 from __future__ import annotations
@@ -30,15 +34,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-__all__ = ["TraceEvent", "TraceError", "parse_trace", "ACCEPTED"]
+__all__ = ["Trace", "TraceEvent", "TraceError", "parse_trace", "ACCEPTED"]
 
 ACCEPTED = ("ftrace lines '<task>-<pid> [<cpu>] [<flags>] <s>.<us>: <event>: <fields>' with "
             "alloc_vmap_area: 'va_start: N size=N align=N vstart=0xH vend=0xH failed=0|1', "
             "free_vmap_area_noflush: 'va_start=0xH nr_lazy=N nr_lazy_max=N' or "
             "purge_vmap_area_lazy: 'start=0xH end=0xH num_purged=N'")
 
-_LINE = re.compile(r"^\s*(?P<task>.+?)-(?P<pid>\d+)\)?\s+(?:\(\s*\d+\)\s+)?\[(?P<cpu>\d+)\]\s+"
-                   r"(?:[^\s:]+\s+)?(?P<ts>\d+\.\d+):\s+(?P<event>\w+):\s*(?P<fields>.*?)\s*$")
+_LINE = re.compile(r"^\s*(?P<task>.+?)-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(?P<cpu>\d+)\]\s+"
+                   r"(?:[^\s:]+\s+)?(?P<ts>\d+(?:\.\d+)?):\s+(?P<rest>.*?)\s*$")
+_EVENT = re.compile(r"^(?P<event>\w+):\s*(?P<fields>.*)$")
+_HEADER = re.compile(r"^(?:cpus=\d+|version\s*=\s*\S+|CPU\s+\d+\s+is\s+empty)$")
+_LOST = re.compile(r"^CPU:(?P<cpu>\d+)\s+\[LOST\s+(?P<n>\d+)\s+EVENTS\]$")
 _FIELDS = {
     "alloc_vmap_area": re.compile(
         r"^va_start:\s*(?P<va_start>\d+)\s+size=(?P<size>\d+)\s+align=(?P<align>\d+)\s+"
@@ -63,13 +70,22 @@ class TraceEvent:
 
     line: int          # 1-based line number in the file
     cpu: int
+    pid: int           # the task that ran the event
     t_ns: int          # the ftrace timestamp in ns
     event: str         # alloc_vmap_area | free_vmap_area_noflush | purge_vmap_area_lazy
     fields: dict[str, int]
 
 
-def parse_trace(path: str | Path) -> list[TraceEvent]:
-    """The vmalloc events of an ftrace text file, in file order."""
+@dataclass(frozen=True)
+class Trace:
+    """The vmalloc events of a trace file, in file order, and its lost-event markers."""
+
+    events: list[TraceEvent]
+    lost: dict[int, int]        # CPU -> events the ring buffer lost there
+
+
+def parse_trace(path: str | Path) -> Trace:
+    """Read an ftrace text file (see the module docstring)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8", errors="strict")
@@ -80,26 +96,32 @@ def parse_trace(path: str | Path) -> list[TraceEvent]:
     except (OSError, UnicodeDecodeError) as exc:
         raise TraceError(f"{path}: cannot read the trace ({exc.__class__.__name__})") from None
     events: list[TraceEvent] = []
+    lost: dict[int, int] = {}
     for no, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
-        if not line or line.startswith("#"):
+        if not line or line.startswith("#") or _HEADER.match(line):
             continue
         m = _LINE.match(line)
         if m is None:
+            lm = _LOST.match(line)
+            if lm is not None:
+                lost[int(lm.group("cpu"))] = lost.get(int(lm.group("cpu")), 0) + int(lm.group("n"))
+                continue
             raise TraceError(f"{path}:{no}: not an ftrace line ({_clip(line)}); accepted: {ACCEPTED}")
-        event = m.group("event")
-        pattern = _FIELDS.get(event)
-        if pattern is None:
-            continue                                  # another event: not ours
-        f = pattern.match(m.group("fields"))
+        e = _EVENT.match(m.group("rest"))
+        pattern = _FIELDS.get(e.group("event")) if e is not None else None
+        if e is None or pattern is None:
+            continue                                  # another event or tracer: not ours
+        event = e.group("event")
+        f = pattern.match(e.group("fields"))
         if f is None:
-            raise TraceError(f"{path}:{no}: {event} fields do not parse ({_clip(m.group('fields'))}); "
+            raise TraceError(f"{path}:{no}: {event} fields do not parse ({_clip(e.group('fields'))}); "
                              f"accepted: {ACCEPTED}")
         fields = {k: int(v, 16) if k in _HEX or (event == "free_vmap_area_noflush" and k == "va_start")
                   else int(v) for k, v in f.groupdict().items()}
         t_ns = int(Decimal(m.group("ts")) * 1_000_000_000)
-        events.append(TraceEvent(no, int(m.group("cpu")), t_ns, event, fields))
-    return events
+        events.append(TraceEvent(no, int(m.group("cpu")), int(m.group("pid")), t_ns, event, fields))
+    return Trace(events, lost)
 
 
 def _clip(text: str, n: int = 60) -> str:

@@ -268,6 +268,16 @@ class Scenario:
             self._absolute_paths(space, ("initial_layout",))
         for caller in doc.get("callers") or []:
             self._absolute_paths(caller, FILE_PARAMS)
+        (path, values), = doc["sweep"].items()
+        last = str(path).rsplit(".", 1)[-1]
+        if last in FILE_PARAMS + ("initial_layout",):            # swept file names
+            doc["sweep"] = {path: [str((self.base_dir / v).resolve()) if isinstance(v, str) else v
+                                   for v in values]}
+        if str(path) != "device" and not str(path).startswith(("device.profile", "device.cost")):
+            # the first point's device with its complete cost table (the same for
+            # every point; a swept override still applies on top), so the sweep
+            # reproduces after the profile file changes
+            doc["device"] = dict(self.points[0][1].resolved()["device"])
         return doc
 
     def _absolute_paths(self, node: Any, keys: tuple[str, ...]) -> None:
@@ -344,7 +354,16 @@ def _resolve(data: dict[str, Any], source: str, base: Path) -> Scenario:
         raise ScenarioError(source, ("device", "profile"),
                             _unknown("device", cfg.device.profile, known_devices))
     try:
+        if cfg.device.cost:                            # a saved scenario's complete table
+            try:
+                _load_device(cfg.device.profile, dict(cfg.device.cost))
+            except ValueError as exc:
+                if not str(exc).startswith("unknown device"):
+                    raise ScenarioError(source, ("device", "cost"), str(exc)) from None
+                raise
         cost = _load_device(cfg.device.profile, {**(cfg.device.cost or {}), **cfg.device.overrides})
+    except ScenarioError:
+        raise
     except ValueError as exc:
         what = "profile" if str(exc).startswith("unknown device") else "overrides"
         raise ScenarioError(source, ("device", what), str(exc)) from None

@@ -14,9 +14,12 @@ What is replayed, per traced CPU, in trace order:
 * each ``alloc_vmap_area`` request (size, align, vstart, vend) as a vmalloc
   of ``size`` bytes, the guard page included (``guard: true`` takes it as
   vmalloc's guard page: ``size - PAGE_SIZE`` bytes are mapped).  A
-  ``failed=1`` try followed on that CPU by the same request is the kernel's
-  purge-and-retry: one request (vmsim purges and retries by its own rule).
-  A final ``failed=1`` is replayed too: the simulated allocator may succeed.
+  ``failed=1`` try followed by the same task's same request is the kernel's
+  purge-and-retry (the purge may sleep, so the retry may run on another
+  CPU): one request, replayed by the retry's CPU (vmsim purges and retries
+  by its own rule).  A final ``failed=1`` is replayed too: the simulated
+  allocator may succeed, and that area then stays allocated (counted in the
+  log).
 * each ``free_vmap_area_noflush`` of an area allocated in the trace, as a
   vfree of the simulated area, **by the caller that allocated it** (the
   kernel may free on another CPU; replaying it on the allocating CPU keeps
@@ -41,7 +44,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from simulator.ftrace import TraceError, TraceEvent, parse_trace
+from simulator.ftrace import Trace, TraceError, TraceEvent, parse_trace
 
 from .base import Caller, Workload, register
 from .common import Params
@@ -70,6 +73,8 @@ class Script:
     steps: dict[int, tuple[Step, ...]]          # traced CPU -> its requests
     skipped_frees: dict[int, int]               # traced CPU -> frees of pre-trace areas
     retries: int                                # failed=1 tries merged with their retry
+    lost: dict[int, int]                        # traced CPU -> events the ring buffer lost
+    reallocated: int                            # an address allocated again before its free
 
 
 _CACHE: dict[tuple[str, int, int], Script] = {}
@@ -77,27 +82,30 @@ _CACHE: dict[tuple[str, int, int], Script] = {}
 
 def load_script(path: str) -> Script:
     """Parse ``path`` into per-CPU requests (cached by path, size and mtime)."""
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise TraceError(f"{path}: no such trace file") from None
     key = (path, st.st_size, st.st_mtime_ns)
     if key not in _CACHE:
         _CACHE[key] = build_script(parse_trace(path))
     return _CACHE[key]
 
 
-def build_script(events: list[TraceEvent]) -> Script:
-    events = sorted(events, key=lambda e: (e.t_ns, e.line))
+def build_script(trace: Trace) -> Script:
+    events = sorted(trace.events, key=lambda e: (e.t_ns, e.line))
     allocs = [e for e in events if e.event == "alloc_vmap_area"]
-    next_alloc: dict[int, TraceEvent | None] = {}   # alloc line -> the next alloc on its CPU
+    next_alloc: dict[int, TraceEvent] = {}          # alloc line -> the same task's next alloc
     last: dict[int, TraceEvent] = {}
     for e in allocs:
-        prev = last.get(e.cpu)
+        prev = last.get(e.pid)
         if prev is not None:
             next_alloc[prev.line] = e
-        last[e.cpu] = e
+        last[e.pid] = e
     steps: dict[int, list[Step]] = {}
     skipped: dict[int, int] = {}
     live: dict[int, tuple[int, int]] = {}           # traced va_start -> (area id, its CPU)
-    retries = 0
+    retries = reallocated = 0
     area = 0
     for e in events:
         f = e.fields
@@ -113,6 +121,7 @@ def build_script(events: list[TraceEvent]) -> Script:
             else:
                 area += 1
                 ident = area
+                reallocated += f["va_start"] in live   # its free was lost
                 live[f["va_start"]] = (ident, e.cpu)
             steps.setdefault(e.cpu, []).append(Step(e.t_ns, "alloc", ident, *request, line=e.line))
         elif e.event == "free_vmap_area_noflush":
@@ -122,7 +131,8 @@ def build_script(events: list[TraceEvent]) -> Script:
                 continue
             steps.setdefault(owner[1], []).append(Step(e.t_ns, "free", owner[0], line=e.line))
     t0 = events[0].t_ns if events else 0
-    return Script(t0, {c: tuple(s) for c, s in steps.items()}, skipped, retries)
+    return Script(t0, {c: tuple(s) for c, s in steps.items()}, skipped, retries, dict(trace.lost),
+                  reallocated)
 
 
 class TraceReplayParams(Params):
@@ -148,6 +158,12 @@ class TraceReplayParams(Params):
         page = ctx.get("page_size") if isinstance(ctx.get("page_size"), int) else 4096
         rng = ctx.get("address_range")
         for s in (s for per_cpu in script.steps.values() for s in per_cpu if s.kind == "alloc"):
+            if s.align < 1 or s.align & (s.align - 1) or s.align >= 1 << 64:
+                raise TraceError(f"{self.trace}:{s.line}: align {s.align} is not a power of two "
+                                 "below 2^64; accepted: align=1, 2, 4, ...")
+            if s.size_bytes >= 1 << 63:
+                raise TraceError(f"{self.trace}:{s.line}: size {s.size_bytes} is not below 2^63; "
+                                 "accepted: sizes of real areas")
             if s.size_bytes % page or s.size_bytes < (2 * page if self.guard else page):
                 raise TraceError(f"{self.trace}:{s.line}: size {s.size_bytes} is not a page multiple "
                                  f"of at least {'2 pages (guard: true)' if self.guard else '1 page'}; "
@@ -166,10 +182,17 @@ def trace_replay(caller: Caller, p: TraceReplayParams) -> Generator[Any, Any, No
     tcpu = caller.cpu if p.trace_cpu is None else p.trace_cpu
     steps = script.steps.get(tcpu, ())
     guard_bytes = caller.page_size if p.guard else 0
-    caller.log(f"{caller.label}: replaying trace CPU {tcpu} of {os.path.basename(p.trace)}: "
-               f"{sum(s.kind == 'alloc' for s in steps)} allocations, "
+    cpus = sorted(script.steps)
+    caller.log(f"{caller.label}: replaying trace CPU {tcpu} of {os.path.basename(p.trace)} "
+               f"(traced CPUs {', '.join(map(str, cpus)) or 'none'}): "
+               f"{sum(s.kind == 'alloc' for s in steps)} allocations "
+               f"({sum(s.kind == 'alloc' and s.area is None for s in steps)} failed in the trace), "
                f"{sum(s.kind == 'free' for s in steps)} frees; "
                f"{script.skipped_frees.get(tcpu, 0)} frees of areas allocated before the trace skipped")
+    if script.lost.get(tcpu) or (tcpu == min(cpus, default=tcpu) and script.reallocated):
+        caller.log(f"{caller.label}: trace warning: {script.lost.get(tcpu, 0)} events lost on CPU "
+                   f"{tcpu}; {script.reallocated} traced addresses allocated again before their free "
+                   "(lost events): areas whose free was lost stay allocated")
     caller.measure_start()
     start = caller.now_ns
     addrs: dict[int, int] = {}
@@ -180,6 +203,8 @@ def trace_replay(caller: Caller, p: TraceReplayParams) -> Generator[Any, Any, No
             wait = start + (s.t_ns - script.t0_ns) - caller.now_ns
             if wait > 0:
                 yield from caller.sleep(wait)
+                if not caller.running():             # the stop came while idle
+                    break
         if s.kind == "alloc":
             vs, ve = (s.vstart, s.vend) if p.ranges == "trace" else (None, None)
             addr = yield from caller.vmalloc(s.size_bytes - guard_bytes, s.align, vs, ve, guard=p.guard)

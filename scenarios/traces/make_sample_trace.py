@@ -47,22 +47,23 @@ def main() -> None:
     events: list[tuple[float, int, str]] = []      # (time s, seq, text) before the task prefix
     seq = 0
 
-    def emit(t: float, cpu: int, text: str) -> None:
+    def emit(t: float, cpu: int, text: str, task: str | None = None, pid: int | None = None) -> None:
         nonlocal seq
         seq += 1
-        task = rnd.choice(TASKS).format(cpu=cpu)
-        pid = rnd.randrange(100, 9000)
+        task = task or rnd.choice(TASKS).format(cpu=cpu)
+        pid = pid or rnd.randrange(100, 9000)
         events.append((t, seq, f"{task:>16}-{pid:<7} [{cpu:03d}] ..... {t:12.6f}: {text}"))
 
     nr_lazy = 0
     frees: list[tuple[float, int, int, int, int]] = []   # (time, seq, cpu, addr, size)
 
-    def vmalloc(t: float, cpu: int, size: int, align: int, vs: int, ve: int) -> int | None:
+    def vmalloc(t: float, cpu: int, size: int, align: int, vs: int, ve: int,
+                task: str | None = None, pid: int | None = None) -> int | None:
         r = alloc.alloc(size, align, vs, ve)
         addr = r.addr
         emit(t, cpu, f"alloc_vmap_area: va_start: {addr if addr is not None else ENOMEM} "
                      f"size={size} align={align} vstart={vs:#x} vend={ve:#x} "
-                     f"failed={0 if addr is not None else 1}")
+                     f"failed={0 if addr is not None else 1}", task, pid)
         return addr
 
     def vfree(t: float, cpu: int, addr: int, size: int) -> None:
@@ -96,12 +97,14 @@ def main() -> None:
         while frees and frees[0][0] <= t:
             ft, _, fcpu, faddr, fsize = heapq.heappop(frees)
             vfree(ft, fcpu, faddr, fsize)
-    # a request that fails (a tight vend), purges, and succeeds on the retry
+    # a request that fails, purges (which may sleep: the task moves from CPU 2 to
+    # CPU 1), and succeeds on the retry
     t += 0.0001
     emit(t, 2, f"alloc_vmap_area: va_start: {ENOMEM} size={8 * PAGE} align=1 "
-               f"vstart={VMALLOC_START:#x} vend={VMALLOC_END:#x} failed=1")
-    emit(t + 0.00002, 2, f"purge_vmap_area_lazy: start={VMALLOC_START:#x} end={VMALLOC_END:#x} num_purged=42")
-    vmalloc(t + 0.00004, 2, 8 * PAGE, 1, VMALLOC_START, VMALLOC_END)
+               f"vstart={VMALLOC_START:#x} vend={VMALLOC_END:#x} failed=1", "insmod", 4321)
+    emit(t + 0.00002, 2, f"purge_vmap_area_lazy: start={VMALLOC_START:#x} end={VMALLOC_END:#x} num_purged=42",
+         "insmod", 4321)
+    vmalloc(t + 0.00004, 1, 8 * PAGE, 1, VMALLOC_START, VMALLOC_END, "insmod", 4321)
     emit(t + 0.00005, 1, "sched_switch: prev_comm=bash prev_pid=4242 prev_prio=120 prev_state=S "
                          "==> next_comm=swapper/1 next_pid=0 next_prio=120")
     events.sort()

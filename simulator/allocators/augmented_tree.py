@@ -540,6 +540,12 @@ class AugmentedTreeAllocator:
         """Free blocks meeting the vmalloc range."""
         return self._nr_vm_free
 
+    @property
+    def nr_free_objects(self) -> int:
+        """vmap_area objects in the free tree (the whole range): the structure
+        that ``Steps.free_nodes`` walked."""
+        return self._nr_free
+
     def largest_free_bytes(self) -> int:
         """The largest free block inside the vmalloc range (clipped to it)."""
         top = self._root.rb_node

@@ -279,6 +279,9 @@ class BusyListAllocator:
 
     # Fragmentation read-outs cover the vmalloc range [VMALLOC_START,
     # VMALLOC_END), where vmalloc() allocates; O(log n) each.
+    #: busy-list keeps no free-block objects (its free space is the gaps)
+    nr_free_objects = 0
+
     @property
     def nr_free_blocks(self) -> int:
         """Free blocks (maximal gaps) inside the vmalloc range."""

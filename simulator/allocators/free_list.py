@@ -268,6 +268,11 @@ class FreeListAllocator(BusyListAllocator):
         """Blocks on the free list (it covers exactly the vmalloc range)."""
         return len(self._free)
 
+    @property
+    def nr_free_objects(self) -> int:
+        """vmap_area objects on the free list/tree: what ``Steps.free_nodes`` walked."""
+        return len(self._free)
+
     def largest_free_bytes(self) -> int:
         return max(self._free.max_val(), 0)
 

@@ -205,3 +205,27 @@ def test_check_raises_on_corrupted_state(policy: str) -> None:
         corrupt(a)
         with pytest.raises(InvariantError):
             a.check()
+
+
+def test_nr_free_objects_counts_the_walked_free_structure() -> None:
+    # the cost model prices Steps.free_nodes by the free structure's size: the
+    # whole free tree for augmented-tree (modules range too), the free list for
+    # free-list, nothing for busy-list
+    P = 4096
+    base = 0x10000000
+    kw = dict(vmalloc_start=base + 64 * P, vmalloc_end=base + 128 * P)
+    for name in ALLOCATORS:
+        a = create(name, base, base + 128 * P, **kw)
+        vms = base + 64 * P
+        a.alloc(2 * P, 1, base + 2 * P, vms)               # a modules-like request
+        a.alloc(2 * P, 1, vms)
+        r = a.alloc(2 * P, 1, vms)
+        a.alloc(2 * P, 1, vms)
+        a.free(r.addr)                                     # a hole in the vmalloc range
+        whole = len(a.free_blocks())
+        if name == "busy-list":
+            assert a.nr_free_objects == 0
+        elif name == "free-list":
+            assert a.nr_free_objects == a.nr_free_blocks == 2
+        else:
+            assert a.nr_free_objects == whole == 4 and a.nr_free_blocks == 2

@@ -263,3 +263,25 @@ def test_a_sweeps_saved_document_keeps_caller_files_reachable(tmp_path, monkeypa
     saved = yaml.safe_load(load_scenario(d / "x.yaml").resolved_yaml())
     assert saved["callers"][0]["trace"] == str((d / "t.trace").resolve())
     assert saved["callers"][0]["cpus"] == "all" and saved["sweep"] == {"cpus": [2, 4]}
+
+
+def test_a_sweep_over_files_and_a_bad_saved_cost_table(tmp_path, monkeypatch):
+    d = tmp_path / "sc"
+    d.mkdir()
+    trace = REPO / "scenarios" / "traces" / "sample-x86_64.trace"
+    for name in ("a.trace", "b.trace"):
+        (d / name).write_text(trace.read_text())
+    (d / "x.yaml").write_text(
+        "name: s\ndevice: qemu-x86\ncpus: 4\nallocators: [busy-list]\n"
+        "callers:\n  - {workload: trace-replay, cpus: all, trace: a.trace}\n"
+        "stop: {time: 10 ms}\nseeds: [1]\nsweep:\n  callers[0].trace: [a.trace, b.trace]\n")
+    monkeypatch.chdir(tmp_path)
+    sc = load_scenario(d / "x.yaml")
+    saved = yaml.safe_load(sc.resolved_yaml())
+    assert saved["sweep"] == {"callers[0].trace": [str((d / n).resolve()) for n in ("a.trace", "b.trace")]}
+    assert saved["device"]["cost"] == sc.points[0][1].cost["cost"]      # pinned, as in each point
+    # a saved cost table with an unknown parameter is reported at device.cost
+    doc = yaml.safe_load(MINIMAL)
+    doc["device"] = {"profile": "qemu-x86", "cost": {"bogus_ns": 1}}
+    with pytest.raises(ScenarioError, match=r"^saved.yaml: device.cost: .*unknown cost parameter 'bogus_ns'"):
+        parse_scenario(doc, "saved.yaml", tmp_path)
