@@ -221,3 +221,15 @@ def test_2019_priority_threshold_holds_the_lock_while_the_backlog_is_large() -> 
         o = r.ops
         return float(o.loc[~o["purge"], "lock_wait_ns"].max())
     assert worst_wait(True) > 4 * worst_wait(False)
+
+
+def test_each_purge_pays_for_exactly_one_tlb_flush() -> None:
+    # one CPU, decisions independent of timing: making the flush 1 ms dearer
+    # must lengthen the run by exactly purges x 1 ms (one flush per purge)
+    def run(extra_ns: float):
+        cost = {"tlb_flush_fixed_ns": 3000.0 + extra_ns}
+        return simulate(make_spec("free-list", cpus=1, iterations=10_000, cost_overrides=cost,
+                                  sample_interval_ns=10**9)).summary
+    base, dear = run(0.0), run(1e6)
+    assert base["purges"] == dear["purges"] == 10_000 // 2049 == dear["tlb_flushes"]
+    assert dear["sim_time_ns"] - base["sim_time_ns"] == pytest.approx(base["purges"] * 1e6, abs=1e-3)
