@@ -381,7 +381,10 @@ class Engine:
     def _purge(self, c: CpuCaller) -> Generator[Any, Any, tuple[bool, float, float]]:
         """__purge_vmap_area_lazy: one TLB flush over the span, then free every area."""
         env, lock, cost, alloc = self.env, self.lock, self.cost, self.alloc
-        valist = self.lazy                            # llist_del_all
+        # llist_del_all: llist_add pushes at the head, so the purge walks the
+        # list newest first (llist_for_each_entry_safe), in every kernel
+        # generation vmsim models (4.19, the RFC, 5.2)
+        valist = self.lazy[::-1]
         if not valist:
             return False, 0.0, 0.0
         self.lazy = []

@@ -233,3 +233,26 @@ def test_each_purge_pays_for_exactly_one_tlb_flush() -> None:
     base, dear = run(0.0), run(1e6)
     assert base["purges"] == dear["purges"] == 10_000 // 2049 == dear["tlb_flushes"]
     assert dear["sim_time_ns"] - base["sim_time_ns"] == pytest.approx(base["purges"] * 1e6, abs=1e-3)
+
+
+def test_the_purge_frees_the_newest_lazy_area_first() -> None:
+    # llist_add pushes at the head and llist_del_all hands the list over as it
+    # is: __purge_vmap_area_lazy frees the most recent vfree first
+    from simulator.allocators import create
+    freed: list[int] = []
+
+    def factory(spec):
+        asp = spec.address_space
+        a = create(spec.allocator, vstart=asp.vstart, vend=asp.vend, vmalloc_start=asp.vmalloc_start,
+                   vmalloc_end=asp.vmalloc_end, page_size=asp.page_size, word_bits=asp.word_bits)
+        real = a.free
+
+        def free(addr):
+            freed.append(addr)
+            return real(addr)
+        a.free = free
+        return a
+    r = simulate(make_spec("busy-list", cpus=1, iterations=2049 + 10), allocator_factory=factory)
+    vf = r.ops[r.ops["op"] == "vfree"]["addr"].to_list()
+    assert r.summary["purges"] == 1 and len(freed) == 2049
+    assert freed == vf[:2049][::-1]
