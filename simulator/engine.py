@@ -479,6 +479,7 @@ class Engine:
         stats = self.oplog.latency_stats(ops if spec.metrics.keep_ops else None)
         summary["ops"] = stats.pop("ops")
         summary["loop_time_ns"] = end - (min(starts) if starts else 0.0)
+        summary["setup_time_ns"] = min(starts) if starts else 0.0   # prefill before the loop
         fg = [(c, cs.workload) for c, cs in zip(self.callers, spec.callers) if not c.background]
         names = list(dict.fromkeys(w for _, w in fg))
         if len(names) > 1:               # each foreground workload's own loop time

@@ -251,7 +251,7 @@ def _exact(prefix: str, x: np.ndarray) -> dict[str, float]:
 
 
 SUMMARY_COLUMNS = (
-    ["allocator", "seed", "ops", "loop_time_ns"]
+    ["allocator", "seed", "ops", "loop_time_ns", "setup_time_ns"]
     + [f"{p}{s}" for p in ("", "vmalloc_", "vfree_")
        for s in ("mean_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns")]
     + ["lock_wait_share", "spin_cpu_ns", "purges", "enomem", "final_fragmentation",

@@ -256,3 +256,16 @@ def test_the_purge_frees_the_newest_lazy_area_first() -> None:
     vf = r.ops[r.ops["op"] == "vfree"]["addr"].to_list()
     assert r.summary["purges"] == 1 and len(freed) == 2049
     assert freed == vf[:2049][::-1]
+
+
+def test_seed_test2_prefill_is_reported_apart_from_the_loop() -> None:
+    # setup_time_ns: the simulated time of the 300-area prefill, before measure_start
+    spec = make_spec("busy-list", cpus=1, workload="seed-test2", params={"prefill": 300},
+                     iterations=50)
+    r = simulate(spec)
+    ops, s = r.ops, r.summary
+    pre = ops[~ops["measured"]]
+    assert len(pre) == 300 and (pre["op"] == "vmalloc").all()
+    assert s["setup_time_ns"] >= (pre["t_ns"] + pre["latency_ns"]).max()
+    assert s["setup_time_ns"] <= ops.loc[ops["measured"], "t_ns"].min()
+    assert s["loop_time_ns"] + s["setup_time_ns"] == pytest.approx(s["sim_time_ns"])
