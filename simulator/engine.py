@@ -229,11 +229,15 @@ class CpuCaller:
         # free the pages and kfree the pages array and the vm_struct.
         unmapped = t_rel - env.now + npages * cost.vfree_unmap_page_ns
         after = npages * cost.vfree_free_page_ns + cost.vfree_post_fixed_ns
-        nr_lazy = eng.lazy_add(addr, area_bytes)
+        if unmapped > 0 and env.peek() <= env.now + unmapped:
+            yield env.timeout(unmapped)              # others act before the area is lazy
+            unmapped = 0.0
+        nr_lazy = eng.lazy_add(addr, area_bytes)     # at the end of the unmapping
         purge = False
         if nr_lazy > eng.lazy_max:
-            yield env.timeout(unmapped)
-            unmapped = 0.0
+            if unmapped > 0:
+                yield env.timeout(unmapped)
+                unmapped = 0.0
             purge, w2, h2 = yield from eng.try_purge_vmap_area_lazy(self)
             wait += w2
             hold += h2

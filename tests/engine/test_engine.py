@@ -269,3 +269,29 @@ def test_seed_test2_prefill_is_reported_apart_from_the_loop() -> None:
     assert s["setup_time_ns"] >= (pre["t_ns"] + pre["latency_ns"]).max()
     assert s["setup_time_ns"] <= ops.loc[ops["measured"], "t_ns"].min()
     assert s["loop_time_ns"] + s["setup_time_ns"] == pytest.approx(s["sim_time_ns"])
+
+
+def test_a_vfree_puts_its_area_on_the_lazy_list_after_its_unmapping(monkeypatch) -> None:
+    # 4 CPUs contending: every lazy_add happens at the end of its vfree's
+    # unmapping (lookup's lock release + pages x unmap_page_ns), never earlier.
+    # With 5 us of unmapping another CPU always acts in between, so the engine
+    # cannot run ahead and env.now at the add is the add's own instant.
+    from simulator.engine import CpuCaller, Engine
+    added: list[tuple[float, int]] = []
+    real_add = Engine.lazy_add
+
+    def lazy_add(self, addr, area_bytes):
+        added.append((self.env.now, addr))
+        return real_add(self, addr, area_bytes)
+    monkeypatch.setattr(Engine, "lazy_add", lazy_add)
+    unmap_ns = 5000.0                          # long: other CPUs act in the meantime
+    r = simulate(make_spec("free-list", cpus=4, iterations=300,
+                           cost_overrides={"unmap_page_ns": unmap_ns}))
+    vf = r.ops[r.ops["op"] == "vfree"].set_index("addr")
+    assert len(added) == len(vf) == 4 * 300
+    for t, addr in added[:200]:
+        row = vf.loc[addr]
+        row = row.iloc[0] if getattr(row, "ndim", 1) == 2 else row
+        # the lookup's lock is released no later than request + wait + hold;
+        # the area joins the lazy list no earlier than 3 pages of unmapping after
+        assert t >= row["t_ns"] + 3 * unmap_ns
