@@ -10,8 +10,9 @@ Linux 4.19 / 5.4 ``mm/vmalloc.c`` (../shared/kernel-notes.md sections 4-5);
 Lean time: a caller accumulates the CPU time of its own private work (page
 allocation and mapping, touches, the tail of a critical section) as *debt*
 and pays it with one timeout just before it next touches shared state (the
-lock, the purge mutex) or sleeps.  An uncontended vmalloc or vfree is one
-SimPy event.  The purge frees its areas without events while no other
+lock, the purge mutex, the lazy list) or sleeps.  An uncontended vmalloc
+or vfree is one SimPy event (a vfree one more when another process acts
+while it unmaps).  The purge frees its areas without events while no other
 process can run before the next area boundary (``env.peek()``), so
 ``cond_resched_lock`` still sees every waiter at the first boundary after
 its arrival.

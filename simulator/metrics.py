@@ -85,8 +85,12 @@ class LogHistogram:
         for i in sorted(self.counts):
             seen += self.counts[i]
             if seen >= rank:
-                return min(2.0 * self._g**i / (self._g + 1.0), self.max)
+                return self._value(i)
         return self.max  # pragma: no cover
+
+    def _value(self, i: int) -> float:
+        """Bucket i's representative, capped at the largest value seen."""
+        return min(2.0 * self._g**i / (self._g + 1.0), self.max)
 
     @property
     def mean(self) -> float:
@@ -96,8 +100,7 @@ class LogHistogram:
         """(representative value, count) per non-empty bucket, ascending; the
         zero bucket first as 0.0; the top bucket's value capped at ``max``."""
         out = [(0.0, self.zeros)] if self.zeros else []
-        out += [(min(2.0 * self._g**i / (self._g + 1.0), self.max), self.counts[i])
-                for i in sorted(self.counts)]
+        out += [(self._value(i), self.counts[i]) for i in sorted(self.counts)]
         return out
 
 

@@ -47,7 +47,7 @@ def seed_table(saved: SavedResults) -> list[str]:
     columns ``loop_time_ns:<workload>``: from its callers' first
     ``measure_start()`` to the end of its last caller)."""
     s, allocs = saved.summary, _allocators(saved)
-    if len(allocs) < 2 or "loop_time_ns" not in s or time_limited(saved.scenario):
+    if len(allocs) < 2 or "loop_time_ns" not in s or time_limited(saved.scenario, s):
         return []
     per_workload = [(c.split(":", 1)[1], c) for c in s.columns if c.startswith("loop_time_ns:")]
     blocks = per_workload or [(_workloads(saved.scenario), "loop_time_ns")]
@@ -64,11 +64,17 @@ def seed_table(saved: SavedResults) -> list[str]:
     return lines
 
 
-def time_limited(scenario: dict[str, Any]) -> bool:
-    """A run stopped by simulated time only: every allocator's loop lasts the
-    same time, so a loop-time comparison says nothing (compare ops, latency)."""
+def time_limited(scenario: dict[str, Any], summary: Any = None) -> bool:
+    """Runs stopped by simulated time only: every allocator's loop lasts the
+    same time, so a loop-time comparison says nothing (compare ops, latency).
+    With the summary at hand, only when every run really reached the stop
+    time (workloads that end by themselves first still compare)."""
     stop = scenario.get("stop") or {}
-    return stop.get("iterations") is None and stop.get("time") is not None
+    if stop.get("iterations") is not None or stop.get("time") is None:
+        return False
+    if summary is not None and "sim_time_ns" in summary and len(summary):
+        return bool((summary["sim_time_ns"] >= float(stop["time"])).all())
+    return True
 
 
 def _stop_text(scenario: dict[str, Any]) -> str:
@@ -208,7 +214,7 @@ def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
     if seed:
         out.append("Per workload and seed, in the RFC's format (simulated microseconds):\n\n```\n"
                    + "\n".join(seed) + "\n```\n")
-    elif time_limited(sc):
+    elif time_limited(sc, saved.summary):
         out.append("(a run stopped by simulated time: every allocator runs the same time, so "
                    "compare the operations completed and the latencies below)\n")
     else:

@@ -234,9 +234,10 @@ class Scenario:
         """The scenario as plain data, every default filled in (the saved scenario.yaml).
 
         A sweep resolves point by point (each point directory saves its own);
-        its top-level file is the document as written, with the seeds recorded
-        and a relative ``initial_layout`` made absolute, so that running it
-        runs the same sweep again."""
+        its top-level file is the document as written, with the seeds recorded,
+        relative file names (layout, trace, empirical sizes, swept files) made
+        absolute and, unless the device is swept, the device's complete cost
+        table pinned, so that running it runs the same sweep again."""
         if self.points:
             return self._sweep_document()
         c, asp = self.config, self.address_space
@@ -271,8 +272,7 @@ class Scenario:
         (path, values), = doc["sweep"].items()
         last = str(path).rsplit(".", 1)[-1]
         if last in FILE_PARAMS + ("initial_layout",):            # swept file names
-            doc["sweep"] = {path: [str((self.base_dir / v).resolve()) if isinstance(v, str) else v
-                                   for v in values]}
+            doc["sweep"] = {path: [self._absolute(v) if isinstance(v, str) else v for v in values]}
         if str(path) != "device" and not str(path).startswith(("device.profile", "device.cost")):
             # the first point's device with its complete cost table (the same for
             # every point; a swept override still applies on top), so the sweep
@@ -284,13 +284,17 @@ class Scenario:
         """Relative file parameters (at any depth) made absolute, as resolution does."""
         if isinstance(node, dict):
             for k, v in node.items():
-                if k in keys and isinstance(v, str) and not Path(v).is_absolute():
-                    node[k] = str((self.base_dir / v).resolve())
+                if k in keys and isinstance(v, str):
+                    node[k] = self._absolute(v)
                 else:
                     self._absolute_paths(v, keys)
         elif isinstance(node, list):
             for v in node:
                 self._absolute_paths(v, keys)
+
+    def _absolute(self, name: str) -> str:
+        """A file name relative to the scenario file, made absolute."""
+        return str((self.base_dir / name).resolve())
 
     def resolved_yaml(self, seed: int | None = None, iterations: int | None = None) -> str:
         sc = self.override(seed, iterations)
@@ -353,19 +357,15 @@ def _resolve(data: dict[str, Any], source: str, base: Path) -> Scenario:
     if known_devices is not None and cfg.device.profile not in known_devices:
         raise ScenarioError(source, ("device", "profile"),
                             _unknown("device", cfg.device.profile, known_devices))
+    where = "overrides"
     try:
         if cfg.device.cost:                            # a saved scenario's complete table
-            try:
-                _load_device(cfg.device.profile, dict(cfg.device.cost))
-            except ValueError as exc:
-                if not str(exc).startswith("unknown device"):
-                    raise ScenarioError(source, ("device", "cost"), str(exc)) from None
-                raise
+            where = "cost"
+            _load_device(cfg.device.profile, dict(cfg.device.cost))
+            where = "overrides"
         cost = _load_device(cfg.device.profile, {**(cfg.device.cost or {}), **cfg.device.overrides})
-    except ScenarioError:
-        raise
     except ValueError as exc:
-        what = "profile" if str(exc).startswith("unknown device") else "overrides"
+        what = "profile" if str(exc).startswith("unknown device") else where
         raise ScenarioError(source, ("device", what), str(exc)) from None
     dflt = device_defaults(cost)
     cpus = cfg.cpus if cfg.cpus is not None else dflt.get("cpus")

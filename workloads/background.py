@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from simulator.units import DurationNs, PageBytes
 
 from .base import Caller, Workload, register
-from .common import Params, get_count_order_long
+from .common import Params, default_thread_size, get_count_order_long
 from .distributions import DurationDist, SizeDist
 
 Gen = Generator[Any, Any, None]
@@ -101,7 +101,7 @@ def thread_stacks(caller: Caller, p: ThreadStacksParams) -> Gen:
     VMALLOC_START, VMALLOC_END)``); exits put it back in the cache if a slot is
     free, else vfree it (free_thread_stack)."""
     cache: list[int | None] = [None] * p.cached_stacks
-    stack_size = p.stack_size_bytes or (16384 if caller.word_bits == 64 else 8192)
+    stack_size = p.stack_size_bytes or default_thread_size(caller.word_bits)
 
     def fork() -> Generator[Any, Any, int | None]:
         for i, s in enumerate(cache):          # this_cpu_xchg(cached_stacks[i], NULL)

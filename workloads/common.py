@@ -39,6 +39,12 @@ def page_align(size_bytes: int, page_size: int) -> int:
     return -(-size_bytes // page_size) * page_size
 
 
+def default_thread_size(word_bits: int) -> int:
+    """THREAD_SIZE (and, without VMAP_STACK's doubling, THREAD_ALIGN): 16 KiB on
+    64-bit (x86_64, arm64), 8 KiB on 32-bit ARM."""
+    return 16384 if word_bits == 64 else 8192
+
+
 def lazy_max_pages(ncpus: int, page_size: int) -> int:
     """mm/vmalloc.c lazy_max_pages(): fls(num_online_cpus()) * (32 MiB / PAGE_SIZE)."""
     return fls(ncpus) * ((32 * 1024 * 1024) // page_size)

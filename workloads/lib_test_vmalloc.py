@@ -38,7 +38,8 @@ from pydantic import Field, model_validator
 from simulator.units import PageBytes
 
 from .base import Caller, Workload, register
-from .common import (KERNEL_LOOP_COUNT, MeasuredLoop, Once, Params, lazy_max_pages, page_align,
+from .common import (KERNEL_LOOP_COUNT, MeasuredLoop, Once, Params, default_thread_size,
+                     lazy_max_pages, page_align,
                      resolve_loops)
 
 CaseGen = Generator[Any, Any, int]
@@ -196,7 +197,7 @@ def random_size_alloc_test(caller: Caller, ctx: Ctx) -> CaseGen:
 
 
 def fix_align_alloc_test(caller: Caller, ctx: Ctx) -> CaseGen:
-    thread_align = ctx.knobs.thread_align_bytes or (16384 if caller.word_bits == 64 else 8192)
+    thread_align = ctx.knobs.thread_align_bytes or default_thread_size(caller.word_bits)
     size, align = 5 * caller.page_size, thread_align << 1
     ctx.setup_done()
     ml = ctx.loop(caller)

@@ -189,3 +189,14 @@ def test_time_limited_runs_get_no_loop_time_comparison():
     assert "stopped by simulated time" in text and "(us) vs" not in text
     saved.scenario["stop"] = {"iterations": 20, "time": None}
     assert "stop: 20 iterations per foreground caller" in render_report(saved, [])
+
+
+def test_a_time_stop_that_the_workloads_beat_still_compares_loop_times():
+    # the workloads ended before the 60 s stop (sim_time_ns below it): the
+    # loop times differ and mean something
+    saved = _saved()
+    saved.scenario["stop"] = {"iterations": None, "time": 60_000_000_000}
+    saved.summary["sim_time_ns"] = 40_000_000_000.0
+    assert seed_table(saved)[0] == "seed-test2: busy-list vs free-list"
+    saved.summary["sim_time_ns"] = 60_000_000_000.0
+    assert seed_table(saved) == []

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import yaml
 from support import REPO
 

@@ -276,7 +276,7 @@ def test_a_vfree_puts_its_area_on_the_lazy_list_after_its_unmapping(monkeypatch)
     # unmapping (lookup's lock release + pages x unmap_page_ns), never earlier.
     # With 5 us of unmapping another CPU always acts in between, so the engine
     # cannot run ahead and env.now at the add is the add's own instant.
-    from simulator.engine import CpuCaller, Engine
+    from simulator.engine import Engine
     added: list[tuple[float, int]] = []
     real_add = Engine.lazy_add
 
