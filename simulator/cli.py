@@ -44,12 +44,13 @@ def _load(path: str) -> Any:
 def cmd_validate(args: argparse.Namespace) -> int:
     sc = _load(args.scenario)
     if sc.is_sweep:
-        runs = sum(len(p.allocators) * len(p.config.seeds) for _, p in sc.points)
+        runs = sum(len(p.allocators) * len(p.run_seeds) for _, p in sc.points)
         print(f"{args.scenario}: ok: {sc.name}, sweep of {len(sc.points)} points, {runs} runs")
     else:
-        runs = len(sc.allocators) * len(sc.config.seeds)
+        runs = len(sc.allocators) * len(sc.run_seeds)
+        once = " (seed independent: one seed runs)" if len(sc.run_seeds) < len(sc.config.seeds) else ""
         print(f"{args.scenario}: ok: {sc.name}, {len(sc.callers)} callers on {sc.cpus} CPUs, "
-              f"{len(sc.allocators)} allocators x {len(sc.config.seeds)} seeds = {runs} runs")
+              f"{len(sc.allocators)} allocators x {len(sc.run_seeds)} seeds = {runs} runs{once}")
     return 0
 
 

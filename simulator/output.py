@@ -6,6 +6,7 @@ Layout of a results directory::
     ops.parquet          one row per vmalloc/vfree (empty when metrics.keep_ops is false)
     timeseries.parquet   one row per sample
     summary.csv          one row per allocator x seed
+    spread.csv           per allocator: mean and 95 % CI over seeds of the main figures
     log.txt              the runs' log lines (kernel warnings, test_vmalloc Summary lines)
     report.md            the comparison report
     plots/*.png
@@ -125,6 +126,7 @@ def render_dir(saved: SavedResults, d: Path, plots: bool = True) -> None:
     if plots:
         from .plots import make_plots
         plot_files = make_plots(saved, d / "plots")
+    report.write_spread(saved, d)
     (d / "report.md").write_text(report.render_report(saved, [p.relative_to(d) for p in plot_files]),
                                  encoding="utf-8")
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .output import SavedResults
+from .spread import fmt_interval, mean_ci, noise_verdict, paired_difference, spread_frame
 
 
 def seed_line(old_ns: float, new_ns: float) -> str:
@@ -61,7 +62,31 @@ def seed_table(saved: SavedResults) -> list[str]:
                 b = s[(s.allocator == new) & (s.seed == seed)][col]
                 if len(a) and len(b) and not (np.isnan(a.iloc[0]) or np.isnan(b.iloc[0])):
                     lines.append(f"  seed {seed}: {seed_line(float(a.iloc[0]), float(b.iloc[0]))}")
+            mean_line = seed_mean_line(s, old, new, col)
+            if mean_line:
+                lines.append(mean_line)
     return lines
+
+
+def _per_seed(s: Any, allocator: str, col: str) -> dict[int, float]:
+    rows = s[s.allocator == allocator]
+    return {int(k): float(v) for k, v in zip(rows["seed"], rows[col]) if not np.isnan(float(v))}
+
+
+def seed_mean_line(s: Any, old: str, new: str, col: str) -> str:
+    """With several seeds: the mean loop times with their 95 % CIs, the mean
+    change in percent with its CI (paired over seeds), and whether the
+    difference is inside the seed-to-seed noise."""
+    a, b = _per_seed(s, old, col), _per_seed(s, new, col)
+    seeds = [k for k in a if k in b]
+    if len(seeds) < 2:
+        return ""
+    ia = mean_ci([a[k] / 1000 for k in seeds])
+    ib = mean_ci([b[k] / 1000 for k in seeds])
+    pct = mean_ci([(b[k] - a[k]) / a[k] * 100 for k in seeds if a[k]])
+    us = lambda v: f"{v:,.0f}"  # noqa: E731
+    return (f"  mean of {len(seeds)} seeds: {fmt_interval(ia, us)}(us) vs {fmt_interval(ib, us)}(us) "
+            f"{pct.mean:+.3f}% (95% CI {pct.low:+.3f}% .. {pct.high:+.3f}%): {noise_verdict(pct)}")
 
 
 def time_limited(scenario: dict[str, Any], summary: Any = None) -> bool:
@@ -140,6 +165,80 @@ def per_run_rows(saved: SavedResults) -> list[dict[str, str]]:
     return rows
 
 
+def _mean_ci_text(values: Any, kind: str) -> str:
+    iv = mean_ci(values)
+    if kind == "pct":
+        return fmt_interval(iv, lambda v: f"{100 * v:.2f}%")
+    if kind == "us":
+        return fmt_interval(iv, lambda v: f"{v / 1000:,.0f}")
+    return fmt_interval(iv)
+
+
+def spread_rows(saved: SavedResults) -> list[dict[str, str]]:
+    """Per allocator: the mean over seeds ± the 95 % CI half-width (Student t)."""
+    s = saved.summary
+    if not len(s) or "allocator" not in s:
+        return []
+    cols = [("ops", "ops", "n"), ("loop_time_ns", "loop time (us)", "us"),
+            ("vmalloc_p50_ns", "vmalloc p50 (ns)", "n"), ("vmalloc_p99_ns", "vmalloc p99 (ns)", "n"),
+            ("vfree_p50_ns", "vfree p50 (ns)", "n"), ("vfree_p99_ns", "vfree p99 (ns)", "n"),
+            ("lock_wait_share", "lock wait share", "pct"), ("purges", "purges", "n"),
+            ("enomem", "ENOMEMs", "n"), ("final_fragmentation", "final fragmentation", "pct")]
+    rows = []
+    for a in _allocators(saved):
+        g = s[s.allocator == a]
+        row = {"allocator": a, "seeds": str(g["seed"].nunique())}
+        for col, title, kind in cols:
+            if col in g:
+                row[title] = _mean_ci_text(g[col].astype(float), kind)
+        rows.append(row)
+    return rows
+
+
+#: the metrics compared between allocators (column, label, unit scale, unit)
+_DIFF_METRICS = (("loop_time_ns", "loop time", 1000, "us"), ("vmalloc_p50_ns", "vmalloc p50", 1, "ns"),
+                 ("vmalloc_p99_ns", "vmalloc p99", 1, "ns"), ("vfree_p50_ns", "vfree p50", 1, "ns"),
+                 ("vfree_p99_ns", "vfree p99", 1, "ns"))
+
+
+def difference_rows(saved: SavedResults) -> list[dict[str, str]]:
+    """Each allocator against the first listed, per metric: the mean paired
+    difference over seeds, its 95 % CI, and whether it is inside the noise."""
+    s, allocs = saved.summary, _allocators(saved)
+    if len(allocs) < 2 or not len(s):
+        return []
+    metrics = [m for m in _DIFF_METRICS if m[0] in s
+               and not (m[0] == "loop_time_ns" and time_limited(saved.scenario, s))]
+    rows = []
+    for new in allocs[1:]:
+        for col, label, scale, unit in metrics:
+            a, b = _per_seed(s, allocs[0], col), _per_seed(s, new, col)
+            d = paired_difference({k: v / scale for k, v in a.items()}, {k: v / scale for k, v in b.items()})
+            if not d.n:
+                continue
+            ci = "-" if np.isnan(d.low) else f"{_signed(d.low)} .. {_signed(d.high)}"
+            rows.append({"allocator": f"{new} - {allocs[0]}", "metric": f"{label} ({unit})",
+                         "mean difference": _signed(d.mean), "95% CI": ci, "seeds": str(d.n),
+                         "verdict": noise_verdict(d)})
+    return rows
+
+
+def _signed(v: float) -> str:
+    return f"{v:+,.0f}" if abs(v) >= 100 else f"{v:+.3g}"
+
+
+def seeds_text(saved: SavedResults) -> str:
+    """The seeds line of the report: the ones that ran, and why only one ran
+    when the scenario lists several but its results cannot depend on the seed."""
+    listed = [int(x) for x in saved.scenario.get("seeds") or []]
+    ran = sorted({int(x) for x in saved.summary["seed"]}) if "seed" in saved.summary else []
+    text = ", ".join(map(str, ran or listed))
+    if len(listed) > 1 and len(ran) == 1:
+        text += (f" (the scenario lists {', '.join(map(str, listed))}, but no caller draws random "
+                 "numbers and the lock is fair: every seed gives the same numbers, so it ran once)")
+    return text
+
+
 def markdown_table(rows: list[dict[str, str]]) -> str:
     if not rows:
         return "(no runs)\n"
@@ -172,6 +271,8 @@ def comparison_text(saved: SavedResults) -> str:
     if seed:
         parts.append("loop time, old vs new (simulated):\n" + "\n".join(seed) + "\n")
     parts.append(text_table(per_run_rows(saved)))
+    if "seed" in saved.summary and saved.summary["seed"].nunique() > 1:
+        parts.append("mean over seeds ± 95% CI half-width:\n" + text_table(spread_rows(saved)))
     return "\n".join(parts)
 
 
@@ -207,7 +308,7 @@ def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
                f"- allocators: {', '.join(_allocators(saved))}\n"
                f"- foreground workloads: {_workloads(sc)}\n"
                f"- stop: {_stop_text(sc)}\n"
-               f"- seeds: {', '.join(str(s) for s in sc.get('seeds') or [])}\n")
+               f"- seeds: {seeds_text(saved)}\n")
     out.append(_provenance(sc))
     seed = seed_table(saved)
     out.append("## Loop time, old vs new\n")
@@ -219,6 +320,7 @@ def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
                    "compare the operations completed and the latencies below)\n")
     else:
         out.append("(needs two allocators and a loop time)\n")
+    out.append(_spread_section(saved))
     out.append("## Per run\n\n" + markdown_table(per_run_rows(saved)))
     out.append("Lock wait share: the share of the summed operation latency spent waiting for "
                "`vmap_area_lock`. Fragmentation: 1 - largest free block / total free space, at "
@@ -233,6 +335,37 @@ def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
     return "\n".join(out)
 
 
+def _spread_section(saved: SavedResults) -> str:
+    """Mean ± 95 % CI per allocator and the allocator differences against the noise."""
+    n = saved.summary["seed"].nunique() if "seed" in saved.summary else 0
+    out = ["## Over seeds (mean ± 95 % CI)\n"]
+    if n < 2:
+        out.append("One seed: no confidence interval, and no way to tell a difference between "
+                   "allocators from seed-to-seed noise (list several `seeds:`).\n")
+    else:
+        out.append(f"Mean over {n} seeds ± the half-width of its 95 % confidence interval "
+                   "(Student t, `scipy.stats.t.interval`; also in `spread.csv`):\n\n"
+                   + markdown_table(spread_rows(saved)))
+    diffs = difference_rows(saved)
+    if diffs and n >= 2:
+        out.append("Differences from the first allocator, paired by seed; a difference whose 95 % "
+                   "CI contains 0 is *inside the seed-to-seed noise*: these seeds cannot tell the "
+                   "allocators apart on that metric.\n\n" + markdown_table(diffs))
+    return "\n".join(out)
+
+
+def write_spread(saved: SavedResults, d: Path) -> Path:
+    """spread.csv: per allocator, n_seeds and <metric>_mean/_ci_low/_ci_high."""
+    from .output import write_csv
+    keys = ["allocator"] + (["caller"] if "caller" in saved.summary else [])
+    summary = saved.summary
+    if "caller" in summary:
+        summary = summary.assign(caller=summary["caller"].fillna("(all)"))
+    df = spread_frame(summary, keys)
+    write_csv(df, d / "spread.csv")
+    return d / "spread.csv"
+
+
 def render_sweep_report(saved: SavedResults, plot_files: list[Path]) -> str:
     sc = saved.scenario
     (path, values), = (sc.get("sweep") or {"?": []}).items()
@@ -245,10 +378,13 @@ def render_sweep_report(saved: SavedResults, plot_files: list[Path]) -> str:
         if seed:
             out.append("```\n" + "\n".join(seed) + "\n```\n")
         out.append(markdown_table(per_run_rows(point)))
+        if "seed" in point.summary and point.summary["seed"].nunique() > 1:
+            out.append("Mean over seeds ± 95 % CI half-width:\n\n" + markdown_table(spread_rows(point)))
     if plot_files:
         out.append("## Plots\n\n" + "\n".join(f"![{p.stem}]({p.as_posix()})" for p in plot_files) + "\n")
     return "\n".join(out)
 
 
-__all__ = ["device_profile", "seed_line", "seed_table", "per_run_rows", "comparison_text", "render_report",
+__all__ = ["spread_rows", "difference_rows", "seed_mean_line", "write_spread", "seeds_text",
+           "device_profile", "seed_line", "seed_table", "per_run_rows", "comparison_text", "render_report",
            "render_sweep_report", "first_enomem_ns", "markdown_table", "text_table"]

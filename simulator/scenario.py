@@ -197,6 +197,20 @@ class Scenario:
         names = [c.workload for c in self.callers if not c.background]
         return sorted(set(names), key=names.index)
 
+    @property
+    def seed_independent(self) -> bool:
+        """No caller draws random numbers and the lock is fair: every seed gives
+        the same results (:func:`simulator.spread.seed_independent`)."""
+        from .spread import seed_independent
+        cost = self.cost.get("cost", self.cost)
+        return seed_independent([(c.workload, c.params) for c in self.callers], cost.get("lock_kind"))
+
+    @property
+    def run_seeds(self) -> list[int]:
+        """The seeds that run: only the first when the results cannot depend on the seed."""
+        seeds = list(self.config.seeds)
+        return seeds[:1] if len(seeds) > 1 and self.seed_independent else seeds
+
     def override(self, seed: int | None = None, iterations: int | None = None) -> Scenario:
         """This scenario with ``seeds = [seed]`` and/or ``stop.iterations = iterations``."""
         if seed is None and iterations is None:
@@ -228,7 +242,7 @@ class Scenario:
                                             keep_ops=c.metrics.keep_ops),
                         guard_page=c.kernel.guard_page,
                         purge_priority_threshold=c.kernel.purge_priority_threshold)
-                for a in sc.allocators for s in c.seeds]
+                for a in sc.allocators for s in sc.run_seeds]
 
     def resolved(self) -> dict[str, Any]:
         """The scenario as plain data, every default filled in (the saved scenario.yaml).

@@ -108,6 +108,13 @@ class Workload:
     description: str          # one line, for ``vmsim list``
     params: type[WorkloadParams]
     behaviour: Behaviour
+    #: whether the behaviour draws from ``caller.rng`` (a bool, or a function of the
+    #: validated params); False lets a scenario of such callers run one seed only
+    uses_rng: bool | Callable[[Any], bool] = True
+    #: whether the behaviour ends by itself (then a scenario may omit ``stop``)
+    ends_by_itself: bool | Callable[[Any], bool] = False
+    #: the parameter ``vmsim run --iterations N`` sets (None: the scenario's stop.iterations)
+    loop_param: str | None = None
 
 
 REGISTRY: dict[str, Workload] = {}

@@ -388,11 +388,22 @@ def test_vmalloc_preset(caller: Caller, p: PresetParams) -> Generator[Any, Any, 
             caller.log(summary_line(name, passed, failed, repeat, p.test_loop_count, avg))
 
 
+#: the cases that draw random numbers (get_random_*); the others are seed independent
+RANDOM_CASES = ("random_size_alloc_test", "random_size_align_alloc_test")
+
+
+def preset_uses_rng(p: PresetParams) -> bool:
+    """The preset draws when it shuffles the test order or runs a random case."""
+    return not p.sequential or any(p.run_test_mask >> TEST_CASES.index(n) & 1 for n in RANDOM_CASES)
+
+
 for _name, _func in CASE_FUNCS.items():
-    register(Workload(_name, _CASE_DESCRIPTIONS[_name], CaseParams, _case_behaviour(_name)))
+    register(Workload(_name, _CASE_DESCRIPTIONS[_name], CaseParams, _case_behaviour(_name),
+                      uses_rng=_name in RANDOM_CASES, ends_by_itself=True))
 register(Workload("pcpu_alloc_test", "lib/test_vmalloc.c pcpu_alloc_test: not modelled "
                   "(selecting it is an error, see docs/workloads.md)",
                   PcpuAllocTestParams, _pcpu_alloc_test))
 register(Workload("test-vmalloc", "the test_vmalloc.sh preset: run_test_mask selection, "
                   "performance or stress mode, kernel Summary lines",
-                  PresetParams, test_vmalloc_preset))
+                  PresetParams, test_vmalloc_preset, uses_rng=preset_uses_rng,
+                  ends_by_itself=True, loop_param="test_loop_count"))

@@ -85,7 +85,7 @@ def seed_test2(caller: Caller, p: SeedTest2Params) -> Generator[Any, Any, None]:
 
 
 register(Workload("seed-test1", "seed RFC test_1: vmalloc(3 pages), touch, vfree in a loop",
-                  SeedTest1Params, seed_test1))
+                  SeedTest1Params, seed_test1, uses_rng=False, ends_by_itself=True))
 register(Workload("seed-test2", "seed RFC test_2: 15,000 x 1-page prefill, then "
                   "vmalloc(100 pages)+vmalloc(1 page), touch, vfree both",
-                  SeedTest2Params, seed_test2))
+                  SeedTest2Params, seed_test2, uses_rng=False, ends_by_itself=True))

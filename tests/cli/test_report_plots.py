@@ -94,9 +94,13 @@ def test_seed_table_has_a_block_per_foreground_workload():
     lines = seed_table(saved)
     assert lines[0] == "seed-test2: busy-list vs free-list"
     assert lines[1] == f"  seed 1: {seed_line(33590881000, 11027122000)}"
-    assert lines[3:6] == ["random_size_alloc_test: busy-list vs free-list",
+    assert lines[3].startswith("  mean of 2 seeds: ")          # the spread line closes each block
+    assert lines[4:7] == ["random_size_alloc_test: busy-list vs free-list",
                           "  seed 1: 2000(us) vs 1000(us) -50.000%",
                           "  seed 2: 2000(us) vs 1000(us) -50.000%"]
+    # the same -50 % on both seeds: no seed-to-seed noise, the change is outside it
+    assert lines[7] == ("  mean of 2 seeds: 2,000 ± 0(us) vs 1,000 ± 0(us) -50.000% "
+                        "(95% CI -50.000% .. -50.000%): outside the seed-to-seed noise")
 
 
 def test_engine_gives_each_foreground_workload_its_loop_time():
