@@ -24,7 +24,11 @@ and ``trace-cmd report``'s header lines (``cpus=4``, ``version = 6``, ``CPU 0
 is empty``).  ``CPU:<n> [LOST <m> EVENTS]`` markers are counted
 (:attr:`Trace.lost`): the replay says so, since a lost free leaves an area
 busy.  A line that is none of these, or one of the three events with fields
-that do not parse, is an error naming the file and the line number.
+that do not parse, is an error naming the file and the line number; so is a
+vmalloc event whose timestamp is earlier than the one before it (ftrace writes
+events in time order: a re-sort would pair frees with the wrong allocations),
+and a file without any vmalloc event.  The file is read only if it is a
+regular file of at most :data:`simulator.yamlsafe.MAX_DATA_BYTES` bytes.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ ACCEPTED = ("ftrace lines '<task>-<pid> [<cpu>] [<flags>] <s>.<us>: <event>: <fi
             "free_vmap_area_noflush: 'va_start=0xH nr_lazy=N nr_lazy_max=N' or "
             "purge_vmap_area_lazy: 'start=0xH end=0xH num_purged=N'")
 
+#: longest accepted line (real ftrace lines are a few hundred characters)
+MAX_LINE_CHARS = 4096
 _LINE = re.compile(r"^\s*(?P<task>.+?)-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(?P<cpu>\d+)\]\s+"
                    r"(?:[^\s:]+\s+)?(?P<ts>\d+(?:\.\d+)?):\s+(?P<rest>.*?)\s*$")
 _EVENT = re.compile(r"^(?P<event>\w+):\s*(?P<fields>.*)$")
@@ -86,25 +92,22 @@ class Trace:
 
 def parse_trace(path: str | Path) -> Trace:
     """Read an ftrace text file (see the module docstring)."""
+    from .yamlsafe import read_data_text
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8", errors="strict")
-    except FileNotFoundError:
-        raise TraceError(f"{path}: no such trace file") from None
-    except IsADirectoryError:
-        raise TraceError(f"{path}: is a directory, not a trace file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TraceError(f"{path}: cannot read the trace ({exc.__class__.__name__})") from None
+    text = read_data_text(path, "trace file", TraceError)
     events: list[TraceEvent] = []
     lost: dict[int, int] = {}
     for no, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#") or _HEADER.match(line):
             continue
+        if len(line) > MAX_LINE_CHARS:
+            raise TraceError(f"{path}:{no}: a line of {len(line)} characters; accepted: ftrace "
+                             f"lines of at most {MAX_LINE_CHARS} characters")
         m = _LINE.match(line)
         if m is None:
             lm = _LOST.match(line)
-            if lm is not None:
+            if lm is not None and len(lm.group("n")) <= 20 and len(lm.group("cpu")) <= 6:
                 lost[int(lm.group("cpu"))] = lost.get(int(lm.group("cpu")), 0) + int(lm.group("n"))
                 continue
             raise TraceError(f"{path}:{no}: not an ftrace line ({_clip(line)}); accepted: {ACCEPTED}")
@@ -117,10 +120,23 @@ def parse_trace(path: str | Path) -> Trace:
         if f is None:
             raise TraceError(f"{path}:{no}: {event} fields do not parse ({_clip(e.group('fields'))}); "
                              f"accepted: {ACCEPTED}")
+        if any(len(v) > 40 for v in f.groupdict().values()) \
+                or len(m.group("ts")) > 40 or len(m.group("cpu")) > 6 or len(m.group("pid")) > 20:
+            raise TraceError(f"{path}:{no}: {event} has a number too long for a kernel value; "
+                             f"accepted: {ACCEPTED}")
         fields = {k: int(v, 16) if k in _HEX or (event == "free_vmap_area_noflush" and k == "va_start")
                   else int(v) for k, v in f.groupdict().items()}
         t_ns = int(Decimal(m.group("ts")) * 1_000_000_000)
+        if events and t_ns < events[-1].t_ns:
+            prev = events[-1]
+            raise TraceError(f"{path}:{no}: timestamp {m.group('ts')} goes back in time (line "
+                             f"{prev.line} is later, at {prev.t_ns / 1e9:.6f} s); accepted: events "
+                             "in time order, as ftrace writes them (sort a merged capture by time)")
         events.append(TraceEvent(no, int(m.group("cpu")), int(m.group("pid")), t_ns, event, fields))
+    if not events:
+        what = "is empty" if not text.strip() else "has no vmalloc events"
+        raise TraceError(f"{path}: the trace {what}; accepted: {ACCEPTED} (enable the events "
+                         "vmalloc/alloc_vmap_area and vmalloc/free_vmap_area_noflush)")
     return Trace(events, lost)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, field_validator,
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator,
                       model_validator)
 
 from . import units
@@ -69,7 +69,7 @@ class AddressSpaceConfig(_Model):
 
     vmalloc: RangeConfig | None = Field(None, description="VMALLOC_START..VMALLOC_END")
     modules: RangeConfig | None = Field(None, description="MODULES_VADDR..MODULES_END, or null for none")
-    page_size: int | None = Field(None, description=f"one of {PAGE_SIZES}")
+    page_size: StrictInt | None = Field(None, description=f"one of {PAGE_SIZES}")
     word_bits: Literal[32, 64] | None = None
     initial_layout: str | None = Field(
         None, description="a /proc/vmallocinfo file (relative to this scenario file) "
@@ -88,9 +88,9 @@ class CallerConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     workload: str = Field(description="a workload name; `vmsim list` shows them")
-    cpus: int | list[int] | Literal["all"] = Field(
+    cpus: StrictInt | list[StrictInt] | Literal["all"] = Field(
         0, description="a CPU, a list of CPUs (one caller each), or 'all'")
-    background: bool = Field(False, description="background callers do not keep the run alive")
+    background: StrictBool = Field(False, description="background callers do not keep the run alive")
     name: str | None = Field(None, description="label in metrics (default <workload>@cpu<N>)")
 
 
@@ -100,7 +100,7 @@ COMMON_CALLER_KEYS = ("workload", "cpus", "background", "name")
 class StopConfig(_Model):
     """When a run stops: after `iterations` per foreground caller, or at simulated `time`."""
 
-    iterations: int | None = Field(None, gt=0, le=10**12)
+    iterations: StrictInt | None = Field(None, gt=0, le=10**12)
     time: DurationField | None = None
 
     @model_validator(mode="after")
@@ -114,7 +114,7 @@ class StopConfig(_Model):
 
 class MetricsConfig(_Model):
     sample_interval: DurationField = Field(1_000_000, description="time-series sampling period")
-    keep_ops: bool = Field(True, description="keep one record per operation (ops.parquet)")
+    keep_ops: StrictBool = Field(True, description="keep one record per operation (ops.parquet)")
 
     @field_validator("sample_interval")
     @classmethod
@@ -126,15 +126,16 @@ class MetricsConfig(_Model):
 
 class OutputConfig(_Model):
     dir: str | None = Field(None, description="results directory (default results/<name>)")
-    plots: bool = True
+    plots: StrictBool = True
 
 
 class KernelConfig(_Model):
     """Kernel options of the modelled paths."""
 
-    guard_page: bool = Field(True, description="vmalloc adds one guard page (no VM_NO_GUARD)")
-    purge_priority_threshold: bool = Field(
-        False, description="2019 rule: no lock break while the lazy backlog > 2 x lazy_max_pages")
+    guard_page: StrictBool = Field(True, description="vmalloc adds one guard page (no VM_NO_GUARD)")
+    purge_priority_threshold: StrictBool | None = Field(
+        None, description="2019 rule: no lock break while the lazy backlog > 2 x lazy_max_pages; "
+                          "default: the generation's kernel (off for linux-4.19 and rfc-2018, on from linux-5.2)")
 
 
 class ScenarioConfig(_Model):
@@ -143,12 +144,12 @@ class ScenarioConfig(_Model):
     name: str = Field(pattern=_NAME_RE, max_length=100)
     description: str = ""
     device: DeviceConfig
-    cpus: int | None = Field(None, ge=1, le=4096, description="default: the device profile's")
+    cpus: StrictInt | None = Field(None, ge=1, le=4096, description="default: the device profile's")
     address_space: AddressSpaceConfig = AddressSpaceConfig()
     allocators: list[str] | None = Field(None, min_length=1, description="default: all")
     callers: list[CallerConfig] = Field(min_length=1)
     stop: StopConfig
-    seeds: list[Annotated[int, Field(ge=0, lt=2**63)]] = Field([1], min_length=1)
+    seeds: list[Annotated[StrictInt, Field(ge=0, lt=2**63)]] = Field([1], min_length=1)
     metrics: MetricsConfig = MetricsConfig()
     kernel: KernelConfig = KernelConfig()
     output: OutputConfig = OutputConfig()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ValidationInfo, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, ValidationInfo, WithJsonSchema
 
 DEFAULT_PAGE_SIZE = 4096
 
@@ -31,7 +31,15 @@ _TIME_UNITS = {
 _NUM_UNIT = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?)\s*([A-Za-zµ]*)\s*$")
 
 SIZE_FORMS = "an integer number of bytes, or '<n> pages', '<n> KiB', '<n> MiB', '<n> GiB'"
-TIME_FORMS = "an integer number of ns, or '<n> ns', '<n> us', '<n> ms', '<n> s'"
+TIME_FORMS = "a time with its unit: '<n> ns', '<n> us', '<n> ms' or '<n> s' (a bare number only for 0)"
+#: longest accepted number (digits) in a size, time or address: 2^64 has 20
+MAX_DIGITS = 40
+
+
+def _check_digits(text: str, value: Any) -> None:
+    if len(text) > MAX_DIGITS:
+        raise ValueError(f"a number of {len(text)} characters is not accepted; accepted: at most "
+                         f"{MAX_DIGITS} digits (got {str(value)[:20]}...)")
 
 
 def _page_size(info: ValidationInfo | None) -> int:
@@ -51,6 +59,7 @@ def parse_size(value: Any, page_size: int = DEFAULT_PAGE_SIZE) -> int:
         return int(value)
     if isinstance(value, str):
         text = value.strip()
+        _check_digits(text.split()[0] if text.split() else text, value)
         if re.fullmatch(r"0[xX][0-9a-fA-F_]+", text):
             return int(text, 16)
         m = _NUM_UNIT.match(text)
@@ -71,20 +80,30 @@ def parse_size(value: Any, page_size: int = DEFAULT_PAGE_SIZE) -> int:
 
 
 def parse_duration(value: Any) -> int:
-    """Nanoseconds from an int or a string such as '10 ms', '2.5 us'."""
+    """Nanoseconds from a string with a unit, such as '10 ms', '2.5 us', '60 s'.
+
+    A bare number (``60``, ``'60'``) is refused unless it is 0: it used to mean
+    nanoseconds, which silently turned ``stop: {time: 60}`` into 60 ns."""
     if isinstance(value, bool):
         raise ValueError(f"expected {TIME_FORMS} (got {value!r})")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, (int, float)):
+        if value == 0:
+            return 0
+        raise ValueError(f"a time needs a unit (got {value!r}): write e.g. '{value} s', "
+                         f"'{value} ms', '{value} us' or '{value} ns'")
     if isinstance(value, str):
         m = _NUM_UNIT.match(value)
         if m:
-            number, unit = m.group(1).replace("_", ""), m.group(2).lower() or "ns"
+            _check_digits(m.group(1), value)
+            number, unit = m.group(1).replace("_", ""), m.group(2).lower()
+            if not unit:
+                if float(number) == 0:
+                    return 0
+                raise ValueError(f"a time needs a unit (got {value!r}): write e.g. '{number} s', "
+                                 f"'{number} ms', '{number} us' or '{number} ns'")
             mult = _TIME_UNITS.get(unit)
             if mult:
-                amount = float(number) * mult
+                amount = float(number) * mult if "." in number else int(number) * mult
                 if amount == int(amount):
                     return int(amount)
                 raise ValueError(f"{value!r} is not a whole number of ns")
@@ -97,6 +116,7 @@ def parse_address(value: Any) -> int:
         return value
     if isinstance(value, str):
         text = value.strip().replace("_", "")
+        _check_digits(text, value)
         try:
             return int(text, 16) if text.lower().startswith("0x") else int(text)
         except ValueError:
@@ -143,10 +163,18 @@ def _address(value: Any, info: ValidationInfo) -> int:
     return a
 
 
+def format_duration(ns: int | None) -> str | int | None:
+    """ns as a string with the unit (``'1500 ns'``; 0 stays 0): how resolved
+    scenarios write times, so that they read back (a bare number needs a unit)."""
+    if ns is None or ns == 0:
+        return ns
+    return f"{int(ns)} ns"
+
+
 # JSON Schema of the types (``vmsim schema``): an integer, or a string with a unit.
 _SIZE_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
                                "description": SIZE_FORMS})
-_TIME_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}],
+_TIME_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "const": 0}, {"type": "string"}],
                                "description": TIME_FORMS})
 _ADDR_SCHEMA = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0},
                                          {"type": "string", "pattern": "^(0[xX][0-9a-fA-F_]+|[0-9_]+)$"}],
@@ -157,9 +185,10 @@ Bytes = Annotated[int, BeforeValidator(_bytes), _SIZE_SCHEMA]
 #: a positive multiple of the page size (vmalloc sizes, alignments of areas)
 PageBytes = Annotated[int, BeforeValidator(_page_bytes), _SIZE_SCHEMA]
 #: nanoseconds >= 0, written as an int or with a unit
-DurationNs = Annotated[int, BeforeValidator(_duration), _TIME_SCHEMA]
+DurationNs = Annotated[int, BeforeValidator(_duration), _TIME_SCHEMA,
+                      PlainSerializer(lambda v: format_duration(v), when_used="json")]
 #: an address, int or hex string
 Address = Annotated[int, BeforeValidator(_address), _ADDR_SCHEMA]
 
-__all__ = ["parse_size", "parse_duration", "parse_address", "Bytes", "PageBytes",
+__all__ = ["format_duration", "parse_size", "parse_duration", "parse_address", "Bytes", "PageBytes",
            "DurationNs", "Address", "SIZE_FORMS", "TIME_FORMS", "DEFAULT_PAGE_SIZE"]

@@ -123,8 +123,17 @@ def _malformed(path: str, lineno: int, text: str, why: str) -> VmallocinfoError:
         f"{path}:{lineno}: malformed /proc/vmallocinfo line ({why}): {shown!r}; accepted: {ACCEPTED}")
 
 
+#: longest accepted line (real ones are under 200 characters)
+MAX_LINE_CHARS = 4096
+
+
 def _parse_line(path: str, lineno: int, text: str) -> VmArea:
+    if len(text) > MAX_LINE_CHARS:
+        raise VmallocinfoError(f"{path}:{lineno}: a line of {len(text)} characters; accepted: "
+                               f"lines of at most {MAX_LINE_CHARS} characters")
     m = _HEAD.match(text)
+    if m and max(len(m.group(1)), len(m.group(2)), len(m.group(3))) > 20:
+        raise _malformed(path, lineno, text, "a number longer than 20 digits")
     if not m:
         raise _malformed(path, lineno, text, "expected '0xSTART-0xEND SIZE ...'")
     start, end, size = int(m.group(1), 16), int(m.group(2), 16), int(m.group(3))
@@ -179,13 +188,9 @@ def _hashed(areas: list[VmArea]) -> str:
 def parse_vmallocinfo(path: str | Path, page_size: int = 4096) -> VmallocInfo:
     """Parse a /proc/vmallocinfo dump; raise :class:`VmallocinfoError` (one line,
     naming the file and line number) on the first malformed line."""
+    from .yamlsafe import read_data_text
     p = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="strict")
-    except OSError as exc:
-        raise VmallocinfoError(f"{p}: cannot read /proc/vmallocinfo file: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise VmallocinfoError(f"{p}: not a text file (expected /proc/vmallocinfo lines)") from None
+    text = read_data_text(path, "/proc/vmallocinfo file", VmallocinfoError)
     areas: list[VmArea] = []
     for lineno, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip() or raw.lstrip().startswith("#"):

@@ -108,12 +108,42 @@ def _check_graph(root: Node, source: str) -> None:
     walk(root, (), 0)
 
 
+#: longest accepted number scalar (characters): Python refuses to convert ints of
+#: more than 4300 digits, and nothing vmsim reads needs more than a few dozen
+MAX_NUMBER_CHARS = 100
+
+
+def _check_numbers(root: Node, source: str) -> None:
+    """Number scalars longer than :data:`MAX_NUMBER_CHARS`: an error naming the line."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            if node.tag.endswith((":int", ":float")) and len(node.value) > MAX_NUMBER_CHARS:
+                raise YamlError(f"{source}: line {node.start_mark.line + 1}: a number of "
+                                f"{len(node.value)} characters is not accepted; accepted: numbers "
+                                f"of at most {MAX_NUMBER_CHARS} characters")
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for k, v in node.value:
+                stack.extend((k, v))
+
+
 def load_yaml_text(text: str, source: str = "<string>") -> Any:
     """Parse one YAML document from ``text`` with every guard of this module."""
     if len(text.encode("utf-8", errors="replace")) > MAX_DOCUMENT_BYTES:
         raise YamlError(f"{source}: document larger than {MAX_DOCUMENT_BYTES} bytes; "
                         "scenario files are small, not accepted")
-    loader = _StrictSafeLoader(text)
+    try:
+        loader = _StrictSafeLoader(text)
+    except yaml.reader.ReaderError as exc:        # a control character, anywhere (comments too)
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        raise YamlError(f"{source}: line {line}: control character #x{exc.character:04x} is not "
+                        "accepted; accepted: printable text, tabs and newlines") from None
     try:
         try:
             root = loader.get_single_node()
@@ -129,6 +159,7 @@ def load_yaml_text(text: str, source: str = "<string>") -> Any:
         if root is None:
             return None
         _check_graph(root, source)
+        _check_numbers(root, source)
         try:
             return loader.construct_document(root)
         except yaml.MarkedYAMLError as exc:
@@ -173,6 +204,59 @@ def load_yaml(path: str | os.PathLike[str], source: str | None = None) -> Any:
     return load_yaml_text(text, name)
 
 
+#: Largest data file (ftrace text, /proc/vmallocinfo, dmesg log) read: 256 MiB.
+MAX_DATA_BYTES = 256 << 20
+_CHUNK = 1 << 20
+
+
+def read_data_text(path: str | os.PathLike[str], what: str,
+                   error: type[ValueError] = ValueError, max_bytes: int | None = None,
+                   errors: str = "strict") -> str:
+    """The text of a data file, read in chunks and never past ``max_bytes``
+    (default :data:`MAX_DATA_BYTES`).
+
+    Only regular files are read (a FIFO, ``/dev/zero`` or a terminal is refused
+    before a byte is read); a file that grows past the bound while being read
+    (a size-0 pseudo-file that never ends) is refused at the bound.  Every
+    refusal raises ``error`` with one line naming the file."""
+    limit = MAX_DATA_BYTES if max_bytes is None else max_bytes
+    name = str(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise error(f"{name}: no such {what}") from None
+    except OSError as exc:
+        raise error(f"{name}: cannot read the {what} ({exc.strerror})") from None
+    import stat as _stat
+    if _stat.S_ISDIR(st.st_mode):
+        raise error(f"{name}: is a directory, not a {what}")
+    if not _stat.S_ISREG(st.st_mode):
+        raise error(f"{name}: not a regular file (a FIFO, device or socket); accepted: a {what} "
+                    f"saved to a regular file of at most {limit} bytes")
+    if st.st_size > limit:
+        raise error(f"{name}: {st.st_size} bytes, larger than the accepted {limit} bytes "
+                    f"for a {what}")
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        with open(path, "rb") as f:
+            while True:
+                chunk = f.read(_CHUNK)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > limit:
+                    raise error(f"{name}: more than the accepted {limit} bytes for a {what} "
+                                "(a file that never ends?)")
+                chunks.append(chunk)
+    except OSError as exc:
+        raise error(f"{name}: cannot read the {what} ({exc.strerror or type(exc).__name__})") from None
+    try:
+        return b"".join(chunks).decode("utf-8", errors=errors)
+    except UnicodeDecodeError as exc:
+        raise error(f"{name}: not UTF-8 text (byte {exc.start}); accepted: a text {what}") from None
+
+
 def dump_yaml(data: Any) -> str:
     """Deterministic block-style YAML (keys in insertion order, no aliases)."""
 
@@ -185,4 +269,5 @@ def dump_yaml(data: Any) -> str:
 
 
 __all__ = ["YamlError", "load_yaml", "load_yaml_text", "dump_yaml", "format_path",
+           "read_data_text", "MAX_DATA_BYTES", "MAX_NUMBER_CHARS",
            "MAX_DOCUMENT_BYTES", "MAX_EXPANDED_NODES", "MAX_DEPTH"]

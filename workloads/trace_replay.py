@@ -93,7 +93,7 @@ def load_script(path: str) -> Script:
 
 
 def build_script(trace: Trace) -> Script:
-    events = sorted(trace.events, key=lambda e: (e.t_ns, e.line))
+    events = list(trace.events)        # in time order: the parser refuses a trace going back
     allocs = [e for e in events if e.event == "alloc_vmap_area"]
     next_alloc: dict[int, TraceEvent] = {}          # alloc line -> the same task's next alloc
     last: dict[int, TraceEvent] = {}
