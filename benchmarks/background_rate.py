@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from simulator.engine import simulate
+from simulator.runner import simulate
 from simulator.scenario import parse_scenario
 
 ALLOCATORS = ("busy-list", "free-list", "augmented-tree")

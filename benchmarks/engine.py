@@ -21,7 +21,7 @@ import simpy
 import workloads
 from simulator.allocators.base import AllocResult, Steps
 from simulator.devices import load_device
-from simulator.engine import simulate
+from simulator.runner import simulate
 from simulator.spec import AddressSpace, CallerSpec, MetricsSpec, RunSpec
 from workloads.base import Workload, WorkloadParams
 

@@ -169,4 +169,42 @@ class SpinLock:
         return self.busy_ns
 
 
-__all__ = ["SpinLock"]
+
+class Mutex:
+    """A sleeping mutex (``vmap_purge_lock``): FIFO hand-over, no spinning.
+
+    ``trylock()`` never waits; ``lock()`` returns None when taken at once, else
+    an Event that fires when the unlocker hands the mutex over (ownership
+    passes directly, so nobody can overtake a sleeper).  Sleeping waiters burn
+    no CPU: the mutex counts nothing.
+    """
+
+    __slots__ = ("env", "held", "_waiters")
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.held = False
+        self._waiters: deque[simpy.Event] = deque()
+
+    def trylock(self) -> bool:
+        if self.held:
+            return False
+        self.held = True
+        return True
+
+    def lock(self) -> simpy.Event | None:
+        if not self.held:
+            self.held = True
+            return None
+        ev = self.env.event()
+        self._waiters.append(ev)
+        return ev
+
+    def unlock(self) -> None:
+        if self._waiters:
+            self._waiters.popleft().succeed()
+        else:
+            self.held = False
+
+
+__all__ = ["SpinLock", "Mutex"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -130,11 +131,13 @@ class OpLog:
         self._stats = [_CallerStats() for _ in range(ncallers)]
         self._window = (LogHistogram(), LogHistogram())  # latency since the last sample
         self.count = 0
+        self.total_latency_ns = 0.0                       # every op, measured or not
 
     def add(self, t_ns: float, caller: int, cpu: int, op: int, size_bytes: int, align: int,
             addr: int, ok: bool, latency_ns: float, lock_wait_ns: float, lock_hold_ns: float,
             list_nodes: int, tree_nodes: int, purge: bool) -> None:
         self.count += 1
+        self.total_latency_ns += latency_ns
         if self.keep_ops:
             self.f.extend((t_ns, latency_ns, lock_wait_ns, lock_hold_ns))
             self.i.extend((caller, cpu, op, size_bytes, align, addr, ok, list_nodes, tree_nodes, purge))
@@ -284,6 +287,72 @@ def fragmentation(largest_free_bytes: int, total_free_bytes: int) -> float:
     return 1.0 - largest_free_bytes / total_free_bytes if total_free_bytes else 0.0
 
 
+def sample_row(t_ns: float, kernel_sample: tuple[int, int, int, int, int, int], lock_util: float,
+               spin_ns: Sequence[float], purges: int, enomem: int) -> tuple:
+    """One time-series row (``timeseries_columns`` order) from the kernel's
+    read-outs ``(busy, lazy areas, lazy pages, free blocks, largest, total)``."""
+    busy, lazy_areas, lazy_pages, free_blocks, largest, total = kernel_sample
+    return (t_ns, busy, lazy_areas, lazy_pages, free_blocks, largest, total,
+            fragmentation(largest, total), lock_util, *spin_ns, purges, enomem)
+
+
+def run_summary(eng: Any) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], pd.DataFrame | None]:
+    """The ops, time series, summary row and (stats-only) histograms of a
+    finished run of ``simulator.engine.Engine`` ``eng``.
+
+    Per lock ``L`` of the generation: ``lock_wait_share:L`` (CPU time spun on
+    L, handoffs included, over the time of every vmalloc/vfree of the run,
+    prefill included), ``lock_acquisitions:L``, ``lock_contended:L``,
+    ``lock_utilisation:L`` (held or in handoff, over the simulated time)."""
+    spec, oplog, callers = eng.spec, eng.oplog, eng.callers
+    locks = eng.locks
+    labels = [c.label for c in callers]
+    ops = oplog.frame(labels)
+    ops.insert(0, "seed", spec.seed)
+    ops.insert(0, "allocator", spec.allocator)
+    ts = timeseries_frame(eng.samples, spec.cpus, window=not spec.metrics.keep_ops)
+    ts.insert(0, "seed", spec.seed)
+    ts.insert(0, "allocator", spec.allocator)
+    starts = [m for m in oplog.measure_t if m is not None]
+    end = max(c.end_ns for c in callers if not c.background)
+    summary: dict[str, Any] = {"allocator": spec.allocator, "seed": spec.seed}
+    stats = oplog.latency_stats(ops if spec.metrics.keep_ops else None)
+    summary["ops"] = stats.pop("ops")
+    summary["loop_time_ns"] = end - (min(starts) if starts else 0.0)
+    summary["setup_time_ns"] = min(starts) if starts else 0.0   # prefill before the loop
+    fg = [(c, cs.workload) for c, cs in zip(callers, spec.callers) if not c.background]
+    names = list(dict.fromkeys(w for _, w in fg))
+    if len(names) > 1:               # each foreground workload's own loop time
+        for w in names:
+            mine = [c for c, cw in fg if cw == w]
+            t0 = [m for c in mine if (m := oplog.measure_t[c.idx]) is not None]
+            summary[f"loop_time_ns:{w}"] = max(c.end_ns for c in mine) - (min(t0) if t0 else 0.0)
+    summary.update(stats)
+    summary["spin_cpu_ns"] = float(sum(sum(lk.spin_ns) for lk in locks.values()))
+    summary["purges"] = eng.purges
+    summary["enomem"] = eng.enomem
+    k = eng.kernel.sample()
+    summary["final_fragmentation"] = fragmentation(k[4], k[5])
+    summary["tlb_flushes"] = eng.tlb_flushes
+    sim_ns = float(eng.env.now)
+    summary["sim_time_ns"] = sim_ns
+    summary["lock_acquisitions"] = sum(lk.acquisitions for lk in locks.values())
+    summary["lock_contended"] = sum(lk.contended for lk in locks.values())
+    op_time = oplog.total_latency_ns
+    for name, lk in locks.items():
+        summary[f"lock_wait_share:{name}"] = sum(lk.spin_ns) / op_time if op_time else 0.0
+        summary[f"lock_acquisitions:{name}"] = lk.acquisitions
+        summary[f"lock_contended:{name}"] = lk.contended
+        summary[f"lock_utilisation:{name}"] = lk.busy_until(sim_ns) / sim_ns if sim_ns else 0.0
+    hist = None
+    if not spec.metrics.keep_ops:
+        hist = oplog.histograms()
+        hist.insert(0, "seed", spec.seed)
+        hist.insert(0, "allocator", spec.allocator)
+    return ops, ts, summary, hist
+
+
 __all__ = ["LogHistogram", "OpLog", "OPS_COLUMNS", "SUMMARY_COLUMNS", "REL_ERR", "WINDOW_COLUMNS",
            "HISTOGRAM_COLUMNS",
-           "timeseries_columns", "timeseries_frame", "fragmentation", "VMALLOC", "VFREE"]
+           "timeseries_columns", "timeseries_frame", "fragmentation", "VMALLOC", "VFREE",
+           "sample_row", "run_summary"]

@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from .engine import RunResult, simulate
+from .engine import Engine, RunResult
+from .engine import simulate as _simulate
 from .metrics import SUMMARY_COLUMNS
 from .spec import RunSpec
 
@@ -32,6 +33,43 @@ class Results:
     log: list[str] = field(default_factory=list)
     specs: list[RunSpec] = field(default_factory=list)
     histograms: pd.DataFrame = field(default_factory=pd.DataFrame)   # stats-only runs
+
+
+def make_policy(spec: RunSpec) -> Any:
+    """The allocator policy of ``spec``'s generation over its address space."""
+    from . import kernels
+    from .allocators import create
+    asp = spec.address_space
+    return create(kernels.resolve(spec.allocator).policy, vstart=asp.vstart, vend=asp.vend,
+                  vmalloc_start=asp.vmalloc_start, vmalloc_end=asp.vmalloc_end,
+                  page_size=asp.page_size, word_bits=asp.word_bits,
+                  initial_busy=asp.initial_busy)
+
+
+def simulate(spec: RunSpec, *, allocator_factory: Callable[[RunSpec], Any] | None = None) -> RunResult:
+    """Run one RunSpec: resolve its generation (``spec.allocator``, a
+    generation name or alias) and its callers' workloads, then run the engine.
+    ``allocator_factory`` replaces the generation's policy (tests, benchmarks)."""
+    import workloads
+
+    from . import kernels
+    kernel_cls = kernels.kernel_class(spec.allocator)
+    policy = (allocator_factory or make_policy)(spec)
+    behaviours = []
+    for c in spec.callers:
+        wl = workloads.get(c.workload)
+        try:
+            params = wl.params.model_validate(
+                c.params, context={"page_size": spec.address_space.page_size})
+        except Exception as exc:  # pydantic.ValidationError, TypeError
+            first = str(exc).splitlines()
+            raise ValueError(f"caller {c.label}: invalid params for workload {c.workload!r}: "
+                             f"{' '.join(first[:3])}") from None
+        behaviours.append((wl, params))
+
+    def kernel_factory(eng: Engine) -> Any:
+        return kernel_cls(eng, policy)
+    return _simulate(spec, kernel_factory, behaviours)
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -56,7 +56,7 @@ class RunSpec:
     """Everything one run needs; results depend on nothing else."""
 
     scenario: str                    # scenario name (labels plots and reports)
-    allocator: str                   # a name in simulator.allocators.ALLOCATORS
+    allocator: str                   # a kernel generation (simulator.kernels) or an old policy alias
     seed: int
     cpus: int
     device: str                      # device profile name (for labels)
@@ -67,7 +67,25 @@ class RunSpec:
     time_ns: int | None = None       # stop: simulated time limit
     metrics: MetricsSpec = MetricsSpec()
     guard_page: bool = True          # vmalloc adds one guard page unless VM_NO_GUARD
-    purge_priority_threshold: bool = False  # 2019 rule: no lock break while backlog > 2 x lazy_max_pages
+    # 2019 rule: no lock break while backlog > 2 x lazy_max_pages; None: the generation's default
+    purge_priority_threshold: bool | None = None
+
+    def __post_init__(self) -> None:
+        """The run's shape (what the scenario layer also checks, with YAML paths)."""
+        if self.cpus < 1:
+            raise ValueError(f"cpus must be >= 1 (got {self.cpus})")
+        if not self.callers:
+            raise ValueError("a run needs at least one caller")
+        if all(c.background for c in self.callers):
+            raise ValueError("a run needs at least one foreground (background: false) caller")
+        used: dict[int, str] = {}
+        for c in self.callers:
+            if not 0 <= c.cpu < self.cpus:
+                raise ValueError(f"caller {c.label}: cpu {c.cpu} is not in 0..{self.cpus - 1}")
+            if c.cpu in used:
+                raise ValueError(f"callers {used[c.cpu]} and {c.label} are both on cpu {c.cpu}: "
+                                 "one caller per CPU (no CPU sharing is modelled)")
+            used[c.cpu] = c.label
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

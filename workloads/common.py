@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 
 from pydantic import ConfigDict
 
+from simulator.kconst import fls, lazy_max_pages  # noqa: F401  (leaf module; re-exported)
+
 from .base import Caller, WorkloadParams
 
 #: lib/test_vmalloc.c's default test_loop_count, and the seed RFC's loop count
@@ -17,11 +19,6 @@ class Params(WorkloadParams):
     YAML alias (``size``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-def fls(x: int) -> int:
-    """include/asm-generic/bitops/fls.h: last set bit, 1-based; fls(0) = 0."""
-    return x.bit_length()
 
 
 def get_count_order_long(size: int) -> int:
@@ -43,11 +40,6 @@ def default_thread_size(word_bits: int) -> int:
     """THREAD_SIZE (and, without VMAP_STACK's doubling, THREAD_ALIGN): 16 KiB on
     64-bit (x86_64, arm64), 8 KiB on 32-bit ARM."""
     return 16384 if word_bits == 64 else 8192
-
-
-def lazy_max_pages(ncpus: int, page_size: int) -> int:
-    """mm/vmalloc.c lazy_max_pages(): fls(num_online_cpus()) * (32 MiB / PAGE_SIZE)."""
-    return fls(ncpus) * ((32 * 1024 * 1024) // page_size)
 
 
 def resolve_loops(explicit: int | None, caller: Caller) -> int:

@@ -106,7 +106,7 @@ def test_seed_table_has_a_block_per_foreground_workload():
 def test_engine_gives_each_foreground_workload_its_loop_time():
     # two foreground workloads: seed-test2 (prefill outside its loop) and a
     # short fix_size loop that ends first; each gets its own loop time
-    from simulator.engine import simulate
+    from simulator.runner import simulate
     from simulator.scenario import parse_scenario
     import yaml
     doc = yaml.safe_load("""

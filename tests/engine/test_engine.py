@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 import workloads
-from simulator.engine import lazy_max_pages, simulate
+from simulator.kconst import lazy_max_pages
+from simulator.runner import simulate
 from simulator.metrics import REL_ERR
 from simulator.spec import AddressSpace, CallerSpec
 from workloads.base import Workload, WorkloadParams
@@ -167,7 +168,7 @@ def test_cond_resched_lock_breaks_the_purge_for_waiters() -> None:
 def test_one_caller_per_cpu_and_unknown_workload() -> None:
     two = (CallerSpec("_test_fix_size", 0), CallerSpec("_test_fix_size", 0, name="again"))
     with pytest.raises(ValueError, match="both on cpu 0"):
-        simulate(make_spec(callers=two))
+        make_spec(callers=two)
     with pytest.raises(ValueError, match="unknown workload"):
         simulate(make_spec(workload="no-such-workload"))
     with pytest.raises(ValueError, match="invalid params"):
@@ -186,7 +187,7 @@ def test_purge_starts_after_the_unmapping_and_before_the_page_frees(monkeypatch)
     # __vunmap: remove_vm_area unmaps the pages, then free_vmap_area_noflush may
     # purge; the pages are freed afterwards.  With 1 CPU the purging vfree's
     # lookup releases the lock at t_rel; the purge must start at t_rel + unmap.
-    from simulator.engine import Engine
+    from simulator.kernels.linux_4_19 import Kernel as Engine   # the 4.19 paths
     unmap_ns, free_ns = 700.0, 3000.0          # far apart, so an order mix-up shows
     spec = make_spec("busy-list", cpus=1, iterations=2100,
                      cost_overrides={"unmap_page_ns": unmap_ns, "page_free_ns": free_ns})
@@ -276,14 +277,14 @@ def test_a_vfree_puts_its_area_on_the_lazy_list_after_its_unmapping(monkeypatch)
     # unmapping (lookup's lock release + pages x unmap_page_ns), never earlier.
     # With 5 us of unmapping another CPU always acts in between, so the engine
     # cannot run ahead and env.now at the add is the add's own instant.
-    from simulator.engine import Engine
+    from simulator.kernels.linux_4_19 import Kernel   # rfc-2018 runs the 4.19 paths
     added: list[tuple[float, int]] = []
-    real_add = Engine.lazy_add
+    real_add = Kernel.free_vmap_area_noflush
 
     def lazy_add(self, addr, area_bytes):
         added.append((self.env.now, addr))
         return real_add(self, addr, area_bytes)
-    monkeypatch.setattr(Engine, "lazy_add", lazy_add)
+    monkeypatch.setattr(Kernel, "free_vmap_area_noflush", lazy_add)
     unmap_ns = 5000.0                          # long: other CPUs act in the meantime
     r = simulate(make_spec("free-list", cpus=4, iterations=300,
                            cost_overrides={"unmap_page_ns": unmap_ns}))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-engine = pytest.importorskip("simulator.engine")
+runner = pytest.importorskip("simulator.runner")
 from simulator.scenario import parse_scenario  # noqa: E402
 
 PREFILL = 15_000
@@ -27,7 +27,7 @@ def _loop_walks(rate_per_s: float, iterations: int = 1000) -> dict[str, object]:
                          "stop": {"iterations": iterations}, "seeds": [1]})
     out = {}
     for spec in sc.run_specs():
-        ops = engine.simulate(spec).ops
+        ops = runner.simulate(spec).ops
         seed_allocs = ops[(ops.op == "vmalloc") & ops.caller.str.startswith("seed-test2")]
         assert len(seed_allocs) == PREFILL + 2 * iterations
         out[spec.allocator] = seed_allocs.iloc[PREFILL:].list_nodes   # the measured loop only

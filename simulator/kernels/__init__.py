@@ -1,0 +1,92 @@
+"""Kernel generations: the unit of the model.
+
+A generation is one module named after its kernel.  It composes an
+allocator policy (``simulator.allocators``), a lock layout (which spinlocks
+and mutexes exist and what each guards) and the paths of its
+``mm/vmalloc.c`` (``alloc_vmap_area``, the vfree side, the purge), written in
+the kernel's function names as SimPy generators over the engine's clock,
+CPUs and locks.  The engine knows no kernel: :func:`build` hands it the
+generation's ``Kernel`` class.
+
+This module is the registry only (names, versions, lock layouts, aliases);
+a generation's module is imported when a run needs it.
+
+>>> resolve("busy-list").name
+'linux-4.19'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What ``vmsim list`` shows of a generation, and where its paths live."""
+
+    name: str                       # scenario name: ``allocators: [linux-6.1]``
+    kernels: str                    # the kernel versions it stands for
+    policy: str                     # simulator.allocators registry name
+    module: str                     # simulator.kernels.<module>.Kernel
+    locks: tuple[tuple[str, str], ...]   # (lock, what it guards), spinlocks then mutexes
+    description: str
+    aliases: tuple[str, ...] = field(default=())
+    read: str = ""                  # the mm/vmalloc.c version(s) read for the paths
+
+
+_VMAP_PURGE_LOCK = ("vmap_purge_lock", "mutex: one purge at a time (trylock on the vfree path)")
+
+GENERATIONS: dict[str, Generation] = {g.name: g for g in (
+    Generation(
+        name="linux-4.19", kernels="4.x up to 5.1 (4.19 read)", policy="busy-list",
+        module="linux_4_19",
+        locks=(("vmap_area_lock", "spinlock: busy tree + list, free_vmap_cache, lazy areas' release"),
+               _VMAP_PURGE_LOCK),
+        description="busy-list search from free_vmap_cache; one vmap_area_lock; lazy areas stay "
+                    "in the busy tree until the purge",
+        aliases=("busy-list",), read="Linux 4.19 mm/vmalloc.c"),
+    Generation(
+        name="rfc-2018", kernels="the seed RFC (June 2018, on 4.18)", policy="free-list",
+        module="rfc_2018",
+        locks=(("vmap_area_lock", "spinlock: busy tree, free list + tree, last_free_va_chunk"),
+               _VMAP_PURGE_LOCK),
+        description="the seed: address-sorted free blocks, 4.19's locks and paths",
+        aliases=("free-list",), read="the RFC text (../shared/seed) over Linux 4.19"),
+    Generation(
+        name="linux-5.2", kernels="5.2 to 5.4", policy="augmented-tree", module="linux_5_2",
+        locks=(("vmap_area_lock", "spinlock: busy tree, augmented free tree, lazy areas' release"),
+               _VMAP_PURGE_LOCK),
+        description="augmented free tree under one vmap_area_lock; lazy areas stay in the busy "
+                    "tree until the purge; the 2019 purge priority threshold",
+        aliases=("augmented-tree",), read="Linux 5.4 mm/vmalloc.c (5.2 differences noted)"),
+)}
+
+ALIASES: dict[str, str] = {a: g.name for g in GENERATIONS.values() for a in g.aliases}
+
+
+def names() -> tuple[str, ...]:
+    """The generation names, oldest kernel first (what ``allocators: all`` runs)."""
+    return tuple(GENERATIONS)
+
+
+def accepted() -> tuple[str, ...]:
+    """Every name a scenario may use: generations, then the old policy aliases."""
+    return names() + tuple(ALIASES)
+
+
+def resolve(name: str) -> Generation:
+    """The generation named ``name`` or by one of its aliases (ValueError if unknown)."""
+    g = GENERATIONS.get(ALIASES.get(name, name))
+    if g is None:
+        raise ValueError(f"unknown kernel generation {name!r}; accepted: {', '.join(accepted())}")
+    return g
+
+
+def kernel_class(name: str) -> Any:
+    """The ``Kernel`` class of generation ``name`` (imports its module)."""
+    return import_module(f"{__name__}.{resolve(name).module}").Kernel
+
+
+__all__ = ["Generation", "GENERATIONS", "ALIASES", "names", "accepted", "resolve", "kernel_class"]

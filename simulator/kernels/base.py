@@ -1,0 +1,113 @@
+"""What every generation shares: ``__vmalloc_node_range`` around its
+``alloc_vmap_area``, ``__vunmap`` around its vfree side, the vm_struct
+bookkeeping, and the read-outs the engine samples.
+
+A generation subclasses :class:`KernelBase` and writes, in its kernel's
+function names:
+
+- ``alloc_vmap_area(c, size, align, vstart, vend)``: a generator returning
+  ``(addr | None, lock_wait_ns, lock_hold_ns, list_nodes, tree_nodes, purged)``
+  that leaves ``c.debt`` = the caller's time still owed after its last
+  critical section (``t_release - now``);
+- ``remove_vm_area(c, t0, addr)``: the vfree side, recording the op.
+
+Time accounting ("debt") is the engine's: see ``simulator/engine.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from ..kconst import lazy_max_pages
+from ..metrics import VMALLOC
+
+Gen = Generator[Any, Any, Any]
+
+
+class KernelBase:
+    """One run's kernel state: the policy, the vm areas, the lazy accounting."""
+
+    NAME = ""                       # the generation (simulator.kernels registry name)
+    #: spinlocks and mutexes the generation declares (created in this order)
+    SPINLOCKS: tuple[str, ...] = ("vmap_area_lock",)
+    MUTEXES: tuple[str, ...] = ("vmap_purge_lock",)
+    #: the 2019 "priority threshold" of __purge_vmap_area_lazy, when the kernel has it
+    PURGE_PRIORITY_THRESHOLD = False
+
+    def __init__(self, eng: Any, policy: Any) -> None:
+        spec = eng.spec
+        self.eng = eng
+        self.env = eng.env
+        self.cost = eng.cost
+        self.policy = policy
+        if not hasattr(policy, "find_vmap_area"):        # TEMPORARY until every policy has it
+            from ..allocators.base import Steps, tree_depth
+
+            def find_vmap_area(addr: int) -> Steps:
+                st = Steps()
+                st.tree_nodes = tree_depth(policy.nr_busy)
+                return st
+            policy.find_vmap_area = find_vmap_area
+        self.page_size = spec.address_space.page_size
+        self.guard_page = spec.guard_page
+        self.lazy_max = lazy_max_pages(spec.cpus, self.page_size)
+        self.priority_threshold = (self.PURGE_PRIORITY_THRESHOLD
+                                   if spec.purge_priority_threshold is None
+                                   else spec.purge_priority_threshold)
+        self.locks = {name: eng.spinlock(name) for name in self.SPINLOCKS}
+        self.mutexes = {name: eng.mutex(name) for name in self.MUTEXES}
+        self.vm_areas: dict[int, tuple[int, int]] = {}   # addr -> (mapped pages, area bytes)
+        self.lazy_nr = 0                                  # vmap_lazy_nr (pages)
+        self.lazy_areas = 0                               # lazily freed, not yet released
+
+    # -- __vmalloc_node_range ---------------------------------------------------
+    def vmalloc(self, c: Any, size_bytes: int, align: int = 1, vstart: int | None = None,
+                vend: int | None = None, guard: bool = True) -> Gen:
+        """__vmalloc_node_range: kmalloc vm_struct + vmap_area, alloc_vmap_area,
+        then (outside every lock) the pages array and per page alloc + map."""
+        eng, env, cost = self.eng, self.env, self.cost
+        ps = self.page_size
+        if not isinstance(size_bytes, int) or size_bytes <= 0 or size_bytes % ps:
+            raise ValueError(f"{c.label}: vmalloc size must be a positive multiple of the "
+                             f"page size {ps} bytes (got {size_bytes!r})")
+        npages = size_bytes // ps
+        area_bytes = size_bytes + ps if (guard and self.guard_page) else size_bytes
+        vs = c.vmalloc_start if vstart is None else vstart
+        ve = c.vmalloc_end if vend is None else vend
+        t0 = env.now + c.debt
+        c.debt += cost.vmalloc_pre_ns                 # kmalloc vm_struct + vmap_area
+        addr, wait, hold, ln, tn, purged = yield from self.alloc_vmap_area(c, area_bytes, align, vs, ve)
+        if addr is None:
+            eng.enomem += 1
+            eng.warn(f"vmap allocation for size {area_bytes} failed: "
+                     "use vmalloc=<size> to increase size")
+            c.debt = c.debt + cost.enomem_ns
+            eng.oplog.add(t0, c.idx, c.cpu, VMALLOC, size_bytes, align, 0, False,
+                          env.now + c.debt - t0, wait, hold, ln, tn, purged)
+            return None
+        self.vm_areas[addr] = (npages, area_bytes)
+        c.debt = c.debt + cost.vmalloc_post_fixed_ns + npages * cost.vmalloc_page_ns
+        eng.oplog.add(t0, c.idx, c.cpu, VMALLOC, size_bytes, align, addr, True,
+                      env.now + c.debt - t0, wait, hold, ln, tn, purged)
+        return addr
+
+    def alloc_vmap_area(self, c: Any, size: int, align: int, vstart: int, vend: int) -> Gen:
+        raise NotImplementedError
+
+    def vfree(self, c: Any, addr: int) -> Gen:
+        raise NotImplementedError
+
+    # -- read-outs (sampled by the engine) ---------------------------------------
+    def sample(self) -> tuple[int, int, int, int, int, int]:
+        """(busy areas, lazy areas, lazy pages, free blocks, largest free, total free)."""
+        p = self.policy
+        return (p.nr_busy, self.lazy_areas, self.lazy_nr, p.nr_free_blocks,
+                p.largest_free_bytes(), p.total_free_bytes())
+
+    def check(self) -> None:
+        """The policy's invariants (InvariantError when broken)."""
+        self.policy.check()
+
+
+__all__ = ["KernelBase", "Gen"]

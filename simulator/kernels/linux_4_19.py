@@ -1,0 +1,204 @@
+"""Linux 4.19 (4.x up to 5.1): the busy-list allocator under one ``vmap_area_lock``.
+
+Read: Linux 4.19 ``mm/vmalloc.c`` (``alloc_vmap_area``, ``__free_vmap_area``,
+``find_vmap_area``, ``remove_vm_area``, ``free_vmap_area_noflush``,
+``try_purge_vmap_area_lazy``, ``purge_vmap_area_lazy``,
+``__purge_vmap_area_lazy``).  The RFC (``rfc_2018``) and Linux 5.2
+(``linux_5_2``) keep these locks and paths and swap the policy.
+
+Locks::
+
+    vmap_area_lock (spinlock)  busy tree + list, the policy's search state
+                               (free_vmap_cache & co.), the purge's releases
+    vmap_purge_lock (mutex)    one __purge_vmap_area_lazy at a time
+    vmap_purge_list (llist)    lock-free: lazily freed areas, newest first
+    vmap_lazy_nr (atomic)      lazily freed pages
+
+vmalloc::
+
+    kmalloc(vm_struct), kmalloc(vmap_area)          outside every lock
+    spin_lock(&vmap_area_lock)
+      policy.alloc: the search + insert              Steps, priced
+    spin_unlock(&vmap_area_lock)
+    overflow: purge_vmap_area_lazy() (mutex_lock), retry once, else ENOMEM
+    kmalloc(pages[]), alloc_page + map per page      outside every lock
+
+vfree (``__vunmap``)::
+
+    spin_lock(&vmap_area_lock); find_vmap_area; spin_unlock
+    unmap the pages                                  outside every lock
+    free_vmap_area_noflush: vmap_lazy_nr += pages; llist_add
+      if vmap_lazy_nr > lazy_max_pages: try_purge_vmap_area_lazy (mutex_trylock)
+    __free_page per page, kfree(pages[]), kfree(vm_struct)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..metrics import VFREE
+from .base import Gen, KernelBase
+
+
+class Kernel(KernelBase):
+    """The 4.19 paths; ``rfc_2018`` and ``linux_5_2`` subclass it."""
+
+    NAME = "linux-4.19"
+
+    def __init__(self, eng: Any, policy: Any) -> None:
+        super().__init__(eng, policy)
+        self.vmap_area_lock = self.locks["vmap_area_lock"]
+        self.vmap_purge_lock = self.mutexes["vmap_purge_lock"]
+        self.vmap_purge_list: list[tuple[int, int]] = []   # (addr, pages incl. guard), oldest first
+        self.lazy_lo = self.lazy_hi = 0
+
+    # -- vmalloc ------------------------------------------------------------------
+    def alloc_vmap_area(self, c: Any, size: int, align: int, vstart: int, vend: int) -> Gen:
+        eng, env, cost, policy, lock = self.eng, self.env, self.cost, self.policy, self.vmap_area_lock
+        wait = hold = 0.0
+        ln = tn = 0
+        purged = False
+        while True:                                   # retry once after a purge
+            t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+            wait += t_own - t_req
+            nb, nf = policy.nr_busy, policy.nr_free_objects       # before the operation
+            r = policy.alloc(size, align, vstart, vend)
+            s = r.steps
+            ln += s.list_nodes
+            tn += s.tree_nodes
+            cs = acq + cost.steps_ns(s, nb, nf) + cost.lock_release_ns
+            hold += cs
+            t_rel = t_own + cs
+            lock.set_release(t_rel)
+            if r.addr is not None or purged:
+                c.debt = t_rel - env.now
+                return r.addr, wait, hold, ln, tn, purged
+            yield env.timeout(t_rel - env.now)        # overflow: unlock, purge, retry
+            w2, h2 = yield from self.purge_vmap_area_lazy(c)
+            wait += w2
+            hold += h2
+            purged = True
+
+    # -- vfree --------------------------------------------------------------------
+    def vfree(self, c: Any, addr: int) -> Gen:
+        eng, env, cost, policy, lock = self.eng, self.env, self.cost, self.policy, self.vmap_area_lock
+        t0 = env.now + c.debt
+        t_req, t_own, acq = yield from eng.spin_lock(c, lock)     # find_vmap_area
+        wait = t_own - t_req
+        nbusy = policy.nr_busy
+        s = policy.find_vmap_area(addr)
+        tn = s.tree_nodes
+        hold = acq + cost.steps_ns(s, nbusy) + cost.lock_release_ns
+        t_rel = t_own + hold
+        lock.set_release(t_rel)
+        info = self.vm_areas.pop(addr, None)
+        if info is None:
+            eng.warn(f"Trying to vfree() nonexistent vm area ({addr:#x})")
+            c.debt = t_rel - env.now
+            eng.oplog.add(t0, c.idx, c.cpu, VFREE, 0, 1, addr, False,
+                          env.now + c.debt - t0, wait, hold, 0, tn, False)
+            return
+        npages, area_bytes = info
+        # __vunmap: remove_vm_area (unmap the pages, then free_vmap_area_noflush),
+        # then free the pages and kfree the pages array and the vm_struct.
+        unmapped = t_rel - env.now + npages * cost.vfree_unmap_page_ns
+        after = npages * cost.vfree_free_page_ns + cost.vfree_post_fixed_ns
+        if unmapped > 0 and env.peek() <= env.now + unmapped:
+            yield env.timeout(unmapped)               # others act before the area is lazy
+            unmapped = 0.0
+        nr_lazy = self.free_vmap_area_noflush(addr, area_bytes)   # at the end of the unmapping
+        purge = False
+        if nr_lazy > self.lazy_max:
+            if unmapped > 0:
+                yield env.timeout(unmapped)
+                unmapped = 0.0
+            purge, w2, h2 = yield from self.try_purge_vmap_area_lazy(c)
+            wait += w2
+            hold += h2
+        c.debt = unmapped + after
+        eng.oplog.add(t0, c.idx, c.cpu, VFREE, npages * self.page_size, 1, addr, True,
+                      env.now + c.debt - t0, wait, hold, 0, tn, purge)
+
+    def free_vmap_area_noflush(self, addr: int, area_bytes: int) -> int:
+        """vmap_lazy_nr += pages (guard included); llist_add to vmap_purge_list."""
+        pages = area_bytes // self.page_size
+        end = addr + area_bytes
+        if not self.vmap_purge_list:
+            self.lazy_lo, self.lazy_hi = addr, end
+        else:
+            if addr < self.lazy_lo:
+                self.lazy_lo = addr
+            if end > self.lazy_hi:
+                self.lazy_hi = end
+        self.vmap_purge_list.append((addr, pages))
+        self.lazy_areas += 1
+        self.lazy_nr += pages
+        return self.lazy_nr
+
+    # -- purge --------------------------------------------------------------------
+    def try_purge_vmap_area_lazy(self, c: Any) -> Gen:
+        """mutex_trylock(&vmap_purge_lock): skip when another CPU purges."""
+        if not self.vmap_purge_lock.trylock():
+            return False, 0.0, 0.0
+        did, wait, hold = yield from self.__purge_vmap_area_lazy(c)
+        self.vmap_purge_lock.unlock()
+        return did, wait, hold
+
+    def purge_vmap_area_lazy(self, c: Any) -> Gen:
+        """The overflow path's synchronous purge: mutex_lock (sleeps if taken)."""
+        ev = self.vmap_purge_lock.lock()
+        if ev is not None:
+            yield ev                                  # handed over by the unlocker
+        _, wait, hold = yield from self.__purge_vmap_area_lazy(c)
+        self.vmap_purge_lock.unlock()
+        return wait, hold
+
+    def __purge_vmap_area_lazy(self, c: Any) -> Gen:
+        """One TLB flush over the span, then __free_vmap_area of every area
+        under vmap_area_lock, with cond_resched_lock between areas."""
+        eng, env, cost, policy, lock = self.eng, self.env, self.cost, self.policy, self.vmap_area_lock
+        # llist_del_all: llist_add pushes at the head, so the purge walks the
+        # list newest first (llist_for_each_entry_safe)
+        valist = self.vmap_purge_list[::-1]
+        if not valist:
+            return False, 0.0, 0.0
+        self.vmap_purge_list = []
+        eng.purges += 1
+        eng.tlb_flushes += 1
+        yield env.timeout(cost.tlb_flush_ns((self.lazy_hi - self.lazy_lo) // self.page_size))
+        resched_threshold = 2 * self.lazy_max if self.priority_threshold else None
+        hold = 0.0
+        c.debt = 0.0
+        t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+        wait = t_own - t_req
+        t = t_own + acq
+        last = len(valist) - 1
+        for k, (addr, pages) in enumerate(valist):
+            nb, nf = policy.nr_busy, policy.nr_free_objects
+            t += cost.steps_ns(policy.free(addr), nb, nf) + cost.purge_area_ns   # __free_vmap_area
+            self.lazy_nr -= pages                     # atomic_sub(nr, &vmap_lazy_nr)
+            self.lazy_areas -= 1
+            if env.peek() <= t:                       # someone may act before this boundary
+                yield env.timeout(t - env.now)
+            if (k < last and lock.waiters                    # cond_resched_lock: spin_needbreak
+                    and (resched_threshold is None or self.lazy_nr < resched_threshold)):
+                t += cost.lock_release_ns
+                lock.set_release(t)
+                hold += t - t_own
+                yield env.timeout(t - env.now)
+                t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+                wait += t_own - t_req
+                t = t_own + acq
+        t += cost.lock_release_ns
+        lock.set_release(t)
+        hold += t - t_own
+        if t > env.now:
+            yield env.timeout(t - env.now)            # the purge mutex is held to the end
+        return True, wait, hold
+
+    # -- read-outs ----------------------------------------------------------------
+    def check(self) -> None:
+        super().check()
+
+
+__all__ = ["Kernel"]
