@@ -88,16 +88,22 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from workloads import REGISTRY
 
-    from .allocators import ALLOCATORS, DESCRIPTIONS
     from .devices import list_devices
+    from .kernels import GENERATIONS
     sections = [("devices", list_devices()),
-                ("workloads", {n: w.description for n, w in REGISTRY.items()}),
-                ("allocators", {n: DESCRIPTIONS.get(n, "") for n in ALLOCATORS})]
+                ("workloads", {n: w.description for n, w in REGISTRY.items()})]
     for title, items in sections:
         print(f"{title}:")
         width = max((len(n) for n in items), default=0)
         for name, desc in items.items():
             print(f"  {name.ljust(width)}  {' '.join(str(desc).split())}")
+    print("kernel generations (scenario key `allocators`):")
+    width = max(len(n) for n in GENERATIONS)
+    for g in GENERATIONS.values():
+        alias = f"; alias {', '.join(g.aliases)}" if g.aliases else ""
+        print(f"  {g.name.ljust(width)}  {g.kernels}: {g.description} (policy {g.policy}{alias})")
+        for lock, what in g.locks:
+            print(f"  {''.ljust(width)}    lock {lock}: {what}")
     return 0
 
 
@@ -151,7 +157,8 @@ def _saved_from(results: Any, sc: Any) -> Any:
     import yaml
 
     from .output import SavedResults
-    return SavedResults(scenario=yaml.safe_load(sc.resolved_yaml()), ops=results.ops,
+    from .output import times_in_ns
+    return SavedResults(scenario=times_in_ns(yaml.safe_load(sc.resolved_yaml())), ops=results.ops,
                         timeseries=results.timeseries, summary=results.summary,
                         log=list(results.log), histograms=results.histograms)
 
@@ -192,7 +199,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if sc.is_sweep:
         import pandas as pd
         import yaml
-        saved = SavedResults(scenario=yaml.safe_load(sc.resolved_yaml()), ops=pd.DataFrame(),
+        from .output import times_in_ns
+        saved = SavedResults(scenario=times_in_ns(yaml.safe_load(sc.resolved_yaml())), ops=pd.DataFrame(),
                              timeseries=pd.DataFrame(), summary=pd.DataFrame(), points=parts)
         write_results(out, saved, sc.resolved_yaml(), plots=sc.config.output.plots,
                       point_yamls=[g.resolved_yaml() for _, g in groups])

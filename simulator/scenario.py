@@ -49,21 +49,20 @@ def _workloads() -> dict[str, Any]:
 
 
 def _allocators() -> tuple[str, ...]:
-    from .allocators import ALLOCATORS
-    return tuple(ALLOCATORS)
+    """What ``allocators: all`` (the default) runs: every kernel generation."""
+    from .kernels import names
+    return names()
 
 
-def _load_device(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
+def _accepted_allocators() -> tuple[str, ...]:
+    """Generation names, then the old policy names kept as aliases."""
+    from .kernels import accepted
+    return accepted()
+
+
+def _load_device(name: str, overrides: dict[str, Any], base: Path | None = None) -> dict[str, Any]:
     from .devices import load_device
-    return load_device(name, overrides)
-
-
-def _device_names() -> list[str] | None:
-    try:
-        from .devices import list_devices
-    except ImportError:
-        return None
-    return sorted(list_devices())
+    return load_device(name, overrides, base)
 
 
 def _unknown(kind: str, got: str, accepted: list[str] | tuple[str, ...]) -> str:
@@ -235,7 +234,8 @@ class Scenario:
         if sc.points:
             return [s for _, p in sc.points for s in p.run_specs()]
         c = sc.config
-        return [RunSpec(scenario=c.name, allocator=a, seed=s, cpus=sc.cpus, device=c.device.profile,
+        return [RunSpec(scenario=c.name, allocator=a, seed=s, cpus=sc.cpus,
+                        device=str(sc.cost.get("name", c.device.profile)),
                         cost=dict(sc.cost.get("cost", sc.cost)), address_space=sc.address_space, callers=sc.callers,
                         iterations=c.stop.iterations, time_ns=c.stop.time,
                         metrics=MetricsSpec(sample_interval_ns=c.metrics.sample_interval,
@@ -256,7 +256,7 @@ class Scenario:
             return self._sweep_document()
         c, asp = self.config, self.address_space
         out: dict[str, Any] = {"name": c.name, "description": c.description,
-                               "device": {"profile": c.device.profile,
+                               "device": {"profile": self._profile_ref(),
                                           "overrides": dict(c.device.overrides),
                                           "cost": dict(self.cost["cost"])},
                                "cpus": self.cpus}
@@ -268,12 +268,22 @@ class Scenario:
         out["address_space"] = space
         out["allocators"] = list(self.allocators)
         out["callers"] = [dict(x) for x in self.caller_items]
-        out["stop"] = {"iterations": c.stop.iterations, "time": c.stop.time}
+        out["stop"] = {"iterations": c.stop.iterations, "time": units.format_duration(c.stop.time)}
         out["seeds"] = list(c.seeds)
-        out["metrics"] = {"sample_interval": c.metrics.sample_interval, "keep_ops": c.metrics.keep_ops}
+        out["metrics"] = {"sample_interval": units.format_duration(c.metrics.sample_interval),
+                          "keep_ops": c.metrics.keep_ops}
         out["kernel"] = c.kernel.model_dump()
         out["output"] = c.output.model_dump()
         return out
+
+    def _profile_ref(self) -> str:
+        """The device as saved: a shipped profile by name, any other by its absolute path
+        (so the saved scenario runs again without ``--devices``)."""
+        from .devices import DEVICES_DIR
+        path = self.cost.get("path")
+        if path and Path(path).parent != DEVICES_DIR:
+            return str(path)
+        return self.config.device.profile
 
     def _sweep_document(self) -> dict[str, Any]:
         doc = copy.deepcopy(self.raw)
@@ -287,6 +297,10 @@ class Scenario:
         last = str(path).rsplit(".", 1)[-1]
         if last in FILE_PARAMS + ("initial_layout",):            # swept file names
             doc["sweep"] = {path: [self._absolute(v) if isinstance(v, str) else v for v in values]}
+        elif str(path) in ("device", "device.profile"):           # swept profile files
+            from .devices import is_path
+            doc["sweep"] = {path: [self._absolute(v) if isinstance(v, str) and is_path(v) else v
+                                   for v in values]}
         if str(path) != "device" and not str(path).startswith(("device.profile", "device.cost")):
             # the first point's device with its complete cost table (the same for
             # every point; a swept override still applies on top), so the sweep
@@ -366,21 +380,18 @@ def _resolve(data: dict[str, Any], source: str, base: Path) -> Scenario:
         raise ScenarioError(source, ("metrics", "sample_interval"),
                             f"{cfg.stop.time // cfg.metrics.sample_interval:,} samples over the "
                             f"stop time; accepted: at most {MAX_SAMPLES:,} per run (a longer interval)")
-    # device profile and its defaults
-    known_devices = _device_names()
-    if known_devices is not None and cfg.device.profile not in known_devices:
-        raise ScenarioError(source, ("device", "profile"),
-                            _unknown("device", cfg.device.profile, known_devices))
-    where = "overrides"
+    # device profile (a name, or a path relative to the scenario file) and its defaults
+    where = "profile"
     try:
+        _load_device(cfg.device.profile, {}, base)      # the profile itself, validated in full
         if cfg.device.cost:                            # a saved scenario's complete table
             where = "cost"
-            _load_device(cfg.device.profile, dict(cfg.device.cost))
-            where = "overrides"
-        cost = _load_device(cfg.device.profile, {**(cfg.device.cost or {}), **cfg.device.overrides})
+            _load_device(cfg.device.profile, dict(cfg.device.cost), base)
+        where = "overrides"
+        cost = _load_device(cfg.device.profile, {**(cfg.device.cost or {}), **cfg.device.overrides},
+                            base)
     except ValueError as exc:
-        what = "profile" if str(exc).startswith("unknown device") else where
-        raise ScenarioError(source, ("device", what), str(exc)) from None
+        raise ScenarioError(source, ("device", where), str(exc)) from None
     dflt = device_defaults(cost)
     cpus = cfg.cpus if cfg.cpus is not None else dflt.get("cpus")
     if cpus is None:
@@ -420,34 +431,68 @@ def _resolve(data: dict[str, Any], source: str, base: Path) -> Scenario:
     if space.initial_layout:
         layout = Path(space.initial_layout)
         layout_path = str(layout if layout.is_absolute() else (base / layout).resolve())
-        busy = _initial_busy(source, layout_path, vstart, vend)
+        busy = _initial_busy(source, layout_path, vstart, vend, page)
     asp = AddressSpace(vstart=vstart, vend=vend, vmalloc_start=vm[0], vmalloc_end=vm[1],
                        modules_start=mod[0] if mod else None, modules_end=mod[1] if mod else None,
                        page_size=page, word_bits=word_bits, initial_busy=busy)
     allocators = tuple(cfg.allocators) if cfg.allocators else _allocators()
-    known = _allocators()
+    known = _accepted_allocators()
     for i, a in enumerate(allocators):
         if a not in known:
             raise ScenarioError(source, ("allocators", i), _unknown("allocator", a, known))
         if a in allocators[:i]:
             raise ScenarioError(source, ("allocators", i), f"allocator {a!r} listed twice")
-    context = {"page_size": page, "base_dir": str(base), "address_range": (vstart, vend)}
+    _preflight_allocators(source, allocators, asp)
+    context = {"page_size": page, "base_dir": str(base), "address_range": (vstart, vend),
+               "word_bits": word_bits}
     callers, items = _resolve_callers(cfg, data, source, cpus, context)
     return Scenario(config=cfg, source=source, base_dir=base, cost=cost, cpus=cpus,
                     address_space=asp, allocators=allocators, callers=callers,
                     caller_items=items, initial_layout=layout_path, raw=copy.deepcopy(data))
 
 
-def _initial_busy(source: str, path: str, vstart: int, vend: int) -> tuple[tuple[int, int], ...]:
+def _preflight_allocators(source: str, allocators: tuple[str, ...], asp: AddressSpace) -> None:
+    """Build each allocator on the address space as a run does: whatever the
+    allocator refuses there (``vmsim run`` would fail), ``validate`` refuses too."""
+    from .allocators import create
+    for i, a in enumerate(allocators):
+        try:
+            create(a, vstart=asp.vstart, vend=asp.vend, vmalloc_start=asp.vmalloc_start,
+                   vmalloc_end=asp.vmalloc_end, page_size=asp.page_size, word_bits=asp.word_bits,
+                   initial_busy=asp.initial_busy)
+        except ValueError as exc:
+            raise ScenarioError(source, ("address_space",), f"allocator {a} refuses the address "
+                                f"space: {exc}") from None
+
+
+def _initial_busy(source: str, path: str, vstart: int, vend: int,
+                  page: int = units.DEFAULT_PAGE_SIZE) -> tuple[tuple[int, int], ...]:
     from . import vmallocinfo
     loc = ("address_space", "initial_layout")
     if not Path(path).is_file():
         raise ScenarioError(source, loc, f"no such file {path} (paths are relative to the scenario file)")
     try:
-        info = vmallocinfo.parse_vmallocinfo(path)
+        info = vmallocinfo.parse_vmallocinfo(path, page_size=page)
         busy = vmallocinfo.initial_busy(info, vstart, vend)
     except ValueError as exc:
         raise ScenarioError(source, loc, str(exc)) from None
+    # what the allocators require of the initial areas, named by file and line
+    prev = None
+    for a in sorted((a for a in info.areas if max(a.start, vstart) < min(a.end, vend)),
+                    key=lambda a: (a.start, a.line)):
+        s, e = max(a.start, vstart), min(a.end, vend)
+        if s % page or e % page:
+            raise ScenarioError(source, loc, f"{path}:{a.line}: area {a.start:#x}-{a.end:#x} is not "
+                                f"page aligned; accepted: areas whose start and end are multiples "
+                                f"of the page size {page}")
+        if prev is not None and s < prev[1]:
+            raise ScenarioError(source, loc, f"{path}:{a.line}: area {a.start:#x}-{a.end:#x} "
+                                f"overlaps the area of line {prev[0]}; accepted: disjoint areas")
+        prev = (a.line, e)
+    if not busy:
+        raise ScenarioError(source, loc, f"{path}: none of its {len(info.areas)} areas lies in the "
+                            f"allocator's range {vstart:#x}..{vend:#x}: wrong device or address "
+                            "space? accepted: a layout with at least one area in the range")
     return tuple((int(s), int(e)) for s, e in busy)
 
 
@@ -504,9 +549,37 @@ def _resolve_callers(cfg: ScenarioConfig, data: dict[str, Any], source: str, cpu
                                     "give each caller a unique name")
             label_owner[spec.label] = i
             specs.append(spec)
+        _check_request_range(source, loc, params, context, raw_params)
         items.append({"workload": c.workload, "cpus": cpu_list, "background": c.background,
                       "name": c.name, **dumped})
+    if all(c.background for c in cfg.callers):
+        raise ScenarioError(source, ("callers",), "every caller is background: true; accepted: at "
+                            "least one foreground caller (background: false): the foreground "
+                            "callers decide when the run ends")
     return tuple(specs), tuple(items)
+
+
+def _check_request_range(source: str, loc: tuple[Any, ...], params: Any, context: dict[str, Any],
+                         raw: dict[str, Any]) -> None:
+    """A workload's fixed vmalloc ``vstart``/``vend``/``align`` parameters, checked
+    against the allocator's range as the allocator checks each request at run time."""
+    lo, hi = context["address_range"]
+    mask = (1 << context.get("word_bits", 64)) - 1
+    vs, ve = getattr(params, "vstart", None), getattr(params, "vend", None)
+    if isinstance(vs, int) or isinstance(ve, int):
+        s_, e_ = (lo if vs is None else vs), (hi if ve is None else ve)
+        if s_ < lo or e_ > hi or e_ <= s_:
+            key = "vstart" if vs is not None and not lo <= vs < hi else ("vend" if ve is not None
+                                                                          else "vstart")
+            raise ScenarioError(source, loc + (key,),
+                                f"vstart..vend {s_:#x}..{e_:#x} is not a non-empty part of the "
+                                f"allocator's address space {lo:#x}..{hi:#x}; accepted: a "
+                                "sub-range of it (or leave vstart/vend out: the vmalloc range)")
+    align = getattr(params, "align_bytes", None)
+    if isinstance(align, int) and align > mask:
+        raise ScenarioError(source, loc + ("align",), f"align {align:#x} does not fit in a "
+                            f"{context.get('word_bits', 64)}-bit word; accepted: powers of two "
+                            f"up to {(mask + 1) >> 1:#x}")
 
 
 __all__ = ["Scenario", "ScenarioConfig", "ScenarioError", "load_scenario", "parse_scenario",

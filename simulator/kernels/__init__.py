@@ -40,7 +40,7 @@ _VMAP_PURGE_LOCK = ("vmap_purge_lock", "mutex: one purge at a time (trylock on t
 
 GENERATIONS: dict[str, Generation] = {g.name: g for g in (
     Generation(
-        name="linux-4.19", kernels="4.x up to 5.1 (4.19 read)", policy="busy-list",
+        name="linux-4.19", kernels="Linux 4.x up to 5.1 (4.19 read)", policy="busy-list",
         module="linux_4_19",
         locks=(("vmap_area_lock", "spinlock: busy tree + list, free_vmap_cache, lazy areas' release"),
                _VMAP_PURGE_LOCK),
@@ -48,14 +48,14 @@ GENERATIONS: dict[str, Generation] = {g.name: g for g in (
                     "in the busy tree until the purge",
         aliases=("busy-list",), read="Linux 4.19 mm/vmalloc.c"),
     Generation(
-        name="rfc-2018", kernels="the seed RFC (June 2018, on 4.18)", policy="free-list",
+        name="rfc-2018", kernels="the seed RFC (June 2018, on Linux 4.18)", policy="free-list",
         module="rfc_2018",
         locks=(("vmap_area_lock", "spinlock: busy tree, free list + tree, last_free_va_chunk"),
                _VMAP_PURGE_LOCK),
         description="the seed: address-sorted free blocks, 4.19's locks and paths",
         aliases=("free-list",), read="the RFC text (../shared/seed) over Linux 4.19"),
     Generation(
-        name="linux-5.2", kernels="5.2 to 5.4", policy="augmented-tree", module="linux_5_2",
+        name="linux-5.2", kernels="Linux 5.2 to 5.4", policy="augmented-tree", module="linux_5_2",
         locks=(("vmap_area_lock", "spinlock: busy tree, augmented free tree, lazy areas' release"),
                _VMAP_PURGE_LOCK),
         description="augmented free tree under one vmap_area_lock; lazy areas stay in the busy "
