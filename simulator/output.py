@@ -28,35 +28,15 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from .saved import SavedResults, write_csv, write_parquet  # noqa: F401  (re-exported)
 from .yamlsafe import load_yaml
 
 FILES = ("scenario.yaml", "ops.parquet", "timeseries.parquet", "summary.csv", "report.md")
-
-
-@dataclass
-class SavedResults:
-    """A results directory read back (or about to be written)."""
-
-    scenario: dict[str, Any]             # the resolved scenario
-    ops: pd.DataFrame
-    timeseries: pd.DataFrame
-    summary: pd.DataFrame
-    log: list[str] = field(default_factory=list)
-    path: Path | None = None
-    histograms: pd.DataFrame = field(default_factory=pd.DataFrame)   # stats-only runs
-    points: list[tuple[str, SavedResults]] = field(default_factory=list)  # sweep points
-
-    @property
-    def name(self) -> str:
-        return str(self.scenario.get("name", "?"))
 
 
 def default_out_dir(name: str, seed: int | None = None, iterations: int | None = None,
@@ -68,17 +48,6 @@ def default_out_dir(name: str, seed: int | None = None, iterations: int | None =
     if iterations is not None:
         safe += f"-it{iterations}"
     return Path(root) / safe
-
-
-def write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Deterministic Parquet: no index, fixed compression, no time-varying metadata."""
-    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
-    pq.write_table(table, path, compression="zstd", write_statistics=True,
-                   use_dictionary=True, store_schema=True)
-
-
-def write_csv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, index=False, lineterminator="\n")
 
 
 @contextmanager
@@ -178,6 +147,20 @@ class ResultsDirError(ValueError):
     """A directory that is not a vmsim results directory (one-line message)."""
 
 
+def times_in_ns(scenario: dict[str, Any]) -> dict[str, Any]:
+    """A saved scenario with ``stop.time`` and ``metrics.sample_interval`` as int ns
+    (scenario files write them with a unit, ``'60000000000 ns'``), for reports."""
+    from .units import parse_duration
+    for section, key in (("stop", "time"), ("metrics", "sample_interval")):
+        part = scenario.get(section)
+        if isinstance(part, dict) and part.get(key) is not None:
+            try:
+                part[key] = parse_duration(part[key])
+            except ValueError:
+                pass
+    return scenario
+
+
 def load_results(d: str | Path) -> SavedResults:
     """Read a results directory (or a sweep's top directory) back."""
     d = Path(d)
@@ -188,6 +171,7 @@ def load_results(d: str | Path) -> SavedResults:
     scenario = load_yaml(d / "scenario.yaml")
     if not isinstance(scenario, dict):
         raise ResultsDirError(f"{d / 'scenario.yaml'}: not a resolved scenario mapping")
+    scenario = times_in_ns(scenario)
     if scenario.get("sweep"):
         points = []
         for sub in sorted(p for p in d.iterdir() if p.is_dir() and "=" in p.name):

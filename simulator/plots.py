@@ -8,6 +8,11 @@
 Every figure names the scenario and device in its title, every axis its unit,
 and every allocator has a fixed colour and line style in every figure.  PNGs
 carry no software version or date metadata.
+
+No backend is chosen on import: figures are plain ``matplotlib.figure.Figure``
+objects (``*_figure(saved)`` returns one, which Jupyter shows inline) and the
+``plot_*`` functions save them with the Agg renderer that ``Figure.savefig``
+picks for PNG files, whatever backend pyplot uses.
 """
 
 from __future__ import annotations
@@ -15,15 +20,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from .output import SavedResults  # noqa: E402
-from .report import device_profile  # noqa: E402
+from .saved import SavedResults
+from .report import device_profile, run_wide, time_limited
 
 _STYLE = {"busy-list": ("#d62728", "-"), "free-list": ("#1f77b4", "--"),
           "augmented-tree": ("#2ca02c", "-.")}
@@ -66,14 +70,66 @@ def _time_axis(t_ns: np.ndarray) -> tuple[float, str]:
     return 1e3, "µs"
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (12, 4.8),
+            **kw: Any) -> tuple[Figure, Any]:
+    """A Figure outside pyplot (no backend, no global state) and its axes."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(nrows, ncols, **kw)
+    return fig, axes
+
+
+def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
     return path
 
 
-def _no_data(ax: plt.Axes, text: str) -> None:
+def steady_limits(ax: Axes, values: Any, axis: str = "y") -> bool:
+    """Keep float noise from looking like dynamics: when the values drawn vary
+    by less than 1e-9 of their magnitude, centre a plain axis of +-5 % around
+    them (no offset notation such as ``1e-12 + 0.25``); returns True then."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return False
+    lo, hi = float(v.min()), float(v.max())
+    mag = max(abs(lo), abs(hi))
+    if hi - lo > 1e-9 * max(mag, 1e-300) and hi != lo:
+        return False
+    pad = 0.05 * mag if mag else 1.0
+    getattr(ax, f"set_{axis}lim")(lo - pad, hi + pad)
+    if getattr(ax, f"get_{axis}scale")() == "linear":
+        ax.ticklabel_format(axis=axis, useOffset=False, style="plain")
+    return True
+
+
+def log_scale(ax: Axes, axis: str = "x") -> None:
+    """A log axis with labels on the decades only (no crowded 2x10^2 3x10^2 ...)."""
+    getattr(ax, f"set_{axis}scale")("log")
+    a = getattr(ax, f"{axis}axis")
+    a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    a.set_major_formatter(FuncFormatter(lambda v, _: compact(v)))
+    a.set_minor_formatter(NullFormatter())
+
+
+def compact(v: float) -> str:
+    """200, 5k, 20k, 1.5M: short tick labels."""
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:g}{suffix}"
+    return f"{v:g}"
+
+
+def share_limits(ax: Axes, values: Any) -> None:
+    """A share in [0, 1] (fragmentation) on a 0-based axis of at least 0 .. 0.05,
+    so that a share of 1e-6 draws as the flat zero it is, not as a slope."""
+    v = np.asarray(values, dtype=float)
+    top = float(np.nanmax(v)) if v.size and np.isfinite(v).any() else 0.0
+    ax.set_ylim(0.0, min(1.0, max(0.05, 1.1 * top)))
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+
+
+def _no_data(ax: Axes, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, wrap=True)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -86,11 +142,50 @@ def _ecdf(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 _SUMMARY_QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999), ("max", 1.0))
+_MAX_CALLER_PANELS = 4
 
 
-def _summary_cdf(ax: plt.Axes, saved: SavedResults, op: str, allocs: list[str]) -> bool:
+def caller_kinds(scenario: dict[str, Any]) -> dict[str, bool]:
+    """Caller label -> background?, from a resolved scenario (labels as the engine
+    makes them: ``name``, ``name@cpuN`` or ``workload@cpuN``)."""
+    out: dict[str, bool] = {}
+    for c in scenario.get("callers") or []:
+        cpus = c.get("cpus")
+        cpus = cpus if isinstance(cpus, list) else [cpus]
+        for cpu in cpus:
+            name = c.get("name")
+            label = (name if len(cpus) == 1 else f"{name}@cpu{cpu}") if name else f"{c.get('workload')}@cpu{cpu}"
+            out[str(label)] = bool(c.get("background"))
+    return out
+
+
+def caller_groups(saved: SavedResults, present: list[str]) -> list[tuple[str, list[str] | None]]:
+    """The panels of a per-caller figure: all callers, then each caller (up to
+    four), else the foreground / background split."""
+    groups: list[tuple[str, list[str] | None]] = [("all callers", None)]
+    if len(present) <= 1:
+        return groups
+    if len(present) <= _MAX_CALLER_PANELS:
+        return groups + [(c, [c]) for c in present]
+    kinds = caller_kinds(saved.scenario)
+    fg = [c for c in present if not kinds.get(c, False)]
+    bg = [c for c in present if kinds.get(c, False)]
+    return groups + [(f"foreground ({len(fg)} callers)", fg)] * bool(fg) \
+        + [(f"background ({len(bg)} callers)", bg)] * bool(bg)
+
+
+def _callers_of(df: pd.DataFrame) -> list[str]:
+    if "caller" not in df or not len(df):
+        return []
+    col = df["caller"]
+    cats = list(col.cat.categories) if hasattr(col, "cat") else []
+    seen = set(col.dropna().astype(str))
+    return [c for c in cats if c in seen] or sorted(seen)
+
+
+def _summary_cdf(ax: Axes, saved: SavedResults, op: str, allocs: list[str]) -> bool:
     """Stats-only runs (no per-op records): the summary's percentiles as CDF points."""
-    s, drawn = saved.summary, False
+    s, drawn = run_wide(saved.summary), False
     for i, a in enumerate(allocs):
         rows = s[s.allocator == a] if "allocator" in s else s.iloc[0:0]
         cols = [f"{op}_{k}_ns" for k, _ in _SUMMARY_QUANTILES]
@@ -104,14 +199,18 @@ def _summary_cdf(ax: plt.Axes, saved: SavedResults, op: str, allocs: list[str]) 
     return drawn
 
 
-def _hist_cdf(saved: SavedResults, a: str, metric: str, ops: tuple[str, ...]
-              ) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """Stats-only runs: a CDF from the saved log-bucket histograms (all seeds),
-    and its count; None when there is none."""
+def _hist_cdf(saved: SavedResults, a: str, metric: str, ops: tuple[str, ...],
+              callers: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Stats-only runs: a CDF from the saved log-bucket histograms (all seeds;
+    the given callers' only when the histograms are per caller), and its count."""
     h = saved.histograms
     if not len(h) or "metric" not in h:
         return None
     sub = h[(h.allocator == a) & (h.metric == metric) & h.op.isin(ops)]
+    if callers is not None:
+        if "caller" not in sub:
+            return None
+        sub = sub[sub.caller.astype(str).isin(callers)]
     if not len(sub):
         return None
     g = sub.groupby("value_ns", sort=True)["count"].sum()
@@ -119,51 +218,66 @@ def _hist_cdf(saved: SavedResults, a: str, metric: str, ops: tuple[str, ...]
     return g.index.to_numpy(dtype=float), np.cumsum(g.to_numpy()) / n, n
 
 
-def plot_latency_cdf(saved: SavedResults, d: Path) -> Path:
+def latency_cdf_figure(saved: SavedResults) -> Figure:
+    """Latency CDF per allocator: rows vmalloc / vfree, columns all callers and
+    each caller (or foreground / background when there are many)."""
     ops, allocs = saved.ops, _allocs(saved)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True, layout="constrained")
-    for ax, op in zip(axes, ("vmalloc", "vfree")):
-        drawn = False
-        for i, a in enumerate(allocs):
-            if not len(ops):
-                break
-            lat = ops.loc[(ops.allocator == a) & (ops.op == op), "latency_ns"].to_numpy(dtype=float)
-            lat = lat[lat > 0]
-            if len(lat):
-                x, y = _ecdf(lat)
-                ax.plot(x, y, label=f"{a} (n={len(lat):,})", drawstyle="steps-post", **style(a, i))
-                drawn = True
-        for i, a in enumerate(allocs if not drawn else []):
-            cdf = _hist_cdf(saved, a, "latency", (op,))
-            if cdf is not None:
-                x, y, n = cdf
-                ax.plot(x, y, label=f"{a} (n={n:,}, histogram)", drawstyle="steps-post", **style(a, i))
-                drawn = True
-        if not drawn:
-            drawn = _summary_cdf(ax, saved, op, allocs)
-        if drawn:
-            ax.set_xscale("log")
-            ax.set_xlabel(f"{op}() latency (ns, log scale)")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.legend(loc="lower right", title="allocator")
-        else:
-            _no_data(ax, f"no per-op {op} records\n(metrics.keep_ops: false or no ops)")
-        ax.set_title(f"{op}()")
-        ax.set_ylabel("fraction of operations ≤ latency")
-    fig.suptitle(_title(saved, "Latency CDF per allocator"))
-    return _save(fig, d / "latency_cdf.png")
+    present = _callers_of(ops) if len(ops) else _callers_of(saved.histograms)
+    groups = caller_groups(saved, present)
+    fig, axes = _figure(2, len(groups), figsize=(5.2 * len(groups) + 1, 8.5), sharey=True, squeeze=False)
+    for col, (gname, members) in enumerate(groups):
+        for row, op in enumerate(("vmalloc", "vfree")):
+            ax = axes[row][col]
+            drawn = False
+            for i, a in enumerate(allocs):
+                if not len(ops):
+                    break
+                sel = (ops.allocator == a) & (ops.op == op)
+                if members is not None:
+                    sel &= ops.caller.astype(str).isin(members)
+                lat = ops.loc[sel, "latency_ns"].to_numpy(dtype=float)
+                lat = lat[lat > 0]
+                if len(lat):
+                    x, y = _ecdf(lat)
+                    ax.plot(x, y, label=f"{a} (n={len(lat):,})", drawstyle="steps-post", **style(a, i))
+                    drawn = True
+            for i, a in enumerate(allocs if not drawn else []):
+                cdf = _hist_cdf(saved, a, "latency", (op,), members)
+                if cdf is not None:
+                    x, y, n = cdf
+                    ax.plot(x, y, label=f"{a} (n={n:,}, histogram)", drawstyle="steps-post", **style(a, i))
+                    drawn = True
+            if not drawn and members is None:
+                drawn = _summary_cdf(ax, saved, op, allocs)
+            if drawn:
+                log_scale(ax, "x")
+                ax.set_xlabel(f"{op}() latency (ns, log scale)")
+                ax.grid(True, which="both", alpha=0.3)
+                ax.legend(loc="lower right", title="allocator", fontsize="small")
+            else:
+                _no_data(ax, f"no {op} records\n(no such ops, or kept without per-caller detail)")
+            ax.set_title(f"{op}(): {gname}", fontsize="medium")
+            if col == 0:
+                ax.set_ylabel("fraction of operations ≤ latency")
+    fig.suptitle(_title(saved, "Latency CDF per allocator and caller"))
+    return fig
+
+
+def plot_latency_cdf(saved: SavedResults, d: Path) -> Path:
+    return _save(latency_cdf_figure(saved), d / "latency_cdf.png")
 
 
 _PCT_LINES = {"p50": ("-", 1.5), "p99": ("--", 1.2), "max": (":", 1.0)}
 
 
-def _percentile_panel(ax: plt.Axes, x: np.ndarray, ys: list[Any], color: str, title: str,
+def _percentile_panel(ax: Axes, x: np.ndarray, ys: list[Any], color: str, title: str,
                       op: str, unit: str, marker: str | None = None) -> None:
     """One panel of p50 / p99 / max latency lines over simulated time."""
     for (name, (ls, lw)), y in zip(_PCT_LINES.items(), ys):
         ax.plot(x, np.asarray(y, dtype=float), ls, lw=lw, color=color, label=name,
                 marker=marker, markersize=4)
-    ax.set_yscale("log")
+    log_scale(ax, "y")
+    steady_limits(ax, np.concatenate([np.asarray(y, dtype=float) for y in ys]) if ys else [])
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize="small")
@@ -171,13 +285,12 @@ def _percentile_panel(ax: plt.Axes, x: np.ndarray, ys: list[Any], color: str, ti
     ax.set_ylabel(f"{op}() latency (ns, log)")
 
 
-def plot_latency_over_time(saved: SavedResults, d: Path, bins: int = 60) -> Path:
+def latency_over_time_figure(saved: SavedResults, bins: int = 60) -> Figure:
     if not len(saved.ops) and len(saved.timeseries) and "vmalloc_p50_ns" in saved.timeseries:
-        return _latency_over_time_from_samples(saved, d)
+        return _latency_over_time_from_samples(saved)
     ops, allocs = saved.ops, _allocs(saved)
     n = max(len(allocs), 1)
-    fig, axes = plt.subplots(2, n, figsize=(5.5 * n, 7), sharey="row", sharex=True,
-                             squeeze=False, layout="constrained")
+    fig, axes = _figure(2, n, figsize=(5.5 * n, 7), sharey="row", sharex=True, squeeze=False)
     scale, unit = _time_axis(ops["t_ns"].to_numpy() if len(ops) else np.array([]))
     for col, a in enumerate(allocs or ["(none)"]):
         for row, op in enumerate(("vmalloc", "vfree")):
@@ -195,15 +308,18 @@ def plot_latency_over_time(saved: SavedResults, d: Path, bins: int = 60) -> Path
             _percentile_panel(ax, mid[stats.index.to_numpy()], [stats[k] for k in _PCT_LINES],
                               style(a, col)["color"], f"{a}: {op}()", op, unit)
     fig.suptitle(_title(saved, f"Latency p50 / p99 / max over simulated time ({bins} bins, all seeds)"))
-    return _save(fig, d / "latency_over_time.png")
+    return fig
 
 
-def _latency_over_time_from_samples(saved: SavedResults, d: Path) -> Path:
+def plot_latency_over_time(saved: SavedResults, d: Path, bins: int = 60) -> Path:
+    return _save(latency_over_time_figure(saved, bins), d / "latency_over_time.png")
+
+
+def _latency_over_time_from_samples(saved: SavedResults) -> Figure:
     """Stats-only runs: p50/p99/max per sample interval from the time series."""
     ts, allocs = saved.timeseries, _allocs(saved)
     n = max(len(allocs), 1)
-    fig, axes = plt.subplots(2, n, figsize=(5.5 * n, 7), sharey="row", sharex=True,
-                             squeeze=False, layout="constrained")
+    fig, axes = _figure(2, n, figsize=(5.5 * n, 7), sharey="row", sharex=True, squeeze=False)
     scale, unit = _time_axis(ts["t_ns"].to_numpy())
     for col, a in enumerate(allocs or ["(none)"]):
         sub = _first_seed(ts, a)
@@ -217,7 +333,7 @@ def _latency_over_time_from_samples(saved: SavedResults, d: Path) -> Path:
                               style(a, col)["color"], f"{a}: {op}() (seed {sub.seed.iloc[0]})", op, unit,
                               marker=".")
     fig.suptitle(_title(saved, "Latency p50 / p99 / max per sample interval over simulated time"))
-    return _save(fig, d / "latency_over_time.png")
+    return fig
 
 
 def _first_seed(df: pd.DataFrame, a: str) -> pd.DataFrame:
@@ -225,29 +341,43 @@ def _first_seed(df: pd.DataFrame, a: str) -> pd.DataFrame:
     return sub[sub.seed == sub.seed.min()] if len(sub) else sub
 
 
-def plot_areas_over_time(saved: SavedResults, d: Path) -> Path:
+def areas_over_time_figure(saved: SavedResults) -> Figure:
+    """Fragmentation, busy and lazy areas over time: every seed, one line each."""
     ts, allocs = saved.timeseries, _allocs(saved)
     rows = (("fragmentation", "fragmentation\n(1 - largest/total free)"),
             ("busy_areas", "busy areas (count)"), ("lazy_areas", "lazily freed areas (count)"))
-    fig, axes = plt.subplots(len(rows), 1, figsize=(11, 8), sharex=True, layout="constrained")
+    fig, axes = _figure(len(rows), 1, figsize=(11, 8), sharex=True)
     scale, unit = _time_axis(ts["t_ns"].to_numpy() if len(ts) else np.array([]))
+    nseeds = int(ts["seed"].nunique()) if len(ts) and "seed" in ts else 0
     for ax, (col, label) in zip(axes, rows):
-        drawn = False
+        drawn: list[np.ndarray] = []
         for i, a in enumerate(allocs):
-            sub = _first_seed(ts, a) if len(ts) and col in ts else pd.DataFrame()
-            if len(sub):
-                ax.plot(sub["t_ns"].to_numpy() / scale, sub[col].to_numpy(dtype=float),
-                        label=f"{a} (seed {sub.seed.iloc[0]})", lw=1.3, **style(a, i))
-                drawn = True
+            sub = ts[ts.allocator == a] if len(ts) and col in ts else pd.DataFrame()
+            for j, (seed, run) in enumerate(sub.groupby("seed", sort=True) if len(sub) else []):
+                y = run[col].to_numpy(dtype=float)
+                ax.plot(run["t_ns"].to_numpy() / scale, y, lw=1.1 if nseeds > 1 else 1.3,
+                        alpha=0.75 if nseeds > 1 else 1.0,
+                        label=(f"{a} ({nseeds} seeds)" if nseeds > 1 else f"{a} (seed {seed})") if j == 0 else None,
+                        **style(a, i))
+                drawn.append(y)
         if drawn:
             ax.legend(loc="best", fontsize="small", title="allocator")
             ax.grid(True, alpha=0.3)
+            if col == "fragmentation":
+                share_limits(ax, np.concatenate(drawn))
+            else:
+                steady_limits(ax, np.concatenate(drawn))
         else:
             _no_data(ax, f"no {col} samples")
         ax.set_ylabel(label)
         ax.set_xlabel(f"simulated time ({unit})")
-    fig.suptitle(_title(saved, "Fragmentation and busy / lazy area counts over time"))
-    return _save(fig, d / "areas_over_time.png")
+    what = "every seed" if nseeds > 1 else "one seed"
+    fig.suptitle(_title(saved, f"Fragmentation and busy / lazy area counts over time ({what})"))
+    return fig
+
+
+def plot_areas_over_time(saved: SavedResults, d: Path) -> Path:
+    return _save(areas_over_time_figure(saved), d / "areas_over_time.png")
 
 
 def spin_share(saved: SavedResults) -> pd.DataFrame:
@@ -272,9 +402,9 @@ def spin_share(saved: SavedResults) -> pd.DataFrame:
     return pd.DataFrame(out, index=[c.removeprefix("spin_ns_") for c in cols])
 
 
-def plot_lock(saved: SavedResults, d: Path) -> Path:
+def lock_figure(saved: SavedResults) -> Figure:
     ops, allocs = saved.ops, _allocs(saved)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
+    fig, (ax1, ax2) = _figure(1, 2, figsize=(12, 4.8))
     drawn = False
     for i, a in enumerate(allocs):
         if not len(ops) or "lock_wait_ns" not in ops:
@@ -295,7 +425,7 @@ def plot_lock(saved: SavedResults, d: Path) -> Path:
                      "(histogram)", **style(a, i))
             drawn = True
     if drawn:
-        ax1.set_xscale("log")
+        log_scale(ax1, "x")
         ax1.set_xlabel("vmap_area_lock wait of ops that waited (ns, log scale)")
         ax1.set_ylabel("fraction of waiting ops ≤ wait")
         ax1.grid(True, which="both", alpha=0.3)
@@ -310,7 +440,7 @@ def plot_lock(saved: SavedResults, d: Path) -> Path:
         for i, a in enumerate(share.columns):
             ax2.bar(x + i * width - 0.4 + width / 2, 100 * share[a].to_numpy(), width,
                     label=a, color=style(a, i)["color"], edgecolor="black", linewidth=0.5)
-        ax2.set_xticks(x, list(share.index))
+        ax2.set_xticks(x, list(share.index), rotation=45 if len(x) > 16 else 0, fontsize="small")
         ax2.set_xlabel("CPU")
         ax2.set_ylabel("time spent spinning (% of simulated time)")
         ax2.legend(fontsize="small", title="allocator")
@@ -319,7 +449,11 @@ def plot_lock(saved: SavedResults, d: Path) -> Path:
         _no_data(ax2, "no spin samples")
     ax2.set_title("spin share per CPU (first seed)")
     fig.suptitle(_title(saved, "vmap_area_lock: wait distribution and spinning"))
-    return _save(fig, d / "lock.png")
+    return fig
+
+
+def plot_lock(saved: SavedResults, d: Path) -> Path:
+    return _save(lock_figure(saved), d / "lock.png")
 
 
 def make_plots(saved: SavedResults, d: Path) -> list[Path]:
@@ -329,29 +463,108 @@ def make_plots(saved: SavedResults, d: Path) -> list[Path]:
             plot_areas_over_time(saved, d), plot_lock(saved, d)]
 
 
-def make_sweep_plots(saved: SavedResults, d: Path) -> list[Path]:
-    """Loop time and vmalloc p99 against the swept value, one line per allocator."""
-    d.mkdir(parents=True, exist_ok=True)
-    s = saved.summary
+# ------------------------------------------------------------------ sweeps
+
+def sweep_axis(saved: SavedResults) -> tuple[list[str], list[Any], bool]:
+    """(point labels, x values, numeric?): the swept values when they are all
+    numbers (``jobs``, ``cpus``, a cost parameter), else the point labels."""
     labels = [label for label, _ in saved.points]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
+    sweep = saved.scenario.get("sweep") or {}
+    values = list(next(iter(sweep.values()))) if sweep else []
+    numeric = (len(values) == len(labels) and bool(values)
+               and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values))
+    return labels, (values if numeric else labels), numeric
+
+
+def _numeric_x(ax: Axes, values: list[float]) -> None:
+    """A numeric x axis with a tick at every swept value, plain labels, and a
+    log scale (base 2 for powers of two) when the values span a decade or more."""
+    v = np.asarray(values, dtype=float)
+    if len(v) > 1 and v.min() > 0 and v.max() / v.min() >= 10:
+        pow2 = all(float(x).is_integer() and int(x) & (int(x) - 1) == 0 for x in v)
+        ax.set_xscale("log", base=2 if pow2 else 10)
+    ax.xaxis.set_major_locator(FixedLocator(v))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{x:g}" for x in v], rotation=0 if len(v) <= 10 else 45, fontsize="small")
+
+
+def _seed_ci(values: Any) -> tuple[float, float]:
+    from .spread import mean_ci
+    iv = mean_ci(values)
+    return iv.mean, (0.0 if np.isnan(iv.low) else iv.half_width)
+
+
+def sweep_figure(saved: SavedResults) -> Figure:
+    """Per point: loop time (unless the runs stop at a simulated time) and
+    vmalloc p50 / p99 per caller, mean over seeds with 95 % CI error bars."""
+    s = saved.summary
+    labels, xs, numeric = sweep_axis(saved)
     allocs = list(dict.fromkeys(s["allocator"])) if "allocator" in s else []
-    for ax, col, ylabel in ((axes[0], "loop_time_ns", "loop time (ms, mean over seeds)"),
-                            (axes[1], "vmalloc_p99_ns", "vmalloc() p99 latency (ns, mean over seeds)")):
+    wide = run_wide(s)
+    callers = _callers_of(s.dropna(subset=["caller"])) if "caller" in s else []
+    groups = caller_groups(saved, callers) if callers else [("all callers", None)]
+    groups = groups[:1 + _MAX_CALLER_PANELS]
+    stopped_by_time = any(time_limited(p.scenario, run_wide(p.summary)) for _, p in saved.points)
+    panels: list[tuple[str, list[str] | None]] = ([] if stopped_by_time else [("loop time", None)]) + groups
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = _figure(nrows, ncols, figsize=(5.2 * ncols + 0.5, 4.4 * nrows), squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    nseeds = int(wide["seed"].nunique()) if "seed" in wide and len(wide) else 0
+    spread = f"mean ± 95 % CI over {nseeds} seeds" if nseeds > 1 else "one seed"
+    x = np.asarray(xs, dtype=float) if numeric else np.arange(len(labels), dtype=float)
+    for ax, (title, members) in zip(flat, panels):
         for i, a in enumerate(allocs):
-            if col not in s:
-                continue
-            g = s[s.allocator == a].groupby("point")[col].mean()
-            y = [g.get(lab, np.nan) for lab in labels]
-            y = np.array(y, dtype=float) / (1e6 if col == "loop_time_ns" else 1)
-            ax.plot(range(len(labels)), y, marker="o", label=a, **style(a, i))
-        ax.set_xticks(range(len(labels)), labels)
-        ax.set_xlabel("sweep point")
-        ax.set_ylabel(ylabel)
-        ax.grid(True, alpha=0.3)
-        ax.legend(title="allocator", fontsize="small")
-    fig.suptitle(_title(saved, "Sweep: loop time and vmalloc p99 per point"))
-    return [_save(fig, d / "sweep.png")]
+            st = style(a, i)
+            if title == "loop time":
+                stats = [("loop_time_ns", "-", "o", 1e6)]
+                rows = wide[wide.allocator == a]
+            else:
+                stats = [("vmalloc_p50_ns", "-", "o", 1.0), ("vmalloc_p99_ns", "--", "s", 1.0)]
+                rows = (wide if members is None else s[s.caller.astype(str).isin(members)])
+                rows = rows[rows.allocator == a]
+            for col, ls, marker, scale in stats:
+                if col not in rows:
+                    continue
+                # a group of several callers: per seed, the mean of its callers' percentiles
+                mc = [_seed_ci(rows[rows.point == lab].groupby("seed")[col].mean() / scale)
+                      for lab in labels]
+                y = np.array([m for m, _ in mc])
+                err = np.array([e for _, e in mc])
+                name = col.removeprefix("vmalloc_").removesuffix("_ns") if title != "loop time" else ""
+                ax.errorbar(x, y, yerr=err if nseeds > 1 else None, color=st["color"], linestyle=ls,
+                            marker=marker, markersize=4, capsize=3,
+                            label=f"{a} {name}".strip())
+        if title == "loop time":
+            ax.set_ylabel(f"loop time (ms; {spread})")
+        else:
+            ax.set_ylabel(f"vmalloc() latency (ns; {spread})")
+            log_scale(ax, "y")
+        several = members is not None and len(members) > 1
+        ax.set_title(title if title == "loop time" else f"vmalloc p50 / p99: {title}"
+                     + (" (mean over its callers)" if several else ""), fontsize="medium")
+        if numeric:
+            _numeric_x(ax, list(x))
+            (path, _), = (saved.scenario.get("sweep") or {"point": []}).items()
+            ax.set_xlabel(str(path))
+        else:
+            ax.set_xticks(x, labels, rotation=30, ha="right", fontsize="small")
+            ax.set_xlabel("sweep point")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(title="allocator", fontsize="x-small")
+    for ax in flat[len(panels):]:
+        ax.set_visible(False)
+    what = "vmalloc p50 / p99 per caller" + ("" if stopped_by_time else " and loop time")
+    fig.suptitle(_title(saved, f"Sweep: {what} per point"))
+    return fig
 
 
-__all__ = ["make_plots", "make_sweep_plots", "spin_share", "style"]
+def make_sweep_plots(saved: SavedResults, d: Path) -> list[Path]:
+    """plots/sweep.png of a sweep's top directory."""
+    d.mkdir(parents=True, exist_ok=True)
+    return [_save(sweep_figure(saved), d / "sweep.png")]
+
+
+__all__ = ["make_plots", "make_sweep_plots", "spin_share", "style", "steady_limits", "sweep_axis",
+           "latency_cdf_figure", "latency_over_time_figure", "areas_over_time_figure", "lock_figure",
+           "sweep_figure", "caller_groups", "caller_kinds"]

@@ -17,8 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from .output import SavedResults
+from .saved import SavedResults
 from .spread import fmt_interval, mean_ci, noise_verdict, paired_difference, spread_frame
+
+
+def run_wide(summary: Any) -> Any:
+    """The run-wide rows of a summary (per-caller rows carry a ``caller``)."""
+    if "caller" in summary and len(summary):
+        return summary[summary["caller"].isna()]
+    return summary
 
 
 def seed_line(old_ns: float, new_ns: float) -> str:
@@ -32,7 +39,7 @@ def seed_line(old_ns: float, new_ns: float) -> str:
 
 def _allocators(saved: SavedResults) -> list[str]:
     listed = [str(a) for a in saved.scenario.get("allocators") or []]
-    present = list(dict.fromkeys(saved.summary["allocator"])) if "allocator" in saved.summary else []
+    present = list(dict.fromkeys(run_wide(saved.summary)["allocator"])) if "allocator" in run_wide(saved.summary) else []
     return [a for a in listed if a in present] + [a for a in present if a not in listed]
 
 
@@ -47,7 +54,7 @@ def seed_table(saved: SavedResults) -> list[str]:
     With several foreground workloads each gets its own loop time (summary
     columns ``loop_time_ns:<workload>``: from its callers' first
     ``measure_start()`` to the end of its last caller)."""
-    s, allocs = saved.summary, _allocators(saved)
+    s, allocs = run_wide(saved.summary), _allocators(saved)
     if len(allocs) < 2 or "loop_time_ns" not in s or time_limited(saved.scenario, s):
         return []
     per_workload = [(c.split(":", 1)[1], c) for c in s.columns if c.startswith("loop_time_ns:")]
@@ -116,7 +123,7 @@ def first_enomem_ns(saved: SavedResults) -> dict[tuple[str, int], int | None]:
     """Simulated time of the first failed vmalloc per (allocator, seed), None if none."""
     out: dict[tuple[str, int], int | None] = {}
     ops, ts = saved.ops, saved.timeseries
-    for _, row in saved.summary.iterrows():
+    for _, row in run_wide(saved.summary).iterrows():
         key = (str(row["allocator"]), int(row["seed"]))
         t = None
         if len(ops) and {"op", "ok"} <= set(ops.columns):
@@ -146,7 +153,7 @@ def _t(v: int | None) -> str:
 
 
 def per_run_rows(saved: SavedResults) -> list[dict[str, str]]:
-    s = saved.summary
+    s = run_wide(saved.summary)
     enomem_t = first_enomem_ns(saved)
     order = {a: i for i, a in enumerate(_allocators(saved))}
     rows = []
@@ -176,7 +183,7 @@ def _mean_ci_text(values: Any, kind: str) -> str:
 
 def spread_rows(saved: SavedResults) -> list[dict[str, str]]:
     """Per allocator: the mean over seeds ± the 95 % CI half-width (Student t)."""
-    s = saved.summary
+    s = run_wide(saved.summary)
     if not len(s) or "allocator" not in s:
         return []
     cols = [("ops", "ops", "n"), ("loop_time_ns", "loop time (us)", "us"),
@@ -204,7 +211,7 @@ _DIFF_METRICS = (("loop_time_ns", "loop time", 1000, "us"), ("vmalloc_p50_ns", "
 def difference_rows(saved: SavedResults) -> list[dict[str, str]]:
     """Each allocator against the first listed, per metric: the mean paired
     difference over seeds, its 95 % CI, and whether it is inside the noise."""
-    s, allocs = saved.summary, _allocators(saved)
+    s, allocs = run_wide(saved.summary), _allocators(saved)
     if len(allocs) < 2 or not len(s):
         return []
     metrics = [m for m in _DIFF_METRICS if m[0] in s
@@ -231,7 +238,7 @@ def seeds_text(saved: SavedResults) -> str:
     """The seeds line of the report: the ones that ran, and why only one ran
     when the scenario lists several but its results cannot depend on the seed."""
     listed = [int(x) for x in saved.scenario.get("seeds") or []]
-    ran = sorted({int(x) for x in saved.summary["seed"]}) if "seed" in saved.summary else []
+    ran = sorted({int(x) for x in run_wide(saved.summary)["seed"]}) if "seed" in run_wide(saved.summary) else []
     text = ", ".join(map(str, ran or listed))
     if len(listed) > 1 and len(ran) == 1:
         text += (f" (the scenario lists {', '.join(map(str, listed))}, but no caller draws random "
@@ -271,7 +278,7 @@ def comparison_text(saved: SavedResults) -> str:
     if seed:
         parts.append("loop time, old vs new (simulated):\n" + "\n".join(seed) + "\n")
     parts.append(text_table(per_run_rows(saved)))
-    if "seed" in saved.summary and saved.summary["seed"].nunique() > 1:
+    if "seed" in run_wide(saved.summary) and run_wide(saved.summary)["seed"].nunique() > 1:
         parts.append("mean over seeds ± 95% CI half-width:\n" + text_table(spread_rows(saved)))
     return "\n".join(parts)
 
@@ -315,7 +322,7 @@ def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
     if seed:
         out.append("Per workload and seed, in the RFC's format (simulated microseconds):\n\n```\n"
                    + "\n".join(seed) + "\n```\n")
-    elif time_limited(sc, saved.summary):
+    elif time_limited(sc, run_wide(saved.summary)):
         out.append("(a run stopped by simulated time: every allocator runs the same time, so "
                    "compare the operations completed and the latencies below)\n")
     else:
@@ -337,7 +344,7 @@ def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
 
 def _spread_section(saved: SavedResults) -> str:
     """Mean ± 95 % CI per allocator and the allocator differences against the noise."""
-    n = saved.summary["seed"].nunique() if "seed" in saved.summary else 0
+    n = run_wide(saved.summary)["seed"].nunique() if "seed" in run_wide(saved.summary) else 0
     out = ["## Over seeds (mean ± 95 % CI)\n"]
     if n < 2:
         out.append("One seed: no confidence interval, and no way to tell a difference between "
@@ -356,7 +363,7 @@ def _spread_section(saved: SavedResults) -> str:
 
 def write_spread(saved: SavedResults, d: Path) -> Path:
     """spread.csv: per allocator, n_seeds and <metric>_mean/_ci_low/_ci_high."""
-    from .output import write_csv
+    from .saved import write_csv
     keys = ["allocator"] + (["caller"] if "caller" in saved.summary else [])
     summary = saved.summary
     if "caller" in summary:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from pydantic import BaseModel, ValidationError
 from . import units
 from .scenario_schema import COMMON_CALLER_KEYS, PAGE_SIZES, ScenarioConfig, ScenarioError, json_schema
 from .spec import AddressSpace, CallerSpec, MetricsSpec, RunSpec
-from .sweep import parse_sweep, point_label
+from .sweep import point_label, sweep_points
 from .yamlsafe import YamlError, dump_yaml, load_yaml
 
 #: time-series samples one run may take (stop.time / metrics.sample_interval)
@@ -358,8 +358,24 @@ def parse_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None 
         raise ScenarioError(source, None, f"a scenario is a YAML mapping of keys "
                             f"({', '.join(ScenarioConfig.model_fields)}), not a {type(data).__name__}")
     if data.get("sweep") is not None:
-        return parse_sweep(data, source, base)
+        return _parse_sweep(data, source, base)
     return _resolve(data, source, base)
+
+
+def _parse_sweep(data: dict[str, Any], source: str, base: Path) -> Scenario:
+    """A scenario document with a ``sweep:`` key: one resolved point per value."""
+    points: list[tuple[str, Scenario]] = []
+    for label, doc in sweep_points(data, source):
+        try:
+            points.append((label, _resolve(doc, source, base)))
+        except ScenarioError as exc:
+            raise ScenarioError(source, exc.loc, f"{exc.message} (sweep point {label})") from None
+    first = points[0][1]
+    try:
+        cfg = ScenarioConfig.model_validate(data, context={"page_size": first.address_space.page_size})
+    except ValidationError as exc:
+        raise _from_validation(source, exc, ScenarioConfig) from None
+    return replace(first, config=cfg, points=tuple(points), raw=copy.deepcopy(data))
 
 
 def _page_size_hint(data: dict[str, Any]) -> int | None:

@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pydantic import ValidationError
 
-from .scenario_schema import ScenarioConfig, ScenarioError
+from .scenario_schema import ScenarioError
 
-if TYPE_CHECKING:
-    from .scenario import Scenario
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -62,10 +57,10 @@ def point_label(path: str, value: Any) -> str:
     return f"{key}={text}"
 
 
-def parse_sweep(data: dict[str, Any], source: str, base: Path) -> Scenario:
-    """A scenario document with a ``sweep:`` key: one resolved point per value."""
-    from .scenario import _from_validation, _resolve   # here: scenario.py imports this module
-
+def sweep_points(data: dict[str, Any], source: str) -> list[tuple[str, dict[str, Any]]]:
+    """A scenario document with a ``sweep:`` key: ``(label, document)`` per value,
+    each document the scenario without ``sweep`` and with the value set
+    (``simulator.scenario`` resolves them: this module imports no scenario code)."""
     sweep = data["sweep"]
     if not isinstance(sweep, dict) or len(sweep) != 1 or not isinstance(next(iter(sweep.values())), list) \
             or not next(iter(sweep.values())):
@@ -79,7 +74,7 @@ def parse_sweep(data: dict[str, Any], source: str, base: Path) -> Scenario:
     if parts[0] in ("sweep", "name", "seeds", "output"):
         raise ScenarioError(source, ("sweep", path), f"{parts[0]} cannot be swept")
     base_data = {k: v for k, v in data.items() if k != "sweep"}
-    points: list[tuple[str, Scenario]] = []
+    points: list[tuple[str, dict[str, Any]]] = []
     for i, value in enumerate(values):
         label = point_label(str(path), value)
         if label in (lab for lab, _ in points):
@@ -91,16 +86,8 @@ def parse_sweep(data: dict[str, Any], source: str, base: Path) -> Scenario:
             raise ScenarioError(source, ("sweep", path), str(exc)) from None
         if isinstance(doc.get("name"), str):
             doc["name"] = f"{doc['name']}.{label}"
-        try:
-            points.append((label, _resolve(doc, source, base)))
-        except ScenarioError as exc:
-            raise ScenarioError(source, exc.loc, f"{exc.message} (sweep point {label})") from None
-    first = points[0][1]
-    try:
-        cfg = ScenarioConfig.model_validate(data, context={"page_size": first.address_space.page_size})
-    except ValidationError as exc:
-        raise _from_validation(source, exc, ScenarioConfig) from None
-    return replace(first, config=cfg, points=tuple(points), raw=copy.deepcopy(data))
+        points.append((label, doc))
+    return points
 
 
-__all__ = ["parse_sweep", "point_label"]
+__all__ = ["sweep_points", "point_label"]
