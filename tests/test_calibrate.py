@@ -10,6 +10,7 @@ import yaml
 
 from simulator.calibrate import CalibrationError, fit, parse_dmesg, render_profile
 from simulator.devices import DEVICES_DIR, list_devices, load_device
+from support import REPO
 
 DMESG = """\
 [   12.345678] test_vmalloc: Started background job.
@@ -121,7 +122,7 @@ def test_shipped_calibration_input_carries_the_rfc_means():
 
     from simulator.calibrate import load_spec
 
-    spec = load_spec(DEVICES_DIR.parent / "calibration" / "seed-rfc-2018.yaml")
+    spec = load_spec(REPO / "scenarios" / "calibration" / "seed-rfc-2018.yaml")
     by_name = {m.name: m for m in spec.measurements}
     for test, workload in (("test_1", "seed-test1"), ("test_2", "seed-test2")):
         runs = _rfc_runs(test)
