@@ -1,0 +1,67 @@
+"""Point 7 of issue 13: plots people read at a glance."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from simulator import plots
+from simulator.output import SavedResults
+
+
+def test_importing_plots_keeps_the_users_backend():
+    env = {**os.environ, "MPLBACKEND": "svg"}
+    out = subprocess.run([sys.executable, "-c", "import simulator.plots, simulator.output, matplotlib; "
+                          "print(matplotlib.get_backend())"], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "svg"
+
+
+def _ts(seeds: list[int], frag: float) -> pd.DataFrame:
+    rows = []
+    for a in ("busy-list", "free-list"):
+        for seed in seeds:
+            for k, t in enumerate((0, 1_000_000, 2_000_000)):
+                rows.append({"allocator": a, "seed": seed, "t_ns": t, "busy_areas": k * seed,
+                             "lazy_areas": k, "fragmentation": frag * (1 + k * 1e-12)})
+    return pd.DataFrame(rows)
+
+
+def _saved(ts: pd.DataFrame) -> SavedResults:
+    return SavedResults(scenario={"name": "t", "device": "qemu-x86", "allocators": ["busy-list", "free-list"]},
+                        ops=pd.DataFrame(), timeseries=ts,
+                        summary=pd.DataFrame({"allocator": ["busy-list", "free-list"], "seed": [1, 1]}))
+
+
+def test_areas_over_time_draws_every_seed():
+    fig = plots.areas_over_time_figure(_saved(_ts([1, 2, 3], 0.3)))
+    assert isinstance(fig, Figure)
+    busy_ax = fig.axes[1]
+    assert len(busy_ax.get_lines()) == 2 * 3                  # 2 allocators x 3 seeds
+    assert "3 seeds" in " ".join(t.get_text() for t in busy_ax.get_legend().get_texts())
+
+
+def test_float_noise_is_drawn_flat():
+    fig = plots.areas_over_time_figure(_saved(_ts([1], 0.25)))
+    frag_ax = fig.axes[0]
+    lo, hi = frag_ax.get_ylim()
+    assert lo == 0.0 and hi >= 0.25 * 1.1 - 1e-12         # a share on a 0-based axis, not a 1e-12 slope
+    fig = plots.areas_over_time_figure(_saved(_ts([1], 1e-6)))
+    assert fig.axes[0].get_ylim() == (0.0, 0.05)            # 1e-6 of fragmentation draws as ~0
+    from matplotlib.figure import Figure as F
+    ax = F().subplots()
+    y = 4096.0 * (1 + np.array([0, 1e-13, -2e-13]))
+    ax.plot([0, 1, 2], y)
+    assert plots.steady_limits(ax, y)
+    lo, hi = ax.get_ylim()
+    assert hi - lo > 100                                     # +-5 %, no offset axis
+    assert not plots.steady_limits(ax, [1.0, 2.0])
+
+
+def test_tick_labels_are_compact():
+    assert [plots.compact(v) for v in (200, 5000, 20000, 1.5e6)] == ["200", "5k", "20k", "1.5M"]
