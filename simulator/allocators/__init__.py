@@ -22,6 +22,7 @@ _REGISTRY = {
     "busy-list": ("busy_list", "BusyListAllocator"),
     "free-list": ("free_list", "FreeListAllocator"),
     "augmented-tree": ("augmented_tree", "AugmentedTreeAllocator"),
+    "split-tree": ("split_tree", "SplitTreeAllocator"),
 }
 
 #: The registered allocator names, oldest kernel generation first.

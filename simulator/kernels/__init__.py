@@ -61,6 +61,17 @@ GENERATIONS: dict[str, Generation] = {g.name: g for g in (
         description="augmented free tree under one vmap_area_lock; lazy areas stay in the busy "
                     "tree until the purge; the 2019 purge priority threshold",
         aliases=("augmented-tree",), read="Linux 5.4 mm/vmalloc.c (5.2 differences noted)"),
+    Generation(
+        name="linux-6.1", kernels="Linux 5.13 to 6.2 (6.1 read)", policy="split-tree",
+        module="linux_6_1",
+        locks=(("free_vmap_area_lock", "spinlock: free tree + list (search, clip, merge)"),
+               ("vmap_area_lock", "spinlock: busy tree + list (insert, lookups, unlink)"),
+               ("purge_vmap_area_lock", "spinlock: purge_vmap_area_root + list (lazy areas, merged)"),
+               _VMAP_PURGE_LOCK),
+        description="split locks: the free tree under free_vmap_area_lock, the busy tree under "
+                    "vmap_area_lock, lazy areas merged in a purge tree, drained by a kworker; "
+                    "per-CPU NE preload",
+        read="Linux 6.1 mm/vmalloc.c (docs/kernels/linux-6.1.md)"),
 )}
 
 ALIASES: dict[str, str] = {a: g.name for g in GENERATIONS.values() for a in g.aliases}

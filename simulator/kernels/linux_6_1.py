@@ -1,0 +1,279 @@
+"""Linux 5.13 to 6.2 (6.1 read): split locks, a purge tree, a drain worker.
+
+Locks (``mm/vmalloc.c``)::
+
+    free_vmap_area_lock   spinlock  free_vmap_area_root + list: search, clip, merge
+    vmap_area_lock        spinlock  vmap_area_root + list: insert, lookup, unlink
+    purge_vmap_area_lock  spinlock  purge_vmap_area_root + list: lazily freed areas
+    vmap_purge_lock       mutex     one __purge_vmap_area_lazy at a time
+    ne_fit_preload_node   per CPU   one preloaded vmap_area for an NE split
+    vmap_lazy_nr          atomic    lazily freed pages
+
+alloc_vmap_area::
+
+    kmem_cache_alloc(vmap_area_cachep)                      outside every lock
+    preload_this_cpu_lock(&free_vmap_area_lock):
+      if !this_cpu(ne_fit_preload_node): kmem_cache_alloc     outside every lock
+      spin_lock(&free_vmap_area_lock)
+    __alloc_vmap_area: find_vmap_lowest_match, clip        Steps (NE: the preloaded object)
+    spin_unlock(&free_vmap_area_lock)
+    overflow: purge_vmap_area_lazy() (mutex_lock), retry once, else ENOMEM
+    spin_lock(&vmap_area_lock); insert_vmap_area; spin_unlock
+    (setup_vmalloc_vm's vmap_area_lock section is folded into the insert's)
+
+vfree (``__vunmap``, 6.1)::
+
+    find_vm_area:    spin_lock(&vmap_area_lock); __find_vmap_area; spin_unlock
+    remove_vm_area:  spin_lock(&vmap_area_lock); __find_vmap_area; spin_unlock
+                     vunmap_range_noflush                 outside every lock
+    free_vmap_area_noflush:
+                     spin_lock(&vmap_area_lock); unlink_va; spin_unlock
+                     vmap_lazy_nr += pages
+                     spin_lock(&purge_vmap_area_lock); merge_or_add_vmap_area; spin_unlock
+                     if vmap_lazy_nr > lazy_max_pages(): schedule_work(&drain_vmap_work)
+    __free_page per page, kvfree(pages[]), kfree(vm_struct)
+
+drain_vmap_area_work (a kworker on the freeing CPU)::
+
+    do { mutex_lock(&vmap_purge_lock); __purge_vmap_area_lazy(); mutex_unlock }
+    while (vmap_lazy_nr > lazy_max_pages())
+
+__purge_vmap_area_lazy::
+
+    spin_lock(&purge_vmap_area_lock)
+      purge_vmap_area_root = RB_ROOT; list_replace_init(&purge_vmap_area_list, &local)
+    spin_unlock(&purge_vmap_area_lock)
+    flush_tlb_kernel_range(first va_start, last va_end)      outside every lock
+    spin_lock(&free_vmap_area_lock)
+    for each block (address order):
+      merge_or_add_vmap_area_augment; vmap_lazy_nr -= pages
+      if vmap_lazy_nr < 2 * lazy_max_pages(): cond_resched_lock(&free_vmap_area_lock)
+    spin_unlock(&free_vmap_area_lock)
+
+The kernel text read is in docs/kernels/linux-6.1.md.  Simplification: the
+drain worker runs as its own process on the freeing CPU's index without
+taking CPU time from that CPU's caller (as if on an idle sibling thread).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..metrics import VFREE
+from .base import Gen, KernelBase
+
+
+class Worker:
+    """The kworker that runs ``drain_vmap_work``: what ``Engine.spin_lock`` needs."""
+
+    __slots__ = ("cpu", "debt", "label")
+
+    def __init__(self, cpu: int) -> None:
+        self.cpu = cpu
+        self.debt = 0.0
+        self.label = f"kworker/{cpu}"
+
+
+class Kernel(KernelBase):
+    """The 6.1 paths over the ``split-tree`` policy."""
+
+    NAME = "linux-6.1"
+    SPINLOCKS = ("free_vmap_area_lock", "vmap_area_lock", "purge_vmap_area_lock")
+    PURGE_PRIORITY_THRESHOLD = True
+    #: __vunmap's vmap_area_lock lookups before the unlink (6.1: find_vm_area, remove_vm_area)
+    VFREE_LOOKUPS = 2
+
+    def __init__(self, eng: Any, policy: Any) -> None:
+        super().__init__(eng, policy)
+        self.free_vmap_area_lock = self.locks["free_vmap_area_lock"]
+        self.vmap_area_lock = self.locks["vmap_area_lock"]
+        self.purge_vmap_area_lock = self.locks["purge_vmap_area_lock"]
+        self.vmap_purge_lock = self.mutexes["vmap_purge_lock"]
+        self.ne_fit_preload_node = [False] * eng.spec.cpus   # per CPU: a preloaded vmap_area
+        self.drain_pending = False
+        self.drain_running = False
+        self.purging = 0                  # blocks taken by a purge, not yet merged back
+
+    def sample(self) -> tuple[int, int, int, int, int, int]:
+        """Lazy areas: the purge tree's (merged) blocks and those being purged."""
+        p = self.policy
+        return (p.nr_busy, p.nr_lazy + self.purging, self.lazy_nr, p.nr_free_blocks,
+                p.largest_free_bytes(), p.total_free_bytes())
+
+    # -- one critical section -------------------------------------------------------
+    def _section(self, c: Any, lock: Any, steps: Any, nodes: tuple[int, int]) -> Gen:
+        """spin_lock(lock); <steps>; spin_unlock(lock): returns (wait, hold, t_release)
+        and leaves ``c.debt`` = the time owed up to the release."""
+        t_req, t_own, acq = yield from self.eng.spin_lock(c, lock)
+        hold = acq + self.cost.steps_ns(steps, *nodes) + self.cost.lock_release_ns
+        t_rel = t_own + hold
+        lock.set_release(t_rel)
+        c.debt = t_rel - self.env.now
+        return t_own - t_req, hold
+
+    # -- vmalloc --------------------------------------------------------------------
+    def alloc_vmap_area(self, c: Any, size: int, align: int, vstart: int, vend: int) -> Gen:
+        env, cost, policy = self.env, self.cost, self.policy
+        wait = hold = 0.0
+        ln = tn = 0
+        purged = False
+        while True:
+            # preload_this_cpu_lock: a vmap_area for an NE split, before the lock
+            if not self.ne_fit_preload_node[c.cpu]:
+                c.debt += cost.kmalloc_ns
+                self.ne_fit_preload_node[c.cpu] = True
+            t_req, t_own, acq = yield from self.eng.spin_lock(c, self.free_vmap_area_lock)
+            wait += t_own - t_req
+            nb, nf = policy.nr_busy, policy.nr_free_objects
+            r = policy.alloc(size, align, vstart, vend)        # __alloc_vmap_area
+            s = r.steps
+            if s.fit == "NE":                                   # the preloaded object
+                s.objects_allocated -= 1
+                self.ne_fit_preload_node[c.cpu] = False
+            ln += s.list_nodes
+            tn += s.tree_nodes
+            cs = acq + cost.steps_ns(s, nb, nf) + cost.lock_release_ns
+            hold += cs
+            t_rel = t_own + cs
+            self.free_vmap_area_lock.set_release(t_rel)
+            c.debt = t_rel - env.now
+            if r.addr is not None:
+                break
+            if purged:
+                return None, wait, hold, ln, tn, purged
+            c.debt = 0.0
+            yield env.timeout(t_rel - env.now)           # overflow: purge, retry once
+            w2, h2 = yield from self.purge_vmap_area_lazy(c)
+            wait += w2
+            hold += h2
+            purged = True
+        nb = policy.nr_busy
+        s = policy.insert_vmap_area(r.addr, size)
+        tn += s.tree_nodes
+        w, h = yield from self._section(c, self.vmap_area_lock, s, (nb, 0))
+        return r.addr, wait + w, hold + h, ln, tn, purged
+
+    # -- vfree ----------------------------------------------------------------------
+    def vfree(self, c: Any, addr: int) -> Gen:
+        eng, env, cost, policy = self.eng, self.env, self.cost, self.policy
+        t0 = env.now + c.debt
+        wait = hold = 0.0
+        tn = 0
+        for _ in range(self.VFREE_LOOKUPS):          # find_vm_area, remove_vm_area
+            nb = policy.nr_busy
+            s = policy.find_vmap_area(addr)
+            tn += s.tree_nodes
+            w, h = yield from self._section(c, self.vmap_area_lock, s, (nb, 0))
+            wait += w
+            hold += h
+        info = self.vm_areas.pop(addr, None)
+        if info is None:
+            eng.warn(f"Trying to vfree() nonexistent vm area ({addr:#x})")
+            eng.oplog.add(t0, c.idx, c.cpu, VFREE, 0, 1, addr, False,
+                          env.now + c.debt - t0, wait, hold, 0, tn, False)
+            return
+        npages, area_bytes = info
+        c.debt += npages * cost.vfree_unmap_page_ns   # vunmap_range_noflush
+        w, h, t2 = yield from self.free_vmap_area_noflush(c, addr, area_bytes)
+        wait += w
+        hold += h
+        tn += t2
+        drain = self.lazy_nr > self.lazy_max
+        if drain:
+            self.schedule_drain_work(c.cpu)
+        c.debt = c.debt + npages * cost.vfree_free_page_ns + cost.vfree_post_fixed_ns
+        eng.oplog.add(t0, c.idx, c.cpu, VFREE, npages * self.page_size, 1, addr, True,
+                      env.now + c.debt - t0, wait, hold, 0, tn, drain)
+
+    def free_vmap_area_noflush(self, c: Any, addr: int, area_bytes: int) -> Gen:
+        """unlink_va under vmap_area_lock; vmap_lazy_nr += pages;
+        merge_or_add_vmap_area into the purge tree under purge_vmap_area_lock."""
+        policy = self.policy
+        nb = policy.nr_busy
+        size, s = policy.find_unlink_vmap_area(addr)
+        # the va is known (remove_vm_area found it): unlink_va erases it, no descent
+        s.tree_nodes = 0
+        w1, h1 = yield from self._section(c, self.vmap_area_lock, s, (nb, 0))
+        self.lazy_nr += area_bytes // self.page_size
+        nl = policy.nr_lazy
+        s = policy.free_vmap_area_noflush(addr, area_bytes)
+        w2, h2 = yield from self._section(c, self.purge_vmap_area_lock, s, (nl, 0))
+        return w1 + w2, h1 + h2, s.tree_nodes
+
+    # -- purge ----------------------------------------------------------------------
+    def schedule_drain_work(self, cpu: int) -> None:
+        """schedule_work(&drain_vmap_work): a no-op while the work is pending."""
+        if self.drain_pending:
+            return
+        self.drain_pending = True
+        if not self.drain_running:
+            self.env.process(self.drain_vmap_area_work(Worker(cpu)))
+
+    def drain_vmap_area_work(self, w: Worker) -> Gen:
+        self.drain_running = True
+        while self.drain_pending:
+            self.drain_pending = False
+            while True:
+                yield from self.purge_vmap_area_lazy(w)
+                if self.lazy_nr <= self.lazy_max:
+                    break
+        self.drain_running = False
+
+    def purge_vmap_area_lazy(self, c: Any) -> Gen:
+        """mutex_lock(&vmap_purge_lock); __purge_vmap_area_lazy; mutex_unlock."""
+        ev = self.vmap_purge_lock.lock()
+        if ev is not None:
+            yield ev
+        wait, hold = yield from self.__purge_vmap_area_lazy(c)
+        self.vmap_purge_lock.unlock()
+        return wait, hold
+
+    def __purge_vmap_area_lazy(self, c: Any) -> Gen:
+        eng, env, cost, policy = self.eng, self.env, self.cost, self.policy
+        lock = self.purge_vmap_area_lock
+        c.debt = 0.0
+        t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+        wait = t_own - t_req
+        blocks = policy.purge_list_take()                # list_replace_init
+        self.purging = len(blocks)
+        t_rel = t_own + acq + cost.lock_release_ns
+        lock.set_release(t_rel)
+        hold = t_rel - t_own
+        yield env.timeout(t_rel - env.now)
+        if not blocks:
+            return wait, hold
+        eng.purges += 1
+        eng.tlb_flushes += 1
+        span = (blocks[-1][1] - blocks[0][0]) // self.page_size
+        yield env.timeout(cost.tlb_flush_ns(span))
+        lock = self.free_vmap_area_lock
+        resched_threshold = 2 * self.lazy_max if self.priority_threshold else None
+        t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+        wait += t_own - t_req
+        t = t_own + acq
+        last = len(blocks) - 1
+        for k, (start, end) in enumerate(blocks):
+            nb, nf = policy.nr_busy, policy.nr_free_objects
+            t += cost.steps_ns(policy.merge_free(start, end), nb, nf) + cost.purge_area_ns
+            self.lazy_nr -= (end - start) // self.page_size     # atomic_long_sub
+            self.purging -= 1
+            if env.peek() <= t:
+                yield env.timeout(t - env.now)
+            if (k < last and lock.waiters                       # cond_resched_lock
+                    and (resched_threshold is None or self.lazy_nr < resched_threshold)):
+                t += cost.lock_release_ns
+                lock.set_release(t)
+                hold += t - t_own
+                yield env.timeout(t - env.now)
+                t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+                wait += t_own - t_req
+                t = t_own + acq
+        t += cost.lock_release_ns
+        lock.set_release(t)
+        hold += t - t_own
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        return wait, hold
+
+
+__all__ = ["Kernel", "Worker"]
