@@ -1,6 +1,10 @@
 """Literal reference model of the Linux 5.2 allocator (mm/vmalloc.c), for tests.
 
-Line by line from the kernel, slow on purpose:
+Line by line from the kernel (Linux 5.4's text read; the 5.2 differences are
+listed in simulator/allocators/augmented_tree.py), slow on purpose:
+
+* ``vmap_init_free_space`` builds the free tree over the whole address
+  space, [1, ULONG_MAX), minus the initial busy areas;
 
 * the free tree reuses the ``rbtree.py`` port for rebalancing (the tree shape
   must be the kernel's), with this file's own RB_DECLARE_CALLBACKS;
@@ -323,14 +327,17 @@ class RefAugmentedTree:
 
     # ------------------------------------------------------ the interface
     def vmap_init_free_space(self) -> None:
-        vmap_start = self.rng.vstart
-        vmap_end = self.rng.vend
+        # The whole address space: vmap_start = 1, vmap_end = ULONG_MAX.
+        vmap_start = 1
+        vmap_end = self.rng.mask
         for s, e in sorted(self.vmap_area_root.items()):
-            if s - vmap_start > 0:
+            # C: "busy->va_start - vmap_start > 0" (unsigned); no kernel vmlist
+            # area starts at 0, where it would give an inverted block
+            if s > vmap_start:
                 free = RbNode(vmap_start, s)
                 self.insert_vmap_area_augment(free, None)
             vmap_start = e
-        if vmap_end - vmap_start > 0:
+        if vmap_end > vmap_start:
             free = RbNode(vmap_start, vmap_end)
             self.insert_vmap_area_augment(free, None)
 
@@ -359,9 +366,19 @@ class RefAugmentedTree:
         self.merge_or_add_vmap_area(va)
         return self.steps
 
+    def find_vmap_area(self, addr: int) -> Steps:
+        # __find_vmap_area(addr) in vmap_area_root: a modelled descent
+        self.steps = Steps()
+        self.steps.tree_nodes += tree_depth(len(self.vmap_area_root))
+        return self.steps
+
     @property
     def nr_busy(self) -> int:
         return len(self.vmap_area_root)
+
+    @property
+    def nr_free_objects(self) -> int:
+        return len(self.free_vmap_area_list)
 
     # Read-outs cover the vmalloc range [VMALLOC_START, VMALLOC_END): the free
     # blocks clipped to it (brute force over the list).
@@ -405,10 +422,13 @@ class RefAugmentedTree:
         for (_, e1), (s2, _) in zip(blocks, blocks[1:]):
             if e1 >= s2:
                 raise InvariantError("free list not sorted, or blocks not coalesced")
-        pos = self.rng.vstart
-        for s, e in sorted(self.busy_areas() + blocks):
+        # busy areas and free blocks tile [1, ULONG_MAX) (a busy area may
+        # start at 0 or end at 2^word_bits)
+        pieces = sorted(self.busy_areas() + blocks)
+        pos = 0 if pieces and pieces[0][0] == 0 else 1
+        for s, e in pieces:
             if s != pos or e <= s:
                 raise InvariantError(f"no tiling at {pos:#x}")
             pos = e
-        if pos != self.rng.vend:
+        if pos < self.rng.mask:
             raise InvariantError("no tiling at the end")

@@ -3,6 +3,14 @@
 Expected Steps are worked out by hand from mm/vmalloc.c (the derivation is in
 each test's comments); the differential property test at the end runs the
 fast policy against the literal model in ref_augmented_tree.py.
+
+The kernel's free tree covers the whole address space [1, ULONG_MAX) minus
+the early busy areas.  So that the hand derivations stay small, ``mk``
+builds the allocator over [0, 2**word_bits) with two "guard" busy areas,
+[0, base) and [base + npages pages, 2**word_bits): the free tree is then
+exactly the blocks of [base, base + npages pages), and the busy tree holds
+the two guards too (tree_depth counts them).  test_whole_space_free_tree
+checks the unguarded layout.
 """
 
 from __future__ import annotations
@@ -21,13 +29,20 @@ P = 4096
 BASE = 0x10000000
 
 
+def guards(npages: int, base: int, word_bits: int) -> list[tuple[int, int]]:
+    top = 1 << word_bits
+    return [(s, e) for s, e in ((0, base), (base + npages * P, top)) if e > s]
+
+
 def mk(npages: int, busy_pages=(), base: int = BASE, word_bits: int = 64) -> AugmentedTreeAllocator:
-    rng = make_range(base, base + npages * P, word_bits=word_bits)
-    return AugmentedTreeAllocator(rng, [(base + s * P, base + e * P) for s, e in busy_pages])
+    rng = make_range(0, 1 << word_bits, base, base + npages * P, word_bits=word_bits)
+    busy = [(base + s * P, base + e * P) for s, e in busy_pages]
+    return AugmentedTreeAllocator(rng, sorted(busy + guards(npages, base, word_bits)))
 
 
 def pages(blocks, base: int = BASE):
-    return [((s - base) // P, (e - base) // P) for s, e in blocks]
+    """Blocks as page numbers from base; the guards (below base or ending at the top) left out."""
+    return [((s - base) // P, (e - base) // P) for s, e in blocks if base <= s and e < 1 << 60]
 
 
 def steps(s, **expected):
@@ -43,9 +58,9 @@ def test_le_fit():
     a = mk(8)
     r = a.alloc(P)
     assert r.addr == BASE
-    # find: the root block is examined (1 node) and fits; busy tree empty:
-    # tree_depth(0) = 0; propagate from the shrunk root: 1 compute.
-    steps(r.steps, tree_nodes=1, free_nodes=1, tree_inserts=1, augment_updates=1, fit="LE")
+    # find: the root block is examined (1 node) and fits; busy tree = the two
+    # guards: tree_depth(2) = 2; propagate from the shrunk root: 1 compute.
+    steps(r.steps, tree_nodes=1 + 2, free_nodes=1, tree_inserts=1, augment_updates=1, fit="LE")
     assert pages(a.free_blocks()) == [(1, 8)] and pages(a.busy_areas()) == [(0, 1)]
     a.check()
 
@@ -56,7 +71,7 @@ def test_fl_fit():
     assert r.addr == BASE
     # unlink_va of the lone root: rb_erase case 1 with no child, parent NULL:
     # no rebalance, propagate(NULL, NULL) computes nothing.
-    steps(r.steps, tree_nodes=1, free_nodes=1, tree_inserts=1, tree_erases=1, fit="FL", objects_freed=1)
+    steps(r.steps, tree_nodes=1 + 2, free_nodes=1, tree_inserts=1, tree_erases=1, fit="FL", objects_freed=1)
     assert a.free_blocks() == [] and a.nr_free_blocks == 0 and a.largest_free_bytes() == 0
     a.check()
 
@@ -65,7 +80,7 @@ def test_re_fit():
     a = mk(8)
     r = a.alloc(2 * P, vstart=BASE + 6 * P)
     assert r.addr == BASE + 6 * P
-    steps(r.steps, tree_nodes=1, free_nodes=1, tree_inserts=1, augment_updates=1, fit="RE")
+    steps(r.steps, tree_nodes=1 + 2, free_nodes=1, tree_inserts=1, augment_updates=1, fit="RE")
     assert pages(a.free_blocks()) == [(0, 6)]
     a.check()
 
@@ -79,7 +94,7 @@ def test_ne_fit_left_remainder_is_the_new_object():
     # linked from va's node (1 node examined: va, whose left is empty) as its
     # left child (black parent: no rotation).  augment: propagate(va) = 1;
     # propagate(lva) = 2 (lva 0 -> 2P changed; va still 5P: stop).
-    steps(r.steps, tree_nodes=1 + 0 + 1, free_nodes=1 + 1, tree_inserts=2, augment_updates=3, fit="NE",
+    steps(r.steps, tree_nodes=1 + 2 + 1, free_nodes=1 + 1, tree_inserts=2, augment_updates=3, fit="NE",
           objects_allocated=1)
     assert a._root.rb_node is root_before
     assert (root_before.va_start, root_before.va_end) == (BASE + 3 * P, BASE + 8 * P)
@@ -163,10 +178,10 @@ def test_length_rule_skips_an_exact_aligned_block_off_the_path():
     # length = 4P + 4P - 1 > 4P = max(B1): the descent does not enter B1.
     # B2 (no fit) -> right B4 (left max P; no fit) -> right B6 (left max 8P,
     # vstart < B6) -> left B5: fits at ALIGN(15 pages) = 16 pages.  4 nodes;
-    # busy tree of 8 areas: tree_depth(8) = 4; lva [15,16) linked from B5: 1.
+    # busy tree of 8 areas + 2 guards: tree_depth(10) = 4; lva [15,16) linked from B5: 1.
     assert r.addr == BASE + 16 * P           # the lowest fit would be BASE + 4 pages
     assert r.steps.fit == "NE"
-    assert r.steps.tree_nodes == 4 + tree_depth(8) + 1
+    assert r.steps.tree_nodes == 4 + tree_depth(8 + 2) + 1
     a.check()
 
 
@@ -184,7 +199,7 @@ def test_length_rule_accepts_an_exact_aligned_block_on_the_path():
     # propagate(3, NULL): 3 holds the copied 8P, unchanged (1); 3 was black
     # with no child: rebalance at 4, sibling 5 black with red right child:
     # case 4, rotate(4, 5) computes 4 (1).  Total 3.
-    steps(r.steps, tree_nodes=1 + tree_depth(7), free_nodes=1, tree_inserts=1, tree_erases=1, fit="FL", objects_freed=1,
+    steps(r.steps, tree_nodes=1 + tree_depth(7 + 2), free_nodes=1, tree_inserts=1, tree_erases=1, fit="FL", objects_freed=1,
           augment_updates=3)
     a.check()
 
@@ -194,7 +209,7 @@ def test_align_one_is_the_lowest_fit():
     r = a.alloc(4 * P)
     # length = 4P = max(B1): go left from B2 to B1 (2 nodes); FL.
     assert r.addr == BASE + 4 * P and r.steps.fit == "FL"
-    assert r.steps.tree_nodes == 2 + tree_depth(8)
+    assert r.steps.tree_nodes == 2 + tree_depth(8 + 2)
 
 
 # --------------------------------------------------------------- failures
@@ -269,15 +284,15 @@ def test_align_shift_alloc(base, npages, word_bits):
 
 
 def test_align_wrap_to_zero_with_vstart_zero_fails_like_the_kernel():
-    # [0, 2^32) on 32 bits; the only free block is [2^31 + P, 2^32).  With
-    # align 2^31, ALIGN(va_start) wraps to 0; is_within_this_va accepts the
-    # block (0 + P <= va_end, 0 >= vstart); classify finds NOTHING_FIT: fail.
+    # [0, 2^32) on 32 bits; the only free block is [2^31 + P, ULONG_MAX).
+    # With align 2^31, ALIGN(va_start) wraps to 0; is_within_this_va accepts
+    # the block (0 + P <= va_end, 0 >= vstart); classify finds NOTHING_FIT: fail.
     rng = make_range(0, 1 << 32, word_bits=32)
     a = AugmentedTreeAllocator(rng, [(0, (1 << 31) + P)])
     r = a.alloc(P, align=1 << 31)
     assert r.addr is None
     steps(r.steps, tree_nodes=1, free_nodes=1)
-    assert a.free_blocks() == [((1 << 31) + P, 1 << 32)]
+    assert a.free_blocks() == [((1 << 31) + P, (1 << 32) - 1)]
 
 
 # ------------------------------------------------------------ initial_busy
@@ -285,7 +300,7 @@ def test_initial_busy():
     a = mk(32, [(0, 2), (5, 6), (30, 32)])
     assert pages(a.busy_areas()) == [(0, 2), (5, 6), (30, 32)]
     assert pages(a.free_blocks()) == [(2, 5), (6, 30)]
-    assert a.nr_busy == 3 and a.nr_free_blocks == 2
+    assert a.nr_busy == 3 + 2 and a.nr_free_blocks == 2 == a.nr_free_objects
     assert a.largest_free_bytes() == 24 * P and a.total_free_bytes() == 27 * P
     a.check()
     s = a.free(BASE + 5 * P)
@@ -323,7 +338,6 @@ def test_check_catches_overlapping_busy_areas():
     a = _churned()
     s, e = a.busy_areas()[0]
     a._busy[s + P // 2] = e                 # overlaps
-    a._busy_bytes += e - (s + P // 2)
     with pytest.raises(InvariantError, match="tile"):
         a.check()
 
@@ -335,7 +349,6 @@ def test_check_catches_uncoalesced_blocks():
     assert pages(a.free_blocks())[3] == (18, 19) and (BASE + 19 * P, BASE + 21 * P) in a.busy_areas()
     # make [19,21) free without merging: a separate, adjacent free block
     del a._busy[BASE + 19 * P]
-    a._busy_bytes -= 2 * P
     a.insert_vmap_area_augment(VmapArea(BASE + 19 * P, BASE + 21 * P), None)
     with pytest.raises(InvariantError, match="coalesced"):
         a.check()
@@ -411,11 +424,14 @@ def test_differential_fast_vs_reference(case):
                 _, size, align, region = op
                 vstart, vend = region if region else (None, None)
             else:
-                blocks = fast.free_blocks()
+                # (the free blocks clipped to the range, whole pages: the
+                # whole-space tree has blocks [1, vstart) and [vend, ULONG_MAX))
+                blocks = [(max(s, rng.vstart), min(e, rng.vend) // P * P) for s, e in fast.free_blocks()]
+                blocks = [(s, e) for s, e in blocks if e - s >= P]
                 if not blocks:
                     continue
                 b_start, b_end = blocks[op[1] % len(blocks)]
-                size = min(op[2] * P, b_end - b_start)
+                size = min(op[2] * P, (b_end - b_start) // P * P)
                 align, vstart, vend = 1, b_end - size, None
             rf, rr = fast.alloc(size, align, vstart, vend), ref.alloc(size, align, vstart, vend)
             assert rf.addr == rr.addr
@@ -425,6 +441,7 @@ def test_differential_fast_vs_reference(case):
                 live.append(rf.addr)
         elif live:
             addr = live.pop(op[1] % len(live))
+            assert fast.find_vmap_area(addr) == ref.find_vmap_area(addr)
             sf = fast.free(addr)
             assert sf == ref.free(addr)
             event(f"merges {sf.merges}")
@@ -432,19 +449,22 @@ def test_differential_fast_vs_reference(case):
         ref.check()
         assert tree_shape(fast._root.rb_node) == tree_shape(ref.free_vmap_area_root.rb_node)
         assert fast.free_blocks() == ref.free_blocks() and fast.busy_areas() == ref.busy_areas()
-        assert (fast.nr_busy, fast.nr_free_blocks, fast.largest_free_bytes(), fast.total_free_bytes()) == \
-               (ref.nr_busy, ref.nr_free_blocks, ref.largest_free_bytes(), ref.total_free_bytes())
+        assert (fast.nr_busy, fast.nr_free_blocks, fast.largest_free_bytes(), fast.total_free_bytes(),
+                fast.nr_free_objects) == \
+               (ref.nr_busy, ref.nr_free_blocks, ref.largest_free_bytes(), ref.total_free_bytes(),
+                ref.nr_free_objects)
 
 
 def test_length_wrapping_to_zero_walks_like_c():
     # size = 2^32 on a 32-bit [0, 2^32): length = size + 1 - 1 wraps to 0, so every
-    # get_subtree_max_size(..) >= length holds.  Free [0,P) (root) and [2P, 2^32)
-    # (its right child): root: vstart 0 < 0 fails, no fit, right max >= 0: go
-    # right; [2P, ..): 0 < 2P, left max(NULL) = 0 >= 0: go left to NULL.  2 nodes.
+    # get_subtree_max_size(..) >= length holds.  Busy [0,P) and [2P,3P): free
+    # [P,2P) (root) and [3P, ULONG_MAX) (its right child).  vstart = P: root:
+    # P < P fails, no fit (P + 2^32 overflows), right max >= 0: go right;
+    # [3P, ..): P < 3P, left max(NULL) = 0 >= 0: go left to NULL.  2 nodes.
     rng = make_range(0, 1 << 32, word_bits=32)
     for cls in (AugmentedTreeAllocator, RefAugmentedTree):
-        a = cls(rng, [(P, 2 * P)])
-        r = a.alloc(1 << 32)
+        a = cls(rng, [(0, P), (2 * P, 3 * P)])
+        r = a.alloc(1 << 32, vstart=P)
         assert r.addr is None
         steps(r.steps, tree_nodes=2, free_nodes=2)
 
