@@ -491,3 +491,39 @@ def test_read_outs_cover_the_vmalloc_range():
     a.free(BASE + 20 * P)                     # [10,32) after two merges: clipped [10,24)
     assert (a.nr_free_blocks, a.largest_free_bytes(), a.total_free_bytes()) == (1, 14 * P, 14 * P)
     a.check()
+
+
+def test_whole_space_free_tree():
+    # vmap_init_free_space: vmap_start = 1, vmap_end = ULONG_MAX, minus the busy
+    # areas; create()'s [vstart, vend) stays the default request range.
+    rng = make_range(BASE, BASE + 32 * P, BASE + 8 * P, BASE + 24 * P)
+    a = AugmentedTreeAllocator(rng, [(BASE + 2 * P, BASE + 3 * P), (BASE + 30 * P, BASE + 32 * P)])
+    top = (1 << 64) - 1
+    assert a.free_blocks() == [(1, BASE + 2 * P), (BASE + 3 * P, BASE + 30 * P), (BASE + 32 * P, top)]
+    assert a.nr_free_objects == 3
+    # read-outs clipped to the vmalloc range [8, 24): one block
+    assert (a.nr_free_blocks, a.largest_free_bytes(), a.total_free_bytes()) == (1, 16 * P, 16 * P)
+    a.check()
+    # 28 pages: the search finds [32, top) (the only block >= length above
+    # vstart), then nva + size > vend fails the request
+    blocks = a.free_blocks()
+    assert a.alloc(28 * P).addr is None and a.free_blocks() == blocks
+    # three blocks inserted in ascending order: root [3,30), children [1,2) and
+    # [32,top).  2 pages: root: left max (BASE + 2P - 1) >= 2P and vstart <
+    # BASE + 3P: go left; [1, BASE + 2P): nva = ALIGN(vstart) = BASE fits: RE
+    # fit of the block below vstart.  propagate: the shrunk node changes (1),
+    # the root does not (1); busy tree of 2: tree_depth(2) = 2.
+    r = a.alloc(2 * P)
+    assert r.addr == BASE
+    steps(r.steps, tree_nodes=2 + 2, free_nodes=2, tree_inserts=1, augment_updates=2, fit="RE")
+    assert a.free_blocks()[0] == (1, BASE)
+    a.check()
+
+
+def test_find_vmap_area_counts_the_busy_tree_only():
+    a = mk(16)                                # 2 guard areas
+    r = a.alloc(P)
+    before = (a.busy_areas(), a.free_blocks())
+    steps(a.find_vmap_area(r.addr), tree_nodes=tree_depth(3))
+    steps(a.find_vmap_area(r.addr + P), tree_nodes=tree_depth(3))   # a miss costs the same descent
+    assert (a.busy_areas(), a.free_blocks()) == before
