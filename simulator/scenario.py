@@ -223,10 +223,26 @@ class Scenario:
             if iterations <= 0:
                 raise ScenarioError(self.source, ("stop", "iterations"),
                                     f"--iterations must be positive (got {iterations})")
-            stop = dict(raw.get("stop") or {})
-            stop["iterations"] = iterations
-            raw["stop"] = stop
+            loops = self.loop_params()          # e.g. the preset's test_loop_count
+            for i, param in loops.items():
+                raw["callers"][i][param] = iterations
+            if any(not c.background and i not in loops for i, c in enumerate(self.config.callers)):
+                stop = dict(raw.get("stop") or {})
+                stop["iterations"] = iterations
+                raw["stop"] = stop
         return parse_scenario(raw, self.source, self.base_dir)
+
+    def loop_params(self) -> dict[int, str]:
+        """callers[i] -> the parameter ``--iterations`` sets there, for workloads
+        that count their own loops (``Workload.loop_param``, the test-vmalloc preset's
+        test_loop_count); empty when --iterations sets stop.iterations."""
+        registry = _workloads()
+        out = {}
+        for i, c in enumerate(self.config.callers):
+            wl = registry.get(c.workload)
+            if wl is not None and getattr(wl, "loop_param", None) and not c.background:
+                out[i] = wl.loop_param
+        return out
 
     def run_specs(self, seed: int | None = None, iterations: int | None = None) -> list[RunSpec]:
         """One RunSpec per allocator x seed (allocator-major); all points of a sweep."""
@@ -268,7 +284,8 @@ class Scenario:
         out["address_space"] = space
         out["allocators"] = list(self.allocators)
         out["callers"] = [dict(x) for x in self.caller_items]
-        out["stop"] = {"iterations": c.stop.iterations, "time": units.format_duration(c.stop.time)}
+        if c.stop.iterations is not None or c.stop.time is not None:   # else the workloads end
+            out["stop"] = {"iterations": c.stop.iterations, "time": units.format_duration(c.stop.time)}
         out["seeds"] = list(c.seeds)
         out["metrics"] = {"sample_interval": units.format_duration(c.metrics.sample_interval),
                           "keep_ops": c.metrics.keep_ops}
@@ -462,18 +479,34 @@ def _resolve(data: dict[str, Any], source: str, base: Path) -> Scenario:
     context = {"page_size": page, "base_dir": str(base), "address_range": (vstart, vend),
                "word_bits": word_bits}
     callers, items = _resolve_callers(cfg, data, source, cpus, context)
+    if "stop" not in cfg.model_fields_set:
+        _check_workloads_end(source, cfg)
     return Scenario(config=cfg, source=source, base_dir=base, cost=cost, cpus=cpus,
                     address_space=asp, allocators=allocators, callers=callers,
                     caller_items=items, initial_layout=layout_path, raw=copy.deepcopy(data))
+
+
+def _check_workloads_end(source: str, cfg: ScenarioConfig) -> None:
+    """Without ``stop``, every foreground workload must end by itself."""
+    registry = _workloads()
+    for i, c in enumerate(cfg.callers):
+        wl = registry[c.workload]
+        ends = getattr(wl, "ends_by_itself", False)
+        if callable(ends):
+            ends = ends(wl.params.model_validate(dict(c.model_extra or {})))
+        if not c.background and not ends:
+            raise ScenarioError(source, ("stop",), f"required: callers[{i}] ({c.workload}) runs until "
+                                "stopped; give stop.iterations or stop.time")
 
 
 def _preflight_allocators(source: str, allocators: tuple[str, ...], asp: AddressSpace) -> None:
     """Build each allocator on the address space as a run does: whatever the
     allocator refuses there (``vmsim run`` would fail), ``validate`` refuses too."""
     from .allocators import create
+    from .kernels import resolve
     for i, a in enumerate(allocators):
         try:
-            create(a, vstart=asp.vstart, vend=asp.vend, vmalloc_start=asp.vmalloc_start,
+            create(resolve(a).policy, vstart=asp.vstart, vend=asp.vend, vmalloc_start=asp.vmalloc_start,
                    vmalloc_end=asp.vmalloc_end, page_size=asp.page_size, word_bits=asp.word_bits,
                    initial_busy=asp.initial_busy)
         except ValueError as exc:
