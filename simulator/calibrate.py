@@ -73,18 +73,27 @@ def parse_dmesg(path: str | Path) -> list[Summary]:
     """Every test_vmalloc ``Summary:`` line of a dmesg log (timestamps and
     other lines are ignored).  A line that names Summary but does not parse
     is an error naming the file and line."""
+    from .yamlsafe import read_data_text
     out = []
     path = Path(path)
-    for no, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+    accepted = "'Summary: <test> passed: N failed: N repeat: N loops: N avg: N usec'"
+    text = read_data_text(path, "dmesg log", CalibrationError, errors="replace")
+    for no, line in enumerate(text.splitlines(), 1):
         if "Summary:" not in line:
             continue
-        m = SUMMARY_RE.search(line)
-        if not m:
-            raise CalibrationError(
-                f"{path}:{no}: not a test_vmalloc summary line; expected 'Summary: <test> passed: N "
-                "failed: N repeat: N loops: N avg: N usec'")
-        out.append(Summary(m["name"], int(m["passed"]), int(m["failed"]), int(m["repeat"]),
-                           int(m["loops"]), int(m["avg"]), no))
+        m = SUMMARY_RE.search(line) if len(line) <= 4096 else None
+        if not m or any(len(m[k]) > 18 for k in ("passed", "failed", "repeat", "loops", "avg")):
+            raise CalibrationError(f"{path}:{no}: not a test_vmalloc summary line; accepted: {accepted}")
+        s = Summary(m["name"], int(m["passed"]), int(m["failed"]), int(m["repeat"]),
+                    int(m["loops"]), int(m["avg"]), no)
+        if s.loops == 0 or s.avg_usec == 0:
+            raise CalibrationError(f"{path}:{no}: {s.name}: {'loops' if s.loops == 0 else 'avg'} is 0, "
+                                   f"no time per iteration follows; accepted: {accepted} with "
+                                   "loops and avg above 0")
+        out.append(s)
+    if not out:
+        raise CalibrationError(f"{path}: no test_vmalloc 'Summary:' line in this dmesg log; "
+                               f"accepted: a log with lines {accepted} (load test_vmalloc.ko)")
     return out
 
 
@@ -128,12 +137,42 @@ class CalibrationSpec:
         return [n for st in self.stages for n in st.fit]
 
 
+_KIND_NAMES = {str: "a string", list: "a list", dict: "a mapping"}
+
+
+def _at(where: str, key: str) -> str:
+    """``file: measurements[0]`` + key -> ``file: measurements[0].key``; ``file`` -> ``file: key``."""
+    return f"{where}.{key}" if ": " in where else f"{where}: {key}"
+
+
 def _need(d: dict, key: str, where: str, kind: type | tuple = object):
     if key not in d:
-        raise CalibrationError(f"{where}: missing key {key!r}")
-    if not isinstance(d[key], kind):
-        raise CalibrationError(f"{where}.{key}: wrong type (got {d[key]!r})")
+        raise CalibrationError(f"{_at(where, key)}: required key is missing")
+    if not isinstance(d[key], kind) or (kind is str and not d[key]):
+        raise CalibrationError(f"{_at(where, key)}: expected {_KIND_NAMES.get(kind, kind)} "
+                               f"(got {d[key]!r})")
     return d[key]
+
+
+def _number(d: dict, key: str, where: str, *, minimum: float = 0.0, strict: bool = True,
+            default: Any = None) -> float:
+    """A finite real number in ``d[key]``, above ``minimum`` (``strict``) or at least it."""
+    value = d.get(key, default)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and (value > minimum if strict else value >= minimum)
+    if not ok:
+        rel = ">" if strict else ">="
+        raise CalibrationError(f"{_at(where, key)}: expected a number {rel} {minimum:g} (got {value!r})")
+    return float(value)
+
+
+def _integer(d: dict, key: str, where: str, *, minimum: int = 1, maximum: int = 10**9,
+             default: Any = None) -> int:
+    value = d.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise CalibrationError(f"{_at(where, key)}: expected an integer in {minimum}..{maximum:,} "
+                               f"(got {value!r})")
+    return value
 
 
 def load_spec(path: str | Path) -> CalibrationSpec:
@@ -145,8 +184,13 @@ def load_spec(path: str | Path) -> CalibrationSpec:
     from .devices import load_device
     from .yamlsafe import load_yaml
 
+    from .devices import is_path
+    from .yamlsafe import YamlError
     path = Path(path)
-    data = load_yaml(path)
+    try:
+        data = load_yaml(path)
+    except YamlError as exc:
+        raise CalibrationError(str(exc)) from None
     if not isinstance(data, dict):
         raise CalibrationError(f"{path}: expected a mapping with keys device, fit, measurements")
     allowed = {"device", "iterations", "stages", "rounds"} | _STAGE_KEYS
@@ -155,48 +199,62 @@ def load_spec(path: str | Path) -> CalibrationSpec:
             raise CalibrationError(f"{path}: {key}: unknown key; accepted: {', '.join(sorted(allowed))}")
     device = _need(data, "device", str(path), str)
     try:
-        profile = load_device(device)
+        profile = load_device(device, base_dir=path.resolve().parent)
     except ValueError as exc:
         raise CalibrationError(f"{path}: device: {exc}") from None
-    iterations = int(data.get("iterations", 20_000))
+    if is_path(device):                    # a profile file, relative to this file
+        device = profile["path"]
+    iterations = _integer(data, "iterations", str(path), default=20_000)
     if "stages" in data:
         if any(k in data for k in _STAGE_KEYS):
             raise CalibrationError(f"{path}: give either stages or fit/measurements, not both")
         raw = _need(data, "stages", str(path), list)
-        stages = [_load_stage(st, f"{path}: stages[{i}]", path, profile) for i, st in enumerate(raw)]
+        stages = [_load_stage(st, f"{path}: stages[{i}]", path, profile, iterations)
+                  for i, st in enumerate(raw)]
     else:
-        stages = [_load_stage(data, str(path), path, profile)]
+        stages = [_load_stage(data, str(path), path, profile, iterations)]
     if not stages:
         raise CalibrationError(f"{path}: stages: no stage given")
-    rounds = int(data.get("rounds", 1))
-    if rounds < 1:
-        raise CalibrationError(f"{path}: rounds: must be >= 1 (got {rounds})")
+    rounds = _integer(data, "rounds", str(path), maximum=100, default=1)
     return CalibrationSpec(device, iterations, stages, path, rounds)
 
 
 _STAGE_KEYS = {"fit", "seed", "seeds", "diff_step", "measurements"}
 
 
-def _load_stage(data: Any, where: str, path: Path, profile: dict[str, Any]) -> Stage:
+def _load_stage(data: Any, where: str, path: Path, profile: dict[str, Any],
+                iterations: int = 20_000) -> Stage:
     if not isinstance(data, dict):
         raise CalibrationError(f"{where}: expected a mapping with keys fit, measurements")
     for key in data:
         if key not in _STAGE_KEYS | {"device", "iterations"}:
             raise CalibrationError(f"{where}: {key}: unknown key; accepted: {', '.join(sorted(_STAGE_KEYS))}")
     fit = data.get("fit") or sorted(profile["allowed_range"])
+    if not isinstance(fit, list) or not all(isinstance(x, str) for x in fit):
+        raise CalibrationError(f"{_at(where, 'fit')}: expected a list of cost parameter names (got {fit!r})")
+    if not fit:
+        raise CalibrationError(f"{_at(where, 'fit')}: profile {profile['name']} has no allowed_range: "
+                               "nothing to fit; accepted: a profile with allowed_range")
     for i, name in enumerate(fit):
         if name not in profile["allowed_range"]:
             raise CalibrationError(
                 f"{where}: fit[{i}]: {name!r} has no allowed_range in profile {profile['name']}; "
                 f"fittable: {', '.join(sorted(profile['allowed_range']))}")
-    seeds = [int(x) for x in data.get("seeds", [data.get("seed", 1)])]
-    diff_step = float(data.get("diff_step", 0.01))
+    seeds = data.get("seeds", [data.get("seed", 1)])
+    if not isinstance(seeds, list) or not seeds or not all(
+            isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**63 for x in seeds):
+        key = "seeds" if "seeds" in data else "seed"
+        raise CalibrationError(f"{_at(where, key)}: expected seeds as integers in 0..2**63-1 "
+                               f"(got {data.get(key)!r})")
+    diff_step = _number(data, "diff_step", where, default=0.01)
+    if diff_step >= 1:
+        raise CalibrationError(f"{_at(where, 'diff_step')}: expected a relative step below 1 (got {diff_step:g})")
     ms: list[Measurement] = []
     for i, item in enumerate(_need(data, "measurements", where, list)):
         ms.extend(_load_measurement(item, f"{where}: measurements[{i}]", path))
     if not ms:
         raise CalibrationError(f"{where}: measurements: no measured figure found")
-    _check_names(ms, path, profile["address_space"].get("page_size", 4096))
+    _check_names(ms, path, profile, iterations)
     return Stage(list(fit), seeds, ms, diff_step)
 
 
@@ -204,11 +262,24 @@ def _load_measurement(item: Any, where: str, path: Path) -> list[Measurement]:
     if not isinstance(item, dict):
         raise CalibrationError(f"{where}: expected a mapping")
     allocator = _need(item, "allocator", where, str)
-    background = list(item.get("background") or [])
+    background = item.get("background") or []
+    if not isinstance(background, list):
+        raise CalibrationError(f"{_at(where, 'background')}: expected a list of callers (got {background!r})")
+    for j, b in enumerate(background):
+        bw = f"{_at(where, 'background')}[{j}]"
+        if not isinstance(b, dict):
+            raise CalibrationError(f"{bw}: expected a mapping with workload, cpu, params")
+        _need(b, "workload", bw, str)
+        _integer(b, "cpu", bw, minimum=0, maximum=4095, default=1 + j)
+        if not isinstance(b.get("params") or {}, dict):
+            raise CalibrationError(f"{_at(bw, 'params')}: expected a mapping (got {b.get('params')!r})")
+    if not isinstance(item.get("params") or {}, dict):
+        raise CalibrationError(f"{_at(where, 'params')}: expected a mapping (got {item.get('params')!r})")
     if "dmesg" in item:
+        _need(item, "dmesg", where, str)
         log = (path.parent / item["dmesg"]).resolve()
         if not log.is_file():
-            raise CalibrationError(f"{where}.dmesg: no such file {log}")
+            raise CalibrationError(f"{_at(where, 'dmesg')}: no such file {log}")
         return [Measurement(
             name=f"{s.name} ({log.name}:{s.line})", workload=s.name,
             params={}, allocator=allocator,   # simulated loops: the spec's iterations
@@ -216,36 +287,46 @@ def _load_measurement(item: Any, where: str, path: Path) -> list[Measurement]:
             for s in parse_dmesg(log)]
     workload = _need(item, "workload", where, str)
     if "per_iteration_us" in item:
-        per_iter = float(item["per_iteration_us"]) * 1000.0
+        per_iter = _number(item, "per_iteration_us", where) * 1000.0
     elif "per_run_us" in item and "loops" in item:
-        per_iter = float(item["per_run_us"]) * 1000.0 / int(item["loops"])
+        per_iter = _number(item, "per_run_us", where) * 1000.0 / _integer(item, "loops", where,
+                                                                         maximum=10**12)
     else:
         raise CalibrationError(f"{where}: give per_iteration_us, or per_run_us with loops")
-    spread = item.get("spread_us")
+    spread = None if item.get("spread_us") is None else _number(item, "spread_us", where, strict=False)
+    name = item.get("name", f"{workload} {allocator}")
+    if not isinstance(name, str):
+        raise CalibrationError(f"{_at(where, 'name')}: expected a string (got {name!r})")
     return [Measurement(
-        name=str(item.get("name", f"{workload} {allocator}")), workload=workload,
+        name=name, workload=workload,
         params=dict(item.get("params") or {}), allocator=allocator,
-        per_iteration_ns=per_iter, spread_ns=None if spread is None else float(spread) * 1000.0,
-        loops=int(item["iterations"]) if "iterations" in item else None,
+        per_iteration_ns=per_iter, spread_ns=None if spread is None else spread * 1000.0,
+        loops=_integer(item, "iterations", where) if "iterations" in item else None,
         background=background)]
 
 
-def _check_names(ms: list[Measurement], path: Path, page_size: int) -> None:
-    """Allocators, workloads and their params exist and validate (one-line errors)."""
-    import workloads
-    from .allocators import ALLOCATORS
+def _check_names(ms: list[Measurement], path: Path, profile: dict[str, Any], iterations: int) -> None:
+    """Each measurement, as the scenario it runs (allocator, workload and background
+    callers with their params, CPUs, ranges), passes the scenario checks that
+    ``vmsim validate`` applies: what the fit would fail on, fails now."""
+    from .scenario import ScenarioError, parse_scenario
+    from .yamlsafe import format_path
 
     for m in ms:
-        if m.allocator not in ALLOCATORS:
-            raise CalibrationError(f"{path}: {m.name}: unknown allocator {m.allocator!r}; "
-                                   f"accepted: {', '.join(ALLOCATORS)}")
-        for c in [{"workload": m.workload, "params": m.params}, *m.background]:
-            try:
-                wl = workloads.get(c.get("workload", ""))
-                wl.params.model_validate(c.get("params") or {}, context={"page_size": page_size})
-            except Exception as exc:  # ValueError, pydantic.ValidationError
-                first = " ".join(str(exc).split())
-                raise CalibrationError(f"{path}: {m.name}: {first}") from None
+        callers = [{"workload": m.workload, "cpus": 0, **m.params}]
+        for j, b in enumerate(m.background):
+            callers.append({"workload": b["workload"], "cpus": int(b.get("cpu", 1 + j)),
+                            "background": True, **(b.get("params") or {})})
+        doc = {"name": "calibrate", "device": profile["path"],
+               "cpus": max(profile["cpus"], max(c["cpus"] for c in callers) + 1),
+               "allocators": [m.allocator], "callers": callers,
+               "stop": {"iterations": m.loops or iterations}, "seeds": [1]}
+        try:
+            parse_scenario(doc, str(path), path.resolve().parent)
+        except ScenarioError as exc:
+            where = format_path(exc.loc) if exc.loc else ""
+            where = where.replace("callers[0]", "params", 1) if where.startswith("callers[0]") else where
+            raise CalibrationError(f"{path}: {m.name}: {where + ': ' if where else ''}{exc.message}") from None
 
 
 def run_spec_for(m: Measurement, profile: dict[str, Any], cost: dict[str, Any],

@@ -9,7 +9,10 @@
 
 Exit status: 0 ok, 2 bad input (one line on stderr naming the file and the
 YAML path), 1 internal error (one line; the traceback only with ``--debug``),
-130 interrupted.
+128 + the signal when interrupted (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
+
+``--devices DIR`` (any command) adds a directory of device profiles; a
+scenario may also name a profile file by path (``device: ./board.yaml``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ from . import __version__
 
 class BadInput(Exception):
     """A user error: reported as one line, exit status 2."""
+
+
+#: what this process committed (an interrupt after the commit says so)
+_WRITTEN: dict[str, str] = {}
 
 
 # ------------------------------------------------------------------ commands
@@ -55,27 +62,43 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Every argument and input is checked before the first simulation."""
     from .calibrate import CalibrationError, calibrate, format_report, load_spec, render_profile
-    from .devices import device_path
-    from .yamlsafe import YamlError
+    from .devices import load_device
 
-    try:
-        spec = load_spec(args.measured)
-    except (CalibrationError, YamlError) as exc:
-        raise BadInput(str(exc)) from None
+    if args.jobs is not None and args.jobs < 1:
+        raise BadInput(f"vmsim calibrate: --jobs: expected a number of processes >= 1 (got {args.jobs})")
     out = Path(args.out)
+    if out.is_dir():
+        raise BadInput(f"{out}: --out is a directory; accepted: a profile file name such as board.yaml")
+    if not out.parent.is_dir():
+        raise BadInput(f"{out}: --out: no such directory {out.parent}; accepted: a file in an "
+                       "existing directory")
+    if not os.access(out.parent, os.W_OK):
+        raise BadInput(f"{out}: --out: directory {out.parent} is not writable")
     if out.exists() and not args.force:
         raise BadInput(f"{out}: exists; pass --force to overwrite it")
+    try:
+        spec = load_spec(args.measured)
+        base_text = Path(load_device(spec.device)["path"]).read_text(encoding="utf-8")
+    except (CalibrationError, ValueError) as exc:
+        raise BadInput(str(exc)) from None
     jobs = args.jobs or min(2, os.cpu_count() or 1)
     log = None if args.quiet else (lambda line: print(line, flush=True))
     result, _ = calibrate(spec, jobs=jobs, log=log)
     print(format_report(result))
-    text = render_profile(device_path(spec.device).read_text(),
-                          dict(zip(result.names, result.fitted)), spec.source.name)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
-    print(f"wrote {out}")
+    text = render_profile(base_text, dict(zip(result.names, result.fitted)), spec.source.name)
+    from .interrupts import commit_guard
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        with commit_guard():
+            tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _WRITTEN["out"] = str(out)
+    print(f"wrote {out} (a scenario names it by path: `device: {out.resolve()}`, or put it in a "
+          "--devices DIR)")
     return 0
 
 
@@ -133,6 +156,8 @@ class _Progress:
             self.bar = tqdm(total=total, unit="run", file=self.stream, dynamic_ncols=True)
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
+        from .interrupts import check
+        check()                          # a signal whose exception was swallowed
         self.done += 1
         spec = next((a for a in args if hasattr(a, "allocator") and hasattr(a, "seed")), None)
         what = f"{spec.allocator} seed {spec.seed}" if spec is not None else ""
@@ -163,11 +188,26 @@ def _saved_from(results: Any, sc: Any) -> Any:
                         log=list(results.log), histograms=results.histograms)
 
 
+def _saved_name(path: Path) -> str | None:
+    """The ``name`` of a saved scenario.yaml (None if it cannot be read)."""
+    from .yamlsafe import YamlError, load_yaml
+    try:
+        doc = load_yaml(path)
+    except YamlError:
+        return None
+    name = doc.get("name") if isinstance(doc, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .output import SavedResults, default_out_dir, write_results
     from .report import comparison_text
     from .scenario import ScenarioError
     sc = _load(args.scenario)
+    if args.iterations is not None and not args.quiet:
+        for i, param in (sc.points[0][1] if sc.is_sweep else sc).loop_params().items():
+            print(f"vmsim: --iterations {args.iterations} sets callers[{i}].{param} (the workload "
+                  "counts its own loops; stop.iterations does not apply to it)", file=sys.stderr)
     try:
         sc = sc.override(seed=args.seed, iterations=args.iterations)
     except ScenarioError as exc:
@@ -183,9 +223,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         raise BadInput(f"{out}: {blocker} is a file, not a directory; choose another --out")
+    from .output import clean_stale
+    clean_stale(out)                     # hidden directories of killed runs into out
     if out.exists() and not (out / "scenario.yaml").is_file():
         raise BadInput(f"{out}: exists and is not a vmsim results directory; "
                        "choose another --out")
+    if out.exists() and not args.force:
+        previous = _saved_name(out / "scenario.yaml")
+        if previous != sc.name:
+            held = f"scenario {previous!r}" if previous else "a scenario vmsim cannot read"
+            raise BadInput(f"{out}: holds the results of {held}, not of {sc.name!r}; accepted: "
+                           "another --out, or --force to replace them")
     groups = list(sc.points) if sc.is_sweep else [("", sc)]
     total = sum(len(g.run_specs()) for _, g in groups)
     jobs = args.jobs or max(1, min(os.cpu_count() or 1, total))
@@ -207,6 +255,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         saved = parts[0][1]
         write_results(out, saved, sc.resolved_yaml(), plots=sc.config.output.plots)
+    _WRITTEN["out"] = str(out)
     print(comparison_text(saved), end="")
     print(f"results: {out}")
     return 0
@@ -225,10 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of an internal error")
+    common.add_argument("--devices", action="append", metavar="DIR", default=argparse.SUPPRESS,
+                        help="a directory of device profiles (<name>.yaml), searched before the "
+                             "shipped ones; may be repeated")
     p = _Parser(
         prog="vmsim", parents=[common],
         description="Discrete-event simulator of the Linux vmalloc address-space allocator.",
-        epilog="Exit status: 0 ok, 2 bad input, 1 internal error.")
+        epilog="Exit status: 0 ok, 2 bad input, 1 internal error, 128 + signal when interrupted "
+               "(130 SIGINT, 143 SIGTERM, 129 SIGHUP).")
     p.add_argument("--version", action="version", version=f"vmsim {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
@@ -239,10 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", metavar="DIR", help="results directory (default: output.dir of the "
                    "scenario, else results/<name>[-seed<N>][-it<N>])")
     r.add_argument("--seed", type=int, metavar="N", help="run this one seed instead of the scenario's seeds")
-    r.add_argument("--iterations", type=int, metavar="N", help="measured iterations per caller (stop)")
+    r.add_argument("--iterations", type=int, metavar="N", help="measured iterations per caller "
+                   "(stop.iterations; for the test-vmalloc preset: its test_loop_count)")
     r.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores, "
                    "at most one per run)")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--force", action="store_true", help="replace an --out directory that holds "
+                   "another scenario's results")
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", parents=[common], help="check a scenario file",
@@ -280,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console entry point; returns the exit status."""
+    console = argv is None               # the vmsim command itself (not a test calling main)
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
@@ -287,17 +344,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:            # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     debug = getattr(args, "debug", False) or "--debug" in argv
+    from . import interrupts
+    interrupts.install()
     try:
+        if getattr(args, "devices", None):
+            from .devices import DeviceError, set_device_dirs
+            try:
+                set_device_dirs(args.devices)
+            except DeviceError as exc:
+                raise BadInput(str(exc)) from None
         return int(args.func(args))
     except BadInput as exc:
         print(" ".join(str(exc).split()), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("vmsim: interrupted; no results written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        interrupts.ignore_further()
+        signum = getattr(exc, "signum", None) or interrupts.received() or 2
+        import signal as _signal
+        written = _WRITTEN.get("out")
+        what = f"results were written to {written}" if written else "no results written"
+        print(f"vmsim: interrupted by {_signal.Signals(signum).name}; {what}", file=sys.stderr,
+              flush=True)
+        if console:                      # end now: interpreter teardown can take a second
+            try:
+                sys.stdout.flush()
+            except (OSError, ValueError):
+                pass
+            os._exit(128 + signum)
+        return 128 + signum
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001: the one place internal errors are reported
+        if type(exc).__name__ == "SelfCheckError":   # a run's state broke an invariant
+            print(f"vmsim: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 1
         if debug:
             traceback.print_exc()
         msg = " ".join(str(exc).split()) or type(exc).__name__

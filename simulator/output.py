@@ -50,11 +50,54 @@ def default_out_dir(name: str, seed: int | None = None, iterations: int | None =
     return Path(root) / safe
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:               # alive, another user's
+        return True
+    return True
+
+
+def clean_stale(target: Path) -> list[Path]:
+    """Remove the hidden ``.NAME.tmp-PID`` / ``.NAME.old-PID`` directories that
+    runs into ``target`` left when they were killed (their PID is gone); if such a
+    run was killed between its two renames (``target`` missing, an ``.old-PID``
+    left), put the previous results back first.  Returns what was removed."""
+    target = Path(target)
+    parent = target.parent
+    if not parent.is_dir():
+        return []
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(tmp|old)-(\d+)$")
+    removed = []
+    for entry in sorted(parent.iterdir()):
+        m = pattern.match(entry.name)
+        if not m or not entry.is_dir():
+            continue
+        pid = int(m.group(2))
+        if pid != os.getpid() and _pid_alive(pid):
+            continue                      # a run in progress
+        if m.group(1) == "old" and not target.exists():
+            entry.rename(target)          # killed between the renames: the previous results
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
 @contextmanager
 def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a temporary directory that replaces ``target`` only if the block succeeds."""
+    """Yield a temporary directory that replaces ``target`` only if the block succeeds.
+
+    Stale temporary directories of killed runs into ``target`` are removed
+    first (:func:`clean_stale`).  The commit (two renames) runs with SIGINT,
+    SIGTERM and SIGHUP blocked, and not at all if one of them came during the
+    block, even if its exception was swallowed (:mod:`simulator.interrupts`)."""
+    from .interrupts import commit_guard
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(target)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -65,12 +108,17 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        if old.exists():
-            shutil.rmtree(old)
-        target.rename(old)
-    tmp.rename(target)
+    try:
+        with commit_guard():
+            if target.exists():
+                old = target.parent / f".{target.name}.old-{os.getpid()}"
+                if old.exists():
+                    shutil.rmtree(old)
+                target.rename(old)
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -227,5 +275,5 @@ def rerender(d: str | Path) -> SavedResults:
     return saved
 
 
-__all__ = ["SavedResults", "default_out_dir", "write_results", "load_results", "rerender",
+__all__ = ["clean_stale", "times_in_ns", "SavedResults", "default_out_dir", "write_results", "load_results", "rerender",
            "atomic_dir", "write_parquet", "write_csv", "ResultsDirError", "FILES"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,8 +106,12 @@ def run_specs(specs: Sequence[RunSpec], jobs: int = 1, progress: Progress | bool
                 if progress:
                     progress(len(results), total, spec)
         else:
-            with ProcessPoolExecutor(max_workers=min(jobs, total, os.cpu_count() or 1)) as pool:
-                for res in pool.map(simulate, specs):
+            # workers die with vmsim (even on SIGKILL) and are terminated on an interrupt
+            from contextlib import closing
+
+            from .interrupts import pool_map
+            with closing(pool_map(simulate, specs, min(jobs, total, os.cpu_count() or 1))) as it:
+                for res in it:
                     results.append(res)
                     if progress:
                         progress(len(results), total, specs[len(results) - 1])

@@ -1,0 +1,148 @@
+"""Signals and worker processes: SIGINT, SIGTERM and SIGHUP end vmsim promptly and cleanly.
+
+``install()`` (called by ``vmsim``'s ``main``) makes the three signals raise
+:class:`Interrupted` (a ``KeyboardInterrupt``) in the main thread, once: the
+first signal is recorded (:func:`received`) and raised; later ones are only
+recorded, so that clean-up (terminating workers, removing a temporary
+results directory) is not itself interrupted.  A signal whose exception was
+swallowed somewhere (an ``Exception ignored in ...`` finaliser) is still
+seen: :func:`check` raises it again, and the results directory is committed
+only if no signal came (:func:`commit_guard`).
+
+Worker processes (:func:`pool_map`) ignore SIGINT and SIGHUP (a terminal
+sends them to the whole process group: the parent decides), die with their
+parent even when it is killed with SIGKILL (``prctl(PR_SET_PDEATHSIG,
+SIGKILL)``), and are terminated as soon as the parent stops waiting for them
+(an interrupt or an error).
+
+Exit status: 128 + the signal number (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_PR_SET_PDEATHSIG = 1
+
+_received: int | None = None
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP arrived; ``exit_status`` is 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
+def _handler(signum: int, frame: Any) -> None:  # noqa: ARG001
+    global _received
+    if _received is not None:             # already ending: let the clean-up finish
+        return
+    _received = signum
+    raise Interrupted(signum)
+
+
+def install() -> None:
+    """SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` in the main thread."""
+    global _received
+    _received = None
+    for sig in SIGNALS:
+        signal.signal(sig, _handler)
+
+
+def received() -> int | None:
+    """The first signal received since :func:`install`, if any."""
+    return _received
+
+
+def check() -> None:
+    """Raise :class:`Interrupted` if a signal came (even one whose exception was swallowed)."""
+    if _received is not None:
+        raise Interrupted(_received)
+
+
+def ignore_further() -> None:
+    """Ignore the three signals from now on (vmsim is about to exit)."""
+    for sig in SIGNALS:
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except (ValueError, OSError):      # not the main thread
+            pass
+
+
+@contextmanager
+def commit_guard() -> Iterator[None]:
+    """Block the three signals around a commit (the renames of a results
+    directory); raise :class:`Interrupted` before committing if one came."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        check()
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initialiser: killed with the parent (PR_SET_PDEATHSIG), deaf to the
+    terminal's SIGINT/SIGHUP (the parent handles those and terminates the pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):   # pragma: no cover  (no prctl: best effort)
+            pass
+    if os.getppid() != parent:              # the parent died before prctl took effect
+        os._exit(1)
+
+
+def pool_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """``fn`` over ``items`` in ``workers`` processes, results in order.
+
+    The workers die with this process (even on SIGKILL) and are terminated
+    when the caller stops iterating early: an exception, an interrupt, or
+    ``close()`` of the generator."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    pool = ctx.Pool(processes=workers, initializer=_die_with_parent, initargs=(os.getpid(),))
+    finished = False
+    try:
+        yield from pool.imap(fn, list(items))
+        finished = True
+    finally:
+        if finished:
+            pool.close()
+            pool.join()
+        else:
+            for proc in list(getattr(pool, "_pool", [])):   # at once: nothing of theirs is kept
+                try:
+                    proc.kill()
+                except (OSError, AttributeError):
+                    pass
+            pool.terminate()
+
+
+__all__ = ["Interrupted", "SIGNALS", "check", "commit_guard", "ignore_further", "install",
+           "pool_map", "received"]
