@@ -255,7 +255,8 @@ class Scenario:
                         cost=dict(sc.cost.get("cost", sc.cost)), address_space=sc.address_space, callers=sc.callers,
                         iterations=c.stop.iterations, time_ns=c.stop.time,
                         metrics=MetricsSpec(sample_interval_ns=c.metrics.sample_interval,
-                                            keep_ops=c.metrics.keep_ops),
+                                            keep_ops=c.metrics.keep_ops,
+                                            check_every=c.metrics.check_every),
                         guard_page=c.kernel.guard_page,
                         purge_priority_threshold=c.kernel.purge_priority_threshold)
                 for a in sc.allocators for s in sc.run_seeds]
@@ -288,7 +289,7 @@ class Scenario:
             out["stop"] = {"iterations": c.stop.iterations, "time": units.format_duration(c.stop.time)}
         out["seeds"] = list(c.seeds)
         out["metrics"] = {"sample_interval": units.format_duration(c.metrics.sample_interval),
-                          "keep_ops": c.metrics.keep_ops}
+                          "keep_ops": c.metrics.keep_ops, "check_every": c.metrics.check_every}
         out["kernel"] = c.kernel.model_dump()
         out["output"] = c.output.model_dump()
         return out

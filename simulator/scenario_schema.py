@@ -89,12 +89,35 @@ class CallerConfig(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     workload: str = Field(description="a workload name; `vmsim list` shows them")
     cpus: StrictInt | list[StrictInt] | Literal["all"] = Field(
-        0, description="a CPU, a list of CPUs (one caller each), or 'all'")
+        0, description="a CPU, a list of CPUs (one caller each), 'all', or a range string "
+                       "such as '0-31' or '0-3,8'")
+
+    @field_validator("cpus", mode="before")
+    @classmethod
+    def _cpu_ranges(cls, v: Any) -> Any:
+        """``"0-31"``, ``"0-3,8"``: CPU ranges as in /sys/devices/system/cpu/online."""
+        return parse_cpu_ranges(v) if isinstance(v, str) and v != "all" else v
     background: StrictBool = Field(False, description="background callers do not keep the run alive")
     name: str | None = Field(None, description="label in metrics (default <workload>@cpu<N>)")
 
 
 COMMON_CALLER_KEYS = ("workload", "cpus", "background", "name")
+
+
+def parse_cpu_ranges(text: str) -> list[int]:
+    """``"0-3,8"`` -> [0, 1, 2, 3, 8] (the kernel's cpulist format); ValueError otherwise."""
+    out: list[int] = []
+    for part in text.replace(" ", "").split(","):
+        lo, sep, hi = part.partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise ValueError(f"not a CPU list such as 0-31 or 0-3,8 (got {text!r})")
+        a, b = int(lo), int(hi) if sep else int(lo)
+        if b < a:
+            raise ValueError(f"CPU range {part!r} runs backwards (got {text!r})")
+        if b - a > 65536:
+            raise ValueError(f"CPU range {part!r} is too long (got {text!r})")
+        out += range(a, b + 1)
+    return out
 
 
 class StopConfig(_Model):
@@ -115,6 +138,9 @@ class StopConfig(_Model):
 class MetricsConfig(_Model):
     sample_interval: DurationField = Field(1_000_000, description="time-series sampling period")
     keep_ops: StrictBool = Field(True, description="keep one record per operation (ops.parquet)")
+    check_every: StrictInt = Field(
+        65_536, ge=0, description="self-check the allocator state and the engine's conservation "
+                                  "every N operations (at the next sample; 0: only at the end)")
 
     @field_validator("sample_interval")
     @classmethod
@@ -148,7 +174,9 @@ class ScenarioConfig(_Model):
     address_space: AddressSpaceConfig = AddressSpaceConfig()
     allocators: list[str] | None = Field(None, min_length=1, description="default: all")
     callers: list[CallerConfig] = Field(min_length=1)
-    stop: StopConfig
+    stop: StopConfig = Field(default_factory=lambda: StopConfig.model_construct(iterations=None, time=None),
+                             description="optional when every foreground workload ends by itself "
+                                         "(the test-vmalloc preset, a lib/test_vmalloc.c case)")
     seeds: list[Annotated[StrictInt, Field(ge=0, lt=2**63)]] = Field([1], min_length=1)
     metrics: MetricsConfig = MetricsConfig()
     kernel: KernelConfig = KernelConfig()
