@@ -508,6 +508,34 @@ def render_profile(base_text: str, fitted: dict[str, float], source: str) -> str
     return "\n".join(lines) + "\n"
 
 
+#: a residual beyond this (in percent) makes a poor fit
+POOR_RESIDUAL_PCT = 10.0
+
+
+def at_bound(value: float, bound: tuple[float, float]) -> str | None:
+    """'lower' / 'upper' when value sits on that end of its allowed range (0.1 %)."""
+    lo, hi = bound
+    if math.isclose(value, lo, rel_tol=1e-3, abs_tol=1e-12):
+        return "lower"
+    if math.isclose(value, hi, rel_tol=1e-3, abs_tol=1e-12):
+        return "upper"
+    return None
+
+
+def poor_fit(result: FitResult, max_residual_pct: float = POOR_RESIDUAL_PCT) -> list[str]:
+    """Why a fit is poor (empty when it is not): a parameter at a bound of its
+    allowed range (the data wanted it further), or a residual above 10 %."""
+    out = []
+    for n, f, b in zip(result.names, result.fitted, result.bounds):
+        edge = at_bound(f, b)
+        if edge:
+            out.append(f"{n} = {f:.4g} ends at the {edge} bound of its allowed range [{b[0]:g}, {b[1]:g}]")
+    for label, r in zip(result.labels, result.residuals_pct):
+        if abs(r) > max_residual_pct:
+            out.append(f"{label}: residual {r:+.2f}% exceeds {max_residual_pct:g}%")
+    return out
+
+
 def format_report(result: FitResult) -> str:
     """Fitted values beside their allowed ranges, and every residual."""
     out = ["fitted parameters (allowed range from the profile's sources):",
@@ -524,4 +552,4 @@ def format_report(result: FitResult) -> str:
 
 __all__ = ["CalibrationError", "Summary", "parse_dmesg", "Measurement", "Stage", "CalibrationSpec",
            "load_spec", "run_spec_for", "fit", "calibrate", "render_profile", "format_report",
-           "FitResult", "simulated_per_iteration"]
+           "FitResult", "simulated_per_iteration", "poor_fit", "at_bound", "POOR_RESIDUAL_PCT"]

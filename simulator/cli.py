@@ -5,7 +5,8 @@
     vmsim list
     vmsim report DIR
     vmsim schema
-    vmsim calibrate MEASURED.yaml --out PROFILE.yaml [--jobs N]
+    vmsim calibrate MEASURED.yaml --out PROFILE.yaml [--jobs N] [--accept-poor-fit]
+    vmsim compare-dmesg LOG --scenario FILE [--iterations N] [--markdown FILE]
 
 Exit status: 0 ok, 2 bad input (one line on stderr naming the file and the
 YAML path), 1 internal error (one line; the traceback only with ``--debug``),
@@ -87,6 +88,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     log = None if args.quiet else (lambda line: print(line, flush=True))
     result, _ = calibrate(spec, jobs=jobs, log=log)
     print(format_report(result))
+    from .calibrate import poor_fit
+    reasons = poor_fit(result)
+    for reason in reasons:
+        print(f"poor fit: {reason}", file=sys.stderr)
+    if reasons and not args.accept_poor_fit:
+        print(f"vmsim calibrate: a poor fit; {out} not written (the fitted values are above; pass "
+              "--accept-poor-fit to write the profile anyway)", file=sys.stderr)
+        return 1
     text = render_profile(base_text, dict(zip(result.names, result.fitted)), spec.source.name)
     from .interrupts import commit_guard
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
@@ -99,6 +108,37 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     _WRITTEN["out"] = str(out)
     print(f"wrote {out} (a scenario names it by path: `device: {out.resolve()}`, or put it in a "
           "--devices DIR)")
+    return 0
+
+
+def cmd_compare_dmesg(args: argparse.Namespace) -> int:
+    """A board's test_vmalloc Summary lines beside the simulated ones (no fitting)."""
+    from .calibrate import CalibrationError, parse_dmesg
+    from .compare_dmesg import compare
+    from .report import markdown_table, text_table
+    from .runner import run_specs
+    from .scenario import ScenarioError
+    try:
+        parse_dmesg(args.log)
+    except CalibrationError as exc:
+        raise BadInput(str(exc)) from None
+    sc = _load(args.scenario)
+    if sc.is_sweep:
+        raise BadInput(f"{args.scenario}: a sweep; compare-dmesg takes one scenario")
+    try:
+        sc = sc.override(iterations=args.iterations)
+    except ScenarioError as exc:
+        raise BadInput(str(exc)) from None
+    specs = sc.run_specs()
+    jobs = max(1, min(args.jobs or (os.cpu_count() or 1), len(specs)))
+    results = run_specs(specs, jobs=jobs)
+    rows, notes = compare(args.log, sc, results)
+    print(text_table(rows), end="")
+    for note in notes:
+        print(f"note: {note}")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown_table(rows), encoding="utf-8")
+        print(f"wrote {args.markdown}")
     return 0
 
 
@@ -330,7 +370,20 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     cal.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: 2)")
     cal.add_argument("--quiet", action="store_true", help="no line per simulation batch")
+    cal.add_argument("--accept-poor-fit", action="store_true", help="write the profile even when a "
+                     "parameter ends at a bound of its allowed range or a residual exceeds 10 %%")
     cal.set_defaults(func=cmd_calibrate)
+
+    cd = sub.add_parser("compare-dmesg", parents=[common], help="a board's test_vmalloc results "
+                        "beside the simulated ones", description="Run SCENARIO (its test_vmalloc "
+                        "callers) and line up the board's 'Summary:' lines of LOG with the simulated "
+                        "ones, per test and allocator, per loop; nothing is fitted.")
+    cd.add_argument("log", metavar="LOG", help="a dmesg log with test_vmalloc Summary lines")
+    cd.add_argument("--scenario", required=True, metavar="FILE", help="the scenario to simulate")
+    cd.add_argument("--iterations", type=int, metavar="N", help="as vmsim run --iterations")
+    cd.add_argument("--jobs", type=int, metavar="N", help="worker processes")
+    cd.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
+    cd.set_defaults(func=cmd_compare_dmesg)
     return p
 
 
