@@ -1,20 +1,42 @@
 """AugSeq: an address-sorted sequence of (start, end, val) with O(log n) queries.
 
 The fast policies use it to *count* list walks without stepping through them:
-"the first area at or after position p whose gap is >= size" and "the largest
-gap in positions [p, q)" answer in O(log n) Python steps, and the number of
+"the first area at or after position p whose val is >= x" and "the largest
+val in positions [p, q)" answer in O(log n) Python steps, and the number of
 nodes walked is a difference of ranks.
 
-Layout: items live in chunks (parallel Python lists of starts, ends, vals, at
-most ``2 * LOAD`` long); ``_firsts`` holds each chunk's first start (bisect to a
-chunk), a segment tree over the chunks' maximum ``val`` answers first->=x and
-range-max across chunks, and a Fenwick tree over chunk lengths gives ranks.
-Structural changes (a chunk splits or empties) rebuild the two trees, O(n/LOAD),
-amortised over LOAD insertions.
+Layout: items live in *chunks* (parallel Python lists of starts, ends, vals,
+at most ``2 * LOAD`` long) held in ``K`` chunk *slots* (K a power of two).
+Slots are in address order, and a slot may be empty: an emptied chunk just
+leaves its slot empty.  Over the slots sit
 
-A *cursor* is a pair (chunk, index).  ``val`` is whatever the owner wants
-maximised: the gap before a busy area (busy-list) or a free block's size
-(free-list).  Starts must stay sorted and distinct; the owner guarantees it.
+* a max segment tree of each slot's largest ``val`` (-1 for an empty slot):
+  first slot from s whose max >= x, range maxima;
+* a Fenwick tree of slot lengths: ranks;
+* the *chunk index*: the sorted first starts of the non-empty slots and their
+  slot numbers (bisect to a chunk, the neighbouring chunk).
+
+Costs (n items, C = n / LOAD chunks, K <= 4 C slots):
+
+* queries, value updates, insert/delete inside a chunk: O(log n) Python steps
+  (plus list.insert / max() over one chunk of <= 2 LOAD items, in C);
+* a chunk that empties: O(log n) (its slot stays empty; one list.pop on the
+  chunk index, a C memmove of C pointers);
+* a chunk that overflows splits into a free neighbouring slot, or else the
+  chunks of the smallest aligned window of slots with room are spread evenly
+  over it (a packed-memory array): O(log^2 n) amortised Python steps, plus one
+  list.insert on the chunk index (C memmove);
+* when no window has room, K doubles and every chunk is re-spread: O(C),
+  once per doubling of the chunk count (O(1) amortised per insert).
+
+Nothing is rebuilt in proportion to the number of items on a split or an
+emptied chunk.
+
+A *cursor* is a pair (slot, index): always a live item, or the end cursor
+``(K, 0)``; cursors compare in sequence order.  A cursor is valid until the
+next insert or delete.  ``val`` is whatever the owner wants maximised (>= 0):
+the gap before a busy area (busy-list) or a free block's size (free-list).
+Starts must stay sorted and distinct; the owner guarantees it.
 """
 
 from __future__ import annotations
@@ -25,52 +47,59 @@ LOAD = 64
 _NEG = -1
 
 
+class AugSeqError(AssertionError):
+    """An AugSeq invariant is broken (raised by :meth:`AugSeq.check`)."""
+
+
 class AugSeq:
-    __slots__ = ("_s", "_e", "_v", "_firsts", "_cmax", "_seg", "_size", "_fen", "_n")
+    __slots__ = ("_s", "_e", "_v", "_cmax", "_seg", "_K", "_fen", "_n", "_ofirst", "_oslot")
 
     def __init__(self, items: list[tuple[int, int, int]] = ()) -> None:
         items = list(items)
-        self._s: list[list[int]] = []
-        self._e: list[list[int]] = []
-        self._v: list[list[int]] = []
+        chunks = []
         for k in range(0, len(items), LOAD):
             part = items[k:k + LOAD]
-            self._s.append([t[0] for t in part])
-            self._e.append([t[1] for t in part])
-            self._v.append([t[2] for t in part])
-        if not self._s:
-            self._s, self._e, self._v = [[]], [[]], [[]]
+            chunks.append(([t[0] for t in part], [t[1] for t in part], [t[2] for t in part]))
         self._n = len(items)
-        self._rebuild()
+        self._spread(chunks, 2 * len(chunks))
 
     # ------------------------------------------------------------ structure
-    def _rebuild(self) -> None:
-        s_lists = self._s
-        self._firsts = [c[0] if c else 0 for c in s_lists]
-        self._cmax = [max(v) if v else _NEG for v in self._v]
-        nchunks = len(s_lists)
-        size = 1
-        while size < nchunks:
-            size <<= 1
-        seg = [_NEG] * (2 * size)
-        seg[size:size + nchunks] = self._cmax
-        for i in range(size - 1, 0, -1):
+    def _spread(self, chunks: list[tuple[list[int], list[int], list[int]]], want: int) -> None:
+        """(Re)build everything with ``chunks`` spread evenly over >= want slots."""
+        K = 2
+        while K < want:
+            K <<= 1
+        self._K = K
+        self._s = [[] for _ in range(K)]
+        self._e = [[] for _ in range(K)]
+        self._v = [[] for _ in range(K)]
+        self._cmax = [_NEG] * K
+        m = len(chunks)
+        self._ofirst, self._oslot = [], []
+        for i, (s, e, v) in enumerate(chunks):
+            c = (i * K) // m
+            self._s[c], self._e[c], self._v[c] = s, e, v
+            self._cmax[c] = max(v)
+            self._ofirst.append(s[0])
+            self._oslot.append(c)
+        seg = [_NEG] * (2 * K)
+        seg[K:] = self._cmax
+        for i in range(K - 1, 0, -1):
             a, b = seg[2 * i], seg[2 * i + 1]
             seg[i] = a if a > b else b
-        self._seg, self._size = seg, size
-        # Fenwick tree over chunk lengths (1-based)
-        fen = [0] * (nchunks + 1)
-        for i, c in enumerate(s_lists, 1):
-            fen[i] += len(c)
+        self._seg = seg
+        fen = [0] * (K + 1)
+        for i in range(1, K + 1):
+            fen[i] += len(self._s[i - 1])
             j = i + (i & -i)
-            if j <= nchunks:
+            if j <= K:
                 fen[j] += fen[i]
         self._fen = fen
 
     def _seg_set(self, c: int, value: int) -> None:
         self._cmax[c] = value
         seg = self._seg
-        i = c + self._size
+        i = c + self._K
         seg[i] = value
         i >>= 1
         while i:
@@ -84,7 +113,7 @@ class AugSeq:
     def _fen_add(self, c: int, delta: int) -> None:
         fen = self._fen
         i = c + 1
-        n = len(fen) - 1
+        n = self._K
         while i <= n:
             fen[i] += delta
             i += i & -i
@@ -97,6 +126,88 @@ class AugSeq:
         elif old == cm and old not in self._v[c]:   # (a tie leaves the maximum as it is)
             self._seg_set(c, max(self._v[c]))
 
+    def _oindex(self, c: int) -> int:
+        """Position of non-empty slot c in the chunk index."""
+        return bisect_left(self._ofirst, self._s[c][0])
+
+    def _split(self, c: int) -> None:
+        """Chunk c overflowed: give its upper half a slot of its own."""
+        s, e, v = self._s[c], self._e[c], self._v[c]
+        lower = (s[:LOAD], e[:LOAD], v[:LOAD])
+        upper = (s[LOAD:], e[LOAD:], v[LOAD:])
+        K = self._K
+        if c + 1 < K and not self._s[c + 1]:
+            self._place(c, c + 2, [lower, upper])
+            return
+        if c > 0 and not self._s[c - 1]:
+            self._place(c - 1, c + 1, [lower, upper])
+            return
+        oslot = self._oslot
+        levels = K.bit_length() - 1
+        w, depth = 4, 2
+        while w <= K:
+            lo = (c // w) * w
+            hi = lo + w
+            a, b = bisect_left(oslot, lo), bisect_left(oslot, hi)
+            # density bound: 1 at the leaves down to 1/2 for the whole array
+            if (b - a + 1) * 2 * levels <= w * (2 * levels - depth):
+                chunks = []
+                for k in range(a, b):
+                    d = oslot[k]
+                    if d == c:
+                        chunks.append(lower)
+                        chunks.append(upper)
+                    else:
+                        chunks.append((self._s[d], self._e[d], self._v[d]))
+                self._place(lo, hi, chunks)
+                return
+            w <<= 1
+            depth += 1
+        # No room anywhere: double the slots (once per doubling of the chunk count).
+        chunks = []
+        for d in oslot:
+            if d == c:
+                chunks.append(lower)
+                chunks.append(upper)
+            else:
+                chunks.append((self._s[d], self._e[d], self._v[d]))
+        self._spread(chunks, 4 * len(chunks))
+
+    def _place(self, lo: int, hi: int, chunks: list[tuple[list[int], list[int], list[int]]]) -> None:
+        """Put ``chunks`` (in order, all the chunks of slots [lo, hi) plus one) evenly
+        into slots [lo, hi); update the trees and the chunk index for that window."""
+        S, E, V, cmax = self._s, self._e, self._v, self._cmax
+        old_len = [len(S[c]) for c in range(lo, hi)]
+        a = bisect_left(self._oslot, lo)
+        b = bisect_left(self._oslot, hi)
+        for c in range(lo, hi):
+            S[c], E[c], V[c] = [], [], []
+            cmax[c] = _NEG
+        w, m = hi - lo, len(chunks)
+        firsts, slots = [], []
+        for i, (s, e, v) in enumerate(chunks):
+            c = lo + (i * w) // m
+            S[c], E[c], V[c] = s, e, v
+            cmax[c] = max(v)
+            firsts.append(s[0])
+            slots.append(c)
+        self._ofirst[a:b] = firsts
+        self._oslot[a:b] = slots
+        # segment tree: the window's leaves, then their ancestors
+        K, seg = self._K, self._seg
+        seg[K + lo:K + hi] = cmax[lo:hi]
+        x, y = (K + lo) >> 1, (K + hi - 1) >> 1
+        while x:
+            for i in range(x, y + 1):
+                p, q = seg[2 * i], seg[2 * i + 1]
+                seg[i] = p if p > q else q
+            x >>= 1
+            y >>= 1
+        for c in range(lo, hi):
+            d = len(S[c]) - old_len[c - lo]
+            if d:
+                self._fen_add(c, d)
+
     # ------------------------------------------------------------ read-outs
     def __len__(self) -> int:
         return self._n
@@ -106,12 +217,14 @@ class AugSeq:
 
     def items(self) -> list[tuple[int, int, int]]:
         out = []
-        for s, e, v in zip(self._s, self._e, self._v):
-            out.extend(zip(s, e, v))
+        for c in self._oslot:
+            out.extend(zip(self._s[c], self._e[c], self._v[c]))
         return out
 
     def rank(self, c: int, j: int) -> int:
         """Number of items before cursor (c, j)."""
+        if c >= self._K:
+            return self._n
         fen = self._fen
         i = c
         r = j
@@ -127,38 +240,39 @@ class AugSeq:
         return self.rank(c2, j2) - self.rank(c1, j1)
 
     def end_cursor(self) -> tuple[int, int]:
-        c = len(self._s) - 1
-        return c, len(self._s[c])
+        return self._K, 0
+
+    def first_cursor(self) -> tuple[int, int]:
+        """Cursor of the first item (the end cursor when empty)."""
+        return (self._oslot[0], 0) if self._n else (self._K, 0)
 
     def locate(self, key: int) -> tuple[int, int]:
         """Cursor of the first item with start >= key (end cursor if none)."""
-        c = bisect_right(self._firsts, key) - 1
-        if c < 0:
-            c = 0
+        ofirst = self._ofirst
+        i = bisect_right(ofirst, key) - 1
+        if i < 0:
+            return self.first_cursor()
+        c = self._oslot[i]
         s = self._s[c]
         j = bisect_left(s, key)
-        if j == len(s) and c + 1 < len(self._s):
-            return c + 1, 0
-        return c, j
+        if j < len(s):
+            return c, j
+        return (self._oslot[i + 1], 0) if i + 1 < len(ofirst) else (self._K, 0)
 
     def locate_le(self, key: int) -> tuple[int, int] | None:
         """Cursor of the last item with start <= key, or None."""
-        c = bisect_right(self._firsts, key) - 1
-        if c < 0:
-            c = 0
-        s = self._s[c]
-        j = bisect_right(s, key) - 1
-        if j >= 0:
-            return c, j
-        if c > 0:
-            return c - 1, len(self._s[c - 1]) - 1
-        return None
+        i = bisect_right(self._ofirst, key) - 1
+        if i < 0:
+            return None
+        c = self._oslot[i]
+        return c, bisect_right(self._s[c], key) - 1
 
     def find(self, key: int) -> tuple[int, int] | None:
         """Cursor of the item whose start == key, or None."""
-        c = bisect_right(self._firsts, key) - 1
-        if c < 0:
+        i = bisect_right(self._ofirst, key) - 1
+        if i < 0:
             return None
+        c = self._oslot[i]
         s = self._s[c]
         j = bisect_left(s, key)
         if j < len(s) and s[j] == key:
@@ -166,7 +280,7 @@ class AugSeq:
         return None
 
     def is_end(self, c: int, j: int) -> bool:
-        return j >= len(self._s[c])
+        return c >= self._K
 
     def get(self, c: int, j: int) -> tuple[int, int, int]:
         return self._s[c][j], self._e[c][j], self._v[c][j]
@@ -177,24 +291,36 @@ class AugSeq:
     def end(self, c: int, j: int) -> int:
         return self._e[c][j]
 
+    def val(self, c: int, j: int) -> int:
+        return self._v[c][j]
+
     def next(self, c: int, j: int) -> tuple[int, int]:
         """Cursor after (c, j) (the end cursor after the last item)."""
         j += 1
-        if j >= len(self._s[c]) and c + 1 < len(self._s):
-            return c + 1, 0
-        return c, j
+        if j < len(self._s[c]):
+            return c, j
+        i = self._oindex(c) + 1
+        return (self._oslot[i], 0) if i < len(self._oslot) else (self._K, 0)
 
     def prev(self, c: int, j: int) -> tuple[int, int] | None:
+        """Cursor before (c, j) (which may be the end cursor), or None."""
         if j > 0:
             return c, j - 1
-        while c > 0:
-            c -= 1
-            if self._s[c]:
-                return c, len(self._s[c]) - 1
-        return None
+        if c >= self._K:
+            if not self._n:
+                return None
+            i = len(self._oslot)
+        else:
+            i = self._oindex(c)
+        if i == 0:
+            return None
+        d = self._oslot[i - 1]
+        return d, len(self._s[d]) - 1
 
     def first_ge(self, c: int, j: int, x: int) -> tuple[int, int] | None:
-        """Cursor of the first item at or after (c, j) with val >= x, or None."""
+        """Cursor of the first item at or after (c, j) with val >= x (x >= 0), or None."""
+        if c >= self._K:
+            return None
         if self._cmax[c] >= x:
             v = self._v[c]
             for k in range(j, len(v)):
@@ -207,14 +333,15 @@ class AugSeq:
         for k in range(len(v)):
             if v[k] >= x:
                 return c, k
-        raise AssertionError("segment tree and chunk maxima disagree")
+        raise AugSeqError("segment tree and chunk maxima disagree")
 
     def _seg_first_ge(self, c: int, x: int) -> int:
-        """Smallest chunk index >= c whose max val >= x, or -1."""
-        if c >= len(self._s):
+        """Smallest slot >= c whose max val >= x, or -1."""
+        K = self._K
+        if c >= K:
             return -1
-        seg, size = self._seg, self._size
-        i = c + size
+        seg = self._seg
+        i = c + K
         if seg[i] < x:
             while True:
                 if i == 1:
@@ -223,22 +350,25 @@ class AugSeq:
                     i += 1
                     break
                 i >>= 1
-        while i < size:
+        while i < K:
             i <<= 1
             if seg[i] < x:
                 i += 1
-        return i - size
+        return i - K
 
     def range_max(self, c1: int, j1: int, c2: int, j2: int) -> int:
         """Max val over cursors [(c1, j1), (c2, j2)); -1 when empty."""
+        K = self._K
+        if c1 >= K:
+            return _NEG
         if c1 == c2:
             return max(self._v[c1][j1:j2], default=_NEG)
         best = max(self._v[c1][j1:], default=_NEG)
-        if j2:
+        if c2 < K and j2:
             m = max(self._v[c2][:j2])
             if m > best:
                 best = m
-        lo, hi = c1 + 1 + self._size, c2 + self._size
+        lo, hi = c1 + 1 + K, c2 + K
         seg = self._seg
         while lo < hi:
             if lo & 1:
@@ -261,26 +391,19 @@ class AugSeq:
             v[j] = value
             self._chunk_max_changed(c, old, value)
 
-    def resize(self, c: int, j: int, start: int, end: int) -> None:
-        """Set an item's start and end, and its val to end - start (a block's size)."""
-        self._s[c][j] = start
-        if j == 0:
-            self._firsts[c] = start
-        self._e[c][j] = end
-        v = self._v[c]
-        old = v[j]
-        new = end - start
-        if old != new:
-            v[j] = new
-            self._chunk_max_changed(c, old, new)
-
     def set_start(self, c: int, j: int, start: int) -> None:
-        self._s[c][j] = start
         if j == 0:
-            self._firsts[c] = start
+            self._ofirst[self._oindex(c)] = start
+        self._s[c][j] = start
 
     def set_end(self, c: int, j: int, end: int) -> None:
         self._e[c][j] = end
+
+    def resize(self, c: int, j: int, start: int, end: int) -> None:
+        """Set an item's start and end, and its val to end - start (a block's size)."""
+        self.set_start(c, j, start)
+        self._e[c][j] = end
+        self.set_val(c, j, end - start)
 
     def insert(self, start: int, end: int, val: int) -> tuple[int, int]:
         """Insert at its sorted place; return its cursor."""
@@ -289,42 +412,79 @@ class AugSeq:
 
     def insert_at(self, c: int, j: int, start: int, end: int, val: int) -> tuple[int, int]:
         """Insert at cursor (c, j), which must be ``locate(start)``; return its cursor."""
+        if c >= self._K:                        # after the last item
+            if self._n:
+                c = self._oslot[-1]
+                j = len(self._s[c])
+            else:
+                c, j = 0, 0
+                self._ofirst.append(start)
+                self._oslot.append(c)
+        elif j == 0:
+            self._ofirst[self._oindex(c)] = start
         s, e, v = self._s[c], self._e[c], self._v[c]
         s.insert(j, start)
         e.insert(j, end)
         v.insert(j, val)
         self._n += 1
-        if j == 0:
-            self._firsts[c] = start
-        if len(s) > 2 * LOAD:
-            self._s[c + 1:c + 1] = [s[LOAD:]]
-            self._e[c + 1:c + 1] = [e[LOAD:]]
-            self._v[c + 1:c + 1] = [v[LOAD:]]
-            del s[LOAD:], e[LOAD:], v[LOAD:]
-            self._rebuild()
-            if j >= LOAD:
-                return c + 1, j - LOAD
-            return c, j
         self._fen_add(c, 1)
         if val > self._cmax[c]:
             self._seg_set(c, val)
+        if len(s) > 2 * LOAD:
+            self._split(c)
+            return self.find(start)
         return c, j
 
     def delete(self, c: int, j: int) -> tuple[int, int]:
         """Remove the item at (c, j); return the cursor of the item that followed it."""
         s, e, v = self._s[c], self._e[c], self._v[c]
+        i = self._oindex(c) if j == 0 else -1
         del s[j], e[j]
         old = v.pop(j)
         self._n -= 1
-        if not s and len(self._s) > 1:
-            del self._s[c], self._e[c], self._v[c]
-            self._rebuild()
-            return (c, 0) if c < len(self._s) else (c - 1, len(self._s[c - 1]))
-        if j == 0 and s:
-            self._firsts[c] = s[0]
         self._fen_add(c, -1)
+        if not s:                               # the slot empties: nothing is rebuilt
+            self._seg_set(c, _NEG)
+            del self._ofirst[i], self._oslot[i]
+            return (self._oslot[i], 0) if i < len(self._oslot) else (self._K, 0)
+        if j == 0:
+            self._ofirst[i] = s[0]
         if old == self._cmax[c] and old not in v:   # (a tie leaves the maximum as it is)
-            self._seg_set(c, max(v) if v else _NEG)
-        if j >= len(s) and c + 1 < len(self._s):
-            return c + 1, 0
-        return c, j
+            self._seg_set(c, max(v))
+        if j < len(s):
+            return c, j
+        i = self._oindex(c) + 1
+        return (self._oslot[i], 0) if i < len(self._oslot) else (self._K, 0)
+
+    # ------------------------------------------------------------ checking
+    def check(self) -> None:
+        """Raise AugSeqError if a derived structure is stale (O(n); tests/check())."""
+        K = self._K
+        if K & (K - 1) or len(self._s) != K or len(self._seg) != 2 * K or len(self._fen) != K + 1:
+            raise AugSeqError("slot arrays have the wrong size")
+        slots = [c for c in range(K) if self._s[c]]
+        if slots != self._oslot:
+            raise AugSeqError("chunk index slots are stale")
+        if [self._s[c][0] for c in slots] != self._ofirst:
+            raise AugSeqError("chunk index first starts are stale")
+        if sum(len(x) for x in self._s) != self._n:
+            raise AugSeqError("item count is stale")
+        prev = None
+        for c in range(K):
+            s, e, v = self._s[c], self._e[c], self._v[c]
+            if not len(s) == len(e) == len(v) or len(s) > 2 * LOAD:
+                raise AugSeqError(f"slot {c} has a bad length")
+            if self._cmax[c] != (max(v) if v else _NEG):
+                raise AugSeqError(f"slot {c} maximum is stale")
+            for x in s:
+                if prev is not None and x <= prev:
+                    raise AugSeqError("starts are not strictly increasing")
+                prev = x
+            if self.rank(c, 0) != sum(len(x) for x in self._s[:c]):
+                raise AugSeqError(f"slot {c} rank is stale")
+        seg = self._seg
+        if seg[K:] != self._cmax:
+            raise AugSeqError("segment tree leaves are stale")
+        for i in range(K - 1, 0, -1):
+            if seg[i] != max(seg[2 * i], seg[2 * i + 1]):
+                raise AugSeqError("segment tree is stale")
