@@ -1,10 +1,14 @@
 """busy-list: the vmap-area allocator of Linux 4.17 / 4.19 (mm/vmalloc.c).
 
+Read: Linux 4.19 mm/vmalloc.c (repo 0x88888888/Linux-4.19): alloc_vmap_area,
+__insert_vmap_area, __free_vmap_area, __find_vmap_area.
+
 All busy areas (lazily freed ones included, until purge) sit in one
-address-sorted rb-tree + list; there is no free-space structure, free space is
-the gaps.  ``alloc_vmap_area`` starts from the cached area ``free_vmap_cache``
-(or, when the cache is dropped, from a tree descent to the lowest area with
-``va_end >= addr``) and walks the list until a hole fits::
+address-sorted rb-tree (``vmap_area_root``) + list (``vmap_area_list``);
+there is no free-space structure, free space is the gaps.
+``alloc_vmap_area`` starts from the cached area ``free_vmap_cache`` (or, when
+the cache is dropped, from a descent of ``vmap_area_root``) and walks the list
+until a hole fits::
 
     while (addr + size > first->va_start && addr + size <= vend) {
             if (addr + cached_hole_size < first->va_start)
@@ -18,29 +22,67 @@ the gaps.  ``alloc_vmap_area`` starts from the cached area ``free_vmap_cache``
     }
 
 That walk is the O(n) cost the seed RFC removes.  This model *counts* it in
-O(log n): busy areas live in an :class:`AugSeq` whose ``val`` is the gap before
-each area, so "the first area whose preceding (aligned) gap fits" and "the
-largest gap walked over" (``cached_hole_size``) are segment-tree queries, and
-the walk length is a difference of ranks.  The literal node-by-node model is
-``tests/allocators/ref_busy_list.py``; the property tests prove both agree.
+O(log n): the list is an :class:`AugSeq` whose ``val`` is the gap before each
+area, so "the first area whose preceding (aligned) gap fits" and "the largest
+gap walked over" (``cached_hole_size``) are segment-tree queries, and the walk
+length is a difference of ranks.  The literal node-by-node model is
+``tests/allocators/ref_busy_list.py``; the differential tests prove both agree.
 
-Modelling notes:
-- The busy tree is modelled, not kept: each descent counts
-  ``tree_depth(nr_busy)`` nodes (base.py).
-- The cache-drop descent returns the *lowest* area with ``va_end >= addr``.
-  The kernel's descent breaks at the first area on its path with
-  ``va_start <= addr <= va_end``; when ``addr`` is exactly the boundary of two
-  abutting areas it may stop at the upper one, which walks one node fewer and
-  returns the same address.  vmsim always takes the lower one.
-- Arithmetic is unsigned ``word_bits``: ALIGN wraps, and the overflow checks
-  behave as in C.
+The functions keep the kernel's names (a kernel name with two leading
+underscores takes one here: Python mangles ``__names`` inside a class).
+The O(log n) steps without a kernel twin stand for these kernel lines:
+
+=============================  =====================================================
+step here                      kernel lines it stands for (4.19 mm/vmalloc.c)
+=============================  =====================================================
+``_descend``                   the ``vmap_area_root`` descent of alloc_vmap_area:
+                               ``if (tmp->va_end >= addr) { first = tmp;
+                               if (tmp->va_start <= addr) break; n = n->rb_left; }
+                               else n = n->rb_right;`` -- AugSeq.locate_le, and for
+                               ``addr`` on the boundary of two abutting areas the
+                               rb-tree shape decides (see below)
+``_walk``: ``p_vend``          the loop test ``addr + size <= vend``: the first node
+                               whose predecessor's ALIGN(va_end) + size passes vend
+``_walk``: ``p_fit``           the loop test ``addr + size > first->va_start``: the
+                               first node whose (aligned) gap before it holds size
+                               -- AugSeq.first_ge on the gaps
+``_walk``: ``range_max``       ``cached_hole_size = first->va_start - addr`` over
+                               every node the body ran for (the largest gap)
+``_walk``: ``distance``        ``list_nodes``: the body runs for the nodes from
+                               ``first`` up to the stop node (rank difference)
+``_walk``: ``last``            ``addr = ALIGN(first->va_end, align)`` of the last
+                               node walked; ``list_is_last`` -> ``goto found``
+``_insert_vmap_area``          ``__insert_vmap_area``: the descent to the link,
+                               ``rb_link_node``, ``rb_insert_color``,
+                               ``list_add_rcu`` after ``rb_prev`` -- the link is the
+                               in-order neighbour with a free child slot (the node
+                               the descent ends at), found in O(1)
+``_unlink_vmap_area``          ``rb_erase``, ``RB_CLEAR_NODE``, ``list_del_rcu``
+``find_vmap_area``             ``__find_vmap_area``: a dict lookup (counted as the
+                               modelled descent)
+=============================  =====================================================
+
+Counting (base.py): ``list_nodes`` = executions of the walk body, exactly as
+the kernel runs them.  The busy tree is *modelled* for ``tree_nodes``: each
+descent counts ``tree_depth(nr_busy)``.  Its *shape* is real: the tree is a
+port of lib/rbtree.c (rbtree.py) fed the kernel's insertions and erasures in
+the kernel's order, because the cache-drop descent stops at the first node on
+its path with ``va_start <= addr <= va_end``: when ``addr`` is the boundary
+of two abutting areas, it stops at the lower one iff that one is the
+ancestor, i.e. has a right child (then the walk runs one body more, for it).
+
+Arithmetic is unsigned ``word_bits``: ALIGN wraps, and the overflow checks
+behave as in C.
 """
 
 from __future__ import annotations
 
-from .augseq import AugSeq
+from .augseq import AugSeq, AugSeqError
 from .base import (AllocResult, InvariantError, NonexistentAreaError, Range, Steps,
                    check_request, tree_depth)
+from .rbtree import RbNode, RbRoot, rb_erase, rb_inorder, rb_insert_color, rb_link_node, rb_validate
+
+Cursor = tuple[int, int]
 
 
 class BusyListAllocator:
@@ -56,99 +98,131 @@ class BusyListAllocator:
         for s, e in initial_busy:
             items.append((s, e, s - prev_end))
             prev_end = e
-        self._busy = AugSeq(items)
+        #: vmap_area_list: (va_start, va_end, gap before the area)
+        self.vmap_area_list = AugSeq(items)
+        #: vmap_area_root, and each busy area's node (its struct vmap_area)
+        self.vmap_area_root = RbRoot()
+        self._va: dict[int, RbNode] = {}
+        # vmalloc_init: __insert_vmap_area of each vmlist area, in address
+        # order (each one links as the right child of the current last node).
+        last = None
+        for s, e in initial_busy:
+            va = RbNode(s, e)
+            rb_link_node(va, last, self.vmap_area_root, False)
+            rb_insert_color(va, self.vmap_area_root)
+            self._va[s] = va
+            last = va
         vms, vme = rng.vmalloc_start, rng.vmalloc_end
         # gaps > 0 before areas that start strictly inside the vmalloc range
         self._nz_vm = sum(1 for s, _, g in items if g > 0 and vms < s < vme)
         self._busy_bytes = sum(e - s for s, e in initial_busy)
         self._vm_busy_bytes = sum(max(0, min(e, vme) - max(s, vms)) for s, e in initial_busy)
         # The four cache globals, guarded by vmap_area_lock in the kernel.
-        self._cache: int | None = None   # free_vmap_cache (start of the cached busy area)
-        self._chs = 0                    # cached_hole_size
-        self._cvstart = 0                # cached_vstart
-        self._calign = 0                 # cached_align
+        self.free_vmap_cache: int | None = None   # va_start of the cached busy area
+        self.cached_hole_size = 0
+        self.cached_vstart = 0
+        self.cached_align = 0
 
     # ----------------------------------------------------------------- API
     def alloc(self, size: int, align: int = 1, vstart: int | None = None,
               vend: int | None = None) -> AllocResult:
         vstart, vend = check_request(self.range, size, align, vstart, vend)
         steps = Steps()
-        addr = self._search(size, align, vstart, vend, steps)
-        if addr is not None:
-            self._insert_busy(addr, addr + size, steps)
-            self._cache = addr          # free_vmap_cache = &va->rb_node
+        addr = self.alloc_vmap_area(size, align, vstart, vend, steps)
         return AllocResult(addr, steps)
 
     def free(self, addr: int) -> Steps:
+        """The purge-time ``__free_vmap_area`` of the area starting at ``addr``."""
         steps = Steps()
-        self._erase_busy(addr, steps, old_cache_rules=True)
-        steps.objects_freed += 1         # kfree_rcu(va, rcu_head)
+        self._free_vmap_area(addr, steps)
+        return steps
+
+    def find_vmap_area(self, addr: int) -> Steps:
+        """``find_vmap_area`` (vfree's lookup): one modelled busy-tree descent,
+        ``tree_depth(nr_busy)`` nodes, found or not (the kernel returns NULL
+        and vfree warns); no state change."""
+        steps = Steps()
+        steps.tree_nodes += tree_depth(self.nr_busy)
         return steps
 
     # --------------------------------------------------- alloc_vmap_area()
+    def alloc_vmap_area(self, size: int, align: int, vstart: int, vend: int,
+                        steps: Steps) -> int | None:
+        """From ``retry:`` to ``found:`` under vmap_area_lock: the address, or
+        None at the first ``goto overflow`` (the engine owns purge + retry)."""
+        addr = self._search(size, align, vstart, vend, steps)
+        if addr is not None:
+            self._insert_vmap_area(addr, addr + size, steps)
+            self.free_vmap_cache = addr          # free_vmap_cache = &va->rb_node
+        return addr
+
     def _search(self, size: int, align: int, vstart: int, vend: int, steps: Steps) -> int | None:
-        """The search of 4.19 ``alloc_vmap_area`` under the lock: addr or None (overflow)."""
         mask = self.range.mask
         am1 = align - 1
-        seq = self._busy
+        seq = self.vmap_area_list
         # Invalidate cache if we have more permissive parameters.
-        if (self._cache is None or size < self._chs or vstart < self._cvstart
-                or align < self._calign):
-            self._chs = 0
-            self._cache = None
-        self._cvstart = vstart
-        self._calign = align
+        if (self.free_vmap_cache is None or size < self.cached_hole_size
+                or vstart < self.cached_vstart or align < self.cached_align):
+            self.cached_hole_size = 0            # nocache:
+            self.free_vmap_cache = None
+        # record if we encounter less permissive parameters
+        self.cached_vstart = vstart
+        self.cached_align = align
 
         first = None
-        if self._cache is not None:
-            first = seq.find(self._cache)
+        if self.free_vmap_cache is not None:
+            first = seq.find(self.free_vmap_cache)
             addr = ((seq.end(*first) + am1) & mask) & ~am1
-            if addr < vstart:                       # goto nocache
-                self._chs = 0
-                self._cache = None
+            if addr < vstart:                    # goto nocache
+                self.cached_hole_size = 0
+                self.free_vmap_cache = None
                 first = None
-            elif addr + size > mask:                # addr + size < addr
+            elif addr + size > mask:             # addr + size < addr: goto overflow
                 return None
         if first is None:
             addr = ((vstart + am1) & mask) & ~am1
             if addr + size > mask:
                 return None
             steps.tree_nodes += tree_depth(self.nr_busy)
-            first = self._lowest_ending_at_or_after(addr)
-            if first is None:
+            first = self._descend(addr)
+            if first is None:                    # if (!first) goto found
                 return self._found(addr, size, vstart, vend)
         return self._walk(first, addr, size, align, vend, vstart, steps)
 
-    def _lowest_ending_at_or_after(self, addr: int) -> tuple[int, int] | None:
-        """The busy-tree descent: lowest area with va_end >= addr (see notes)."""
-        seq = self._busy
+    def _descend(self, addr: int) -> Cursor | None:
+        """The ``vmap_area_root`` descent: where it stops (``first``), or None."""
+        seq = self.vmap_area_list
         if not len(seq):
             return None
         cur = seq.locate_le(addr)
-        if cur is None:                 # every area starts above addr
-            return 0, 0
+        if cur is None:                          # every area starts above addr
+            return seq.first_cursor()
         if seq.end(*cur) >= addr:
             prev = seq.prev(*cur)
             if prev is not None and seq.end(*prev) == addr:
-                return prev
+                # prev ends where cur starts: both satisfy the break test; the
+                # descent meets their common ancestor first.  prev is the
+                # ancestor iff it has a right child (cur in its right subtree).
+                if self._va[seq.start(*prev)].right is not None:
+                    return prev
             return cur
         nxt = seq.next(*cur)
         return None if seq.is_end(*nxt) else nxt
 
-    def _walk(self, first: tuple[int, int], addr0: int, size: int, align: int,
+    def _walk(self, first: Cursor, addr0: int, size: int, align: int,
               vend: int, vstart: int, steps: Steps) -> int | None:
         """Count the list walk from ``first`` with ``addr = addr0`` in O(log n)."""
-        seq = self._busy
+        seq = self.vmap_area_list
         mask = self.range.mask
         am1 = align - 1
         s_first = seq.start(*first)
         if not (addr0 + size > s_first and addr0 + size <= vend):
             return self._found(addr0, size, vstart, vend)
         # The body runs for `first` itself.
-        if addr0 + self._chs < s_first:
-            self._chs = s_first - addr0
+        if addr0 + self.cached_hole_size < s_first:
+            self.cached_hole_size = s_first - addr0
         nxt = seq.next(*first)
-        if seq.is_end(*nxt):                         # list_is_last -> found
+        if seq.is_end(*nxt):                     # list_is_last -> found
             steps.list_nodes += 1
             return self._found(((seq.end(*first) + am1) & mask) & ~am1, size, vstart, vend)
 
@@ -158,7 +232,7 @@ class BusyListAllocator:
         limit = (x // align) * align if x >= 0 else -1
         q = seq.locate_le(limit) if limit >= 0 else None
         if q is None:
-            q = (0, 0)
+            q = seq.first_cursor()
         elif seq.end(*q) <= limit:
             q = seq.next(*q)
         if q < first:
@@ -186,18 +260,18 @@ class BusyListAllocator:
         # cached_hole_size: the largest aligned gap walked over, (first, stop).
         if small_align:
             m = seq.range_max(nxt[0], nxt[1], stop[0], stop[1])
-            if m > self._chs:
-                self._chs = m
+            if m > self.cached_hole_size:
+                self.cached_hole_size = m
         else:
             cur = nxt
             while True:
-                cand = seq.first_ge(cur[0], cur[1], self._chs + 1)
+                cand = seq.first_ge(cur[0], cur[1], self.cached_hole_size + 1)
                 if cand is None or cand >= stop:
                     break
                 pe = seq.end(*seq.prev(*cand))
                 gap = seq.start(*cand) - (((pe + am1) & mask) & ~am1)
-                if gap > self._chs:
-                    self._chs = gap
+                if gap > self.cached_hole_size:
+                    self.cached_hole_size = gap
                 cur = seq.next(*cand)
 
         steps.list_nodes += seq.distance(first[0], first[1], stop[0], stop[1])
@@ -206,19 +280,33 @@ class BusyListAllocator:
 
     @staticmethod
     def _found(addr: int, size: int, vstart: int, vend: int) -> int | None:
+        """``found:``; ``addr < vstart`` (an ALIGN that wrapped: 4.19 would BUG)
+        is an overflow too."""
         if addr + size > vend or addr < vstart:
-            return None                              # goto overflow
+            return None                          # goto overflow
         return addr
 
     # ------------------------------------------------------ busy tree/list
-    def _insert_busy(self, start: int, end: int, steps: Steps) -> None:
-        """__insert_vmap_area(va, &vmap_area_root, &vmap_area_list)."""
-        seq = self._busy
+    def _insert_vmap_area(self, start: int, end: int, steps: Steps) -> None:
+        """__insert_vmap_area(va): busy tree (counted descent) + busy list."""
+        seq = self.vmap_area_list
         steps.tree_nodes += tree_depth(self.nr_busy)
         steps.tree_inserts += 1
         at = seq.locate(start)
         prev = seq.prev(*at)
         prev_end = seq.end(*prev) if prev is not None else self.range.vstart
+        # rb_link_node at the null link the descent reaches: the right child
+        # of the in-order predecessor if free, else the successor's left.
+        va = RbNode(start, end)
+        pnode = self._va[seq.start(*prev)] if prev is not None else None
+        if pnode is not None and pnode.right is None:
+            rb_link_node(va, pnode, self.vmap_area_root, False)
+        elif not seq.is_end(*at):
+            rb_link_node(va, self._va[seq.start(*at)], self.vmap_area_root, True)
+        else:
+            rb_link_node(va, None, self.vmap_area_root, True)
+        rb_insert_color(va, self.vmap_area_root)
+        self._va[start] = va
         gap = start - prev_end
         cur = seq.insert_at(at[0], at[1], start, end, gap)
         rng = self.range
@@ -226,7 +314,7 @@ class BusyListAllocator:
         nz = gap > 0 and vms < start < vme
         nxt = seq.next(*cur)
         if not seq.is_end(*nxt):
-            old = seq._v[nxt[0]][nxt[1]]
+            old = seq.val(*nxt)
             nstart = seq.start(*nxt)
             new = nstart - end
             seq.set_val(nxt[0], nxt[1], new)
@@ -237,29 +325,40 @@ class BusyListAllocator:
         if start < vme and end > vms:
             self._vm_busy_bytes += min(end, vme) - max(start, vms)
 
-    def _erase_busy(self, addr: int, steps: Steps, old_cache_rules: bool,
-                    cur: tuple[int, int] | None = None) -> tuple[int, int]:
-        """Unlink a busy area (rb_erase + list_del); apply 4.19's cache rule."""
-        seq = self._busy
+    def _free_vmap_area(self, addr: int, steps: Steps) -> None:
+        """4.19 ``__free_vmap_area``: the cache rule, unlink, kfree_rcu."""
+        seq = self.vmap_area_list
+        cur = seq.find(addr)
         if cur is None:
-            cur = seq.find(addr)
-            if cur is None:
-                raise NonexistentAreaError(addr)
+            raise NonexistentAreaError(addr)
+        self._free_vmap_cache_rule(cur)
+        self._unlink_vmap_area(cur, steps)
+        steps.objects_freed += 1                 # kfree_rcu(va, rcu_head)
+
+    def _free_vmap_cache_rule(self, cur: Cursor) -> None:
+        """The free_vmap_cache update at the top of 4.19's __free_vmap_area."""
+        if self.free_vmap_cache is None:
+            return
+        seq = self.vmap_area_list
+        if seq.end(*cur) < self.cached_vstart:
+            self.free_vmap_cache = None
+        elif seq.start(*cur) <= self.free_vmap_cache:
+            # free_vmap_cache = rb_prev(&va->rb_node)
+            prev = seq.prev(*cur)
+            self.free_vmap_cache = seq.start(*prev) if prev is not None else None
+
+    def _unlink_vmap_area(self, cur: Cursor, steps: Steps) -> tuple[int, int]:
+        """rb_erase + RB_CLEAR_NODE + list_del_rcu of the busy area at ``cur``."""
+        seq = self.vmap_area_list
         start, end = seq.start(*cur), seq.end(*cur)
         prev = seq.prev(*cur)
-        if old_cache_rules and self._cache is not None:
-            if end < self._cvstart:
-                self._cache = None
-            elif start <= self._cache:
-                # free_vmap_cache = rb_prev(&va->rb_node)
-                self._cache = seq.start(*prev) if prev is not None else None
         prev_end = seq.end(*prev) if prev is not None else self.range.vstart
         rng = self.range
         vms, vme = rng.vmalloc_start, rng.vmalloc_end
-        nz = -(seq._v[cur[0]][cur[1]] > 0 and vms < start < vme)
+        nz = -(seq.val(*cur) > 0 and vms < start < vme)
         nxt = seq.delete(*cur)
         if not seq.is_end(*nxt):
-            old = seq._v[nxt[0]][nxt[1]]
+            old = seq.val(*nxt)
             nstart = seq.start(*nxt)
             new = nstart - prev_end
             seq.set_val(nxt[0], nxt[1], new)
@@ -268,6 +367,7 @@ class BusyListAllocator:
         self._nz_vm += nz
         if start < vme and end > vms:
             self._vm_busy_bytes -= min(end, vme) - max(start, vms)
+        rb_erase(self._va.pop(start), self.vmap_area_root)
         steps.tree_erases += 1
         self._busy_bytes -= end - start
         return start, end
@@ -275,7 +375,7 @@ class BusyListAllocator:
     # ------------------------------------------------------------ read-outs
     @property
     def nr_busy(self) -> int:
-        return len(self._busy)
+        return len(self.vmap_area_list)
 
     # Fragmentation read-outs cover the vmalloc range [VMALLOC_START,
     # VMALLOC_END), where vmalloc() allocates; O(log n) each.
@@ -290,19 +390,19 @@ class BusyListAllocator:
     def _vm_tail(self) -> int:
         """Free bytes between the last area starting below VMALLOC_END and VMALLOC_END."""
         rng = self.range
-        seq = self._busy
-        last = seq.locate_le(rng.vmalloc_end - 1) if len(seq) else None
+        seq = self.vmap_area_list
+        last = seq.locate_le(rng.vmalloc_end - 1)
         floor = rng.vmalloc_start if last is None else max(rng.vmalloc_start, seq.end(*last))
         return max(0, rng.vmalloc_end - floor)
 
     def busy_areas(self) -> list[tuple[int, int]]:
-        return [(s, e) for s, e, _ in self._busy.items()]
+        return [(s, e) for s, e, _ in self.vmap_area_list.items()]
 
     def free_blocks(self) -> list[tuple[int, int]]:
         """The gaps between busy areas, over the whole range."""
         out = []
         prev = self.range.vstart
-        for s, e, _ in self._busy.items():
+        for s, e, _ in self.vmap_area_list.items():
             if s > prev:
                 out.append((prev, s))
             prev = e
@@ -313,7 +413,7 @@ class BusyListAllocator:
     def largest_free_bytes(self) -> int:
         """The largest free block inside the vmalloc range."""
         rng = self.range
-        seq = self._busy
+        seq = self.vmap_area_list
         best = self._vm_tail()
         first = seq.locate(rng.vmalloc_start + 1)       # first area starting inside
         if seq.is_end(*first) or seq.start(*first) >= rng.vmalloc_end:
@@ -334,10 +434,7 @@ class BusyListAllocator:
     def check(self) -> None:
         """Raise InvariantError if an invariant is broken."""
         rng = self.range
-        self._check_busy_seq()
-        items = self._busy.items()
-        if self._busy_bytes != sum(e - s for s, e, _ in items):
-            raise InvariantError("busy byte count is stale")
+        self._check_busy()
         vm_blocks = [(max(s, rng.vmalloc_start), min(e, rng.vmalloc_end))
                      for s, e in BusyListAllocator.free_blocks(self)]
         vm_blocks = [(s, e) for s, e in vm_blocks if e > s]
@@ -352,12 +449,14 @@ class BusyListAllocator:
         if covered != rng.vend - rng.vstart:
             raise InvariantError("busy areas and free blocks do not tile the range")
 
-    def _check_busy_seq(self) -> None:
-        """The busy sequence: inside the range, sorted, disjoint, gaps and
-        augmentation up to date, free_vmap_cache a live area."""
+    def _check_busy(self) -> None:
+        """The busy list: inside the range, sorted, disjoint, gaps and
+        augmentation up to date; the busy rb-tree valid and holding the same
+        areas; free_vmap_cache a live area."""
         rng = self.range
         prev_end = rng.vstart
-        for s, e, gap in self._busy.items():
+        items = self.vmap_area_list.items()
+        for s, e, gap in items:
             if not (rng.vstart <= s < e <= rng.vend):
                 raise InvariantError(f"busy area [{s:#x}, {e:#x}) outside the range or empty")
             if s < prev_end:
@@ -365,21 +464,24 @@ class BusyListAllocator:
             if gap != s - prev_end:
                 raise InvariantError(f"stale gap before [{s:#x}, {e:#x})")
             prev_end = e
-        self._check_seq(self._busy)
-        if self._cache is not None and self._busy.find(self._cache) is None:
-            raise InvariantError(f"free_vmap_cache {self._cache:#x} is not a live busy area")
+        if self._busy_bytes != sum(e - s for s, e, _ in items):
+            raise InvariantError("busy byte count is stale")
+        check_augseq(self.vmap_area_list)
+        msg = rb_validate(self.vmap_area_root)
+        if msg is not None:
+            raise InvariantError(f"vmap_area_root: {msg}")
+        if [(n.va_start, n.va_end) for n in rb_inorder(self.vmap_area_root)] != [
+                (s, e) for s, e, _ in items]:
+            raise InvariantError("vmap_area_root and vmap_area_list hold different areas")
+        if len(self._va) != len(items):
+            raise InvariantError("the area -> node map is stale")
+        if self.free_vmap_cache is not None and self.vmap_area_list.find(self.free_vmap_cache) is None:
+            raise InvariantError(f"free_vmap_cache {self.free_vmap_cache:#x} is not a live busy area")
 
-    @staticmethod
-    def _check_seq(seq: AugSeq) -> None:
-        for c, v in enumerate(seq._v):
-            if seq._cmax[c] != (max(v) if v else -1):
-                raise InvariantError(f"chunk {c} maximum is stale")
-            if v and seq._firsts[c] != seq._s[c][0]:
-                raise InvariantError(f"chunk {c} first start is stale")
-        for c in range(len(seq._s)):
-            if seq.rank(c, 0) != sum(len(x) for x in seq._s[:c]):
-                raise InvariantError(f"chunk {c} rank is stale")
-        size = seq._size
-        for i in range(size - 1, 0, -1):
-            if seq._seg[i] != max(seq._seg[2 * i], seq._seg[2 * i + 1]):
-                raise InvariantError("segment tree is stale")
+
+def check_augseq(seq: AugSeq) -> None:
+    """AugSeq.check(), reported as an InvariantError."""
+    try:
+        seq.check()
+    except AugSeqError as exc:
+        raise InvariantError(str(exc)) from exc

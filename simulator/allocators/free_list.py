@@ -17,17 +17,42 @@ the freed area with its address neighbours (``__merge_add_free_va_area``)::
 
     |<------VA------>|<-----Next----->|     |<-----Prev----->|<------VA------>|
 
-Requests whose vstart is not a vmalloc address take the old busy-list path
-(4.19's search, over the same busy areas, with the old cache globals), and
-areas outside the vmalloc range are freed with the old cache rule: that is why
-this class extends :class:`BusyListAllocator`.
+Every allocated area, vmalloc or not, goes into the 4.19 busy tree + list
+(``vmap_area_root`` / ``vmap_area_list``, inherited from
+:class:`BusyListAllocator`).  Requests whose vstart is not a vmalloc address
+take the old busy-list path (4.19's search over *all* busy areas, with the old
+cache globals); areas whose va_end is outside (VMALLOC_START, VMALLOC_END] are
+freed with the old cache rule and kfree'd.
+
+``vmalloc_init`` as the RFC writes it: the first free block [VMALLOC_START,
+vmlist->addr) and the last one [end of the last vmlist area, VMALLOC_END) are
+inserted even when empty (only the padding between vmlist areas is guarded by
+``> 0``).  An empty block never fits, but every walk over it counts it, it is
+an object of the free list/tree (``nr_free_objects``), and it is healed by a
+merge: freeing the area at VMALLOC_START merges with it (twice when the next
+block abuts), freeing the area ending at VMALLOC_END merges into the last one.
+The vmlist is the early areas inside [VMALLOC_START, VMALLOC_END) (clipped);
+early areas outside only enter the busy tree.
 
 The walk is counted in O(log n): free blocks live in an :class:`AugSeq` whose
 ``val`` is the block size, so "the first block from the cursor that fits" and
 ``free_va_max_size`` (the largest block skipped) are segment-tree queries.  The
-free tree is modelled: each descent counts ``tree_depth(nr_free_blocks)``.
+free tree is modelled: each descent counts ``tree_depth(nr_free_objects)``.
 
-Deviations from the RFC text, where the RFC would corrupt state or BUG():
+The RFC's old path can corrupt its free list, and vmsim stops there with
+:class:`RfcFreeListCorruption` (never a silent overlap): a request whose
+vstart is not a vmalloc address but whose [vstart, vend) reaches into the
+vmalloc range (e.g. vstart 0xbf000000, vend 0xff800000 on 32-bit ARM, with
+VMALLOC_START 0xf0800000) walks the busy list and may find a hole inside
+[VMALLOC_START, VMALLOC_END); the RFC inserts the area in the busy tree but
+leaves its addresses on the free list, which hands them out again (two busy
+areas overlap; the free of either merges an area overlapping a free block).
+The same error is raised if the free of a vmalloc area would leave
+``free_vmap_cache`` pointing at it (the RFC skips the cache rule for vmalloc
+areas: a dangling pointer).
+
+Deviations from the RFC text, where the RFC would BUG() (no state it reaches
+is lost):
 - ALIGN overflow: the RFC has no overflow check in the walk, so a huge
   alignment that wraps ALIGN() to 0 would "fit" and then hit
   ``BUG_ON(va->va_start < vstart)``.  vmsim treats such a block as not fitting
@@ -35,16 +60,20 @@ Deviations from the RFC text, where the RFC would corrupt state or BUG():
 - A vmalloc-path failure returns VMALLOC_END; the RFC then fails only if
   ``VMALLOC_END + size > vend``.  vmsim always fails it (vend beyond
   VMALLOC_END is not a vmalloc request in practice).
-- The free list covers only the vmalloc range; an old-path request whose
-  [vstart, vend) reaches into the vmalloc range would allocate behind the free
-  list's back (an RFC bug).  Keep old-path ranges (modules) outside it.
 """
 
 from __future__ import annotations
 
 from .augseq import AugSeq
-from .base import AllocResult, InvariantError, Range, Steps, check_request, tree_depth
-from .busy_list import BusyListAllocator
+from .base import (AllocatorError, AllocResult, InvariantError, Range, Steps, check_request,
+                   tree_depth)
+from .busy_list import BusyListAllocator, check_augseq
+
+
+class RfcFreeListCorruption(AllocatorError):
+    """The seed RFC would corrupt its free list here (see the free_list module
+    notes); vmsim cannot represent the state and stops.  The allocator must
+    not be used after this error."""
 
 
 class FreeListAllocator(BusyListAllocator):
@@ -54,91 +83,108 @@ class FreeListAllocator(BusyListAllocator):
                    "last_free_va_chunk, coalescing on free")
 
     def __init__(self, rng: Range, initial_busy: list[tuple[int, int]]) -> None:
+        super().__init__(rng, initial_busy)
         vms, vme = rng.vmalloc_start, rng.vmalloc_end
-        # Busy areas of the vmalloc range (va_end in (VMALLOC_START, VMALLOC_END]:
-        # the areas __free_vmap_area merges into the free list) only need a
-        # lookup: the old path's walks stay in their own [vstart, vend), which
-        # must not reach into the vmalloc range (see the module notes), and
-        # reach the same address with the same count whether or not the list
-        # goes on past vend.  Keeping them in a dict instead of the gap
-        # sequence saves the gap bookkeeping on every vmalloc/vfree.
-        self._vm_busy: dict[int, int] = {s: e for s, e in initial_busy if vms < e <= vme}
-        super().__init__(rng, [(s, e) for s, e in initial_busy if not vms < e <= vme])
-        self._busy_bytes += sum(e - s for s, e in self._vm_busy.items())
-        # vmalloc_init: free areas of [VMALLOC_START, VMALLOC_END) around the vmlist.
+        # vmalloc_init: "Build free areas." around the vmlist.
+        vmlist = [(max(s, vms), min(e, vme)) for s, e in initial_busy if s < vme and e > vms]
         blocks = []
-        prev = rng.vmalloc_start
-        for s, e in initial_busy:
-            if e <= rng.vmalloc_start or s >= rng.vmalloc_end:
-                continue
-            if s > prev:
-                blocks.append((prev, s, s - prev))
-            prev = max(prev, e)
-        if rng.vmalloc_end > prev:
-            blocks.append((prev, rng.vmalloc_end, rng.vmalloc_end - prev))
-        self._free = AugSeq(blocks)
-        self._free_bytes = sum(b[2] for b in blocks)
-        self._last_chunk: int | None = None   # last_free_va_chunk (start of a free block)
-        self._fvms = 0                        # free_va_max_size
-        self._last_vstart = 0                 # last_alloc_vstart
-        self._last_align = 0                  # last_alloc_align
+        if not vmlist:
+            blocks.append((vms, vme))
+        else:
+            blocks.append((vms, vmlist[0][0]))                 # even when empty
+            for (_, pe), (s, _) in zip(vmlist, vmlist[1:]):
+                if s - pe > 0:                                  # padding between areas
+                    blocks.append((pe, s))
+            blocks.append((vmlist[-1][1], vme))                 # even when empty
+        self.free_vmap_area_list = AugSeq([(s, e, e - s) for s, e in blocks])
+        self._empty_blocks = sum(1 for s, e in blocks if s == e)
+        self._free_bytes = sum(e - s for s, e in blocks)
+        self.last_free_va_chunk: int | None = None   # va_start of a free block
+        self.free_va_max_size = 0
+        self.last_alloc_vstart = 0
+        self.last_alloc_align = 0
 
     # ----------------------------------------------------------------- API
     def alloc(self, size: int, align: int = 1, vstart: int | None = None,
               vend: int | None = None) -> AllocResult:
         vstart, vend = check_request(self.range, size, align, vstart, vend)
         steps = Steps()
-        rng = self.range
-        if rng.vmalloc_start <= vstart < rng.vmalloc_end:      # is_vmalloc_addr(vstart)
-            addr = self._alloc_vmalloc_area(size, align, vstart, vend, steps)
-            if addr is not None:                                # __insert_vmap_area(va, busy)
-                steps.tree_nodes += tree_depth(len(self._busy) + len(self._vm_busy))
-                steps.tree_inserts += 1
-                self._vm_busy[addr] = addr + size               # free_vmap_cache untouched
-                self._busy_bytes += size
-        else:
-            addr = self._search(size, align, vstart, vend, steps)
-            if addr is not None:
-                self._insert_busy(addr, addr + size, steps)
-                self._cache = addr
-        return AllocResult(addr, steps)
+        return AllocResult(self.alloc_vmap_area(size, align, vstart, vend, steps), steps)
 
-    def free(self, addr: int) -> Steps:
-        steps = Steps()
-        end = self._vm_busy.pop(addr, None)
-        if end is not None:                                   # a vmalloc-range area
-            steps.tree_erases += 1                            # rb_erase from the busy tree
-            self._busy_bytes -= end - addr
-            self._merge_add_free_va_area(addr, end, steps)
-        else:                                                 # the old rules
-            self._erase_busy(addr, steps, True)               # raises if not busy
-            steps.objects_freed += 1                          # kfree_rcu(va, rcu_head)
-        return steps
+    def alloc_vmap_area(self, size: int, align: int, vstart: int, vend: int,
+                        steps: Steps) -> int | None:
+        rng = self.range
+        vms, vme = rng.vmalloc_start, rng.vmalloc_end
+        if vms <= vstart < vme:                                 # is_vmalloc_addr(vstart)
+            addr = self.alloc_vmalloc_area(size, align, vstart, vend, steps)
+            if addr is not None:                                # found: (no free_vmap_cache)
+                self._insert_vmap_area(addr, addr + size, steps)
+            return addr
+        addr = self._search(size, align, vstart, vend, steps)   # the old path
+        if addr is not None:
+            if addr < vme and addr + size > vms:
+                raise RfcFreeListCorruption(
+                    f"RFC 2018 alloc_vmap_area(size={size:#x}, align={align:#x}, vstart={vstart:#x}, "
+                    f"vend={vend:#x}): vstart is not a vmalloc address, so the old busy-list path "
+                    f"ran and found [{addr:#x}, {addr + size:#x}) inside the vmalloc range "
+                    f"[{vms:#x}, {vme:#x}); the RFC would insert it in the busy tree and leave it on "
+                    "the free list, which hands it out again (overlapping areas). vmsim stops here: "
+                    "keep requests with a non-vmalloc vstart out of the vmalloc range.")
+            self._insert_vmap_area(addr, addr + size, steps)
+            self.free_vmap_cache = addr
+        return addr
+
+    def _free_vmap_area(self, addr: int, steps: Steps) -> None:
+        """The RFC's ``__free_vmap_area``."""
+        rng = self.range
+        seq = self.vmap_area_list
+        cur = seq.find(addr)
+        if cur is None:
+            super()._free_vmap_area(addr, steps)                # raises NonexistentAreaError
+            return
+        end = seq.end(*cur)
+        if not rng.vmalloc_start < end <= rng.vmalloc_end:      # the old rules
+            super()._free_vmap_area(addr, steps)
+            return
+        if self.free_vmap_cache == addr:
+            raise RfcFreeListCorruption(
+                f"RFC 2018 __free_vmap_area({addr:#x}): free_vmap_cache points at this vmalloc area, "
+                "and the RFC skips the cache update for vmalloc areas: it would dangle.")
+        last_free_va_start = self.last_free_va_chunk or 0
+        self._unlink_vmap_area(cur, steps)                      # rb_erase + list_del_rcu
+        va_start = self._merge_add_free_va_area(addr, end, steps)
+        # Update a search criteria if merging/inserting is done before
+        # last_free_va_chunk va_start address.
+        if last_free_va_start and va_start <= last_free_va_start:
+            fl = self.free_vmap_area_list
+            p = fl.prev(*fl.find(va_start))
+            self.last_free_va_chunk = fl.start(*p) if p is not None else None
 
     # ------------------------------------------------ alloc_vmalloc_area()
-    def _alloc_vmalloc_area(self, size: int, align: int, vstart: int, vend: int,
-                            steps: Steps) -> int | None:
-        fl = self._free
+    def alloc_vmalloc_area(self, size: int, align: int, vstart: int, vend: int,
+                           steps: Steps) -> int | None:
+        """The RFC's ``alloc_vmalloc_area``: nva_start_addr, or None where it
+        returns VMALLOC_END."""
+        fl = self.free_vmap_area_list
         mask = self.range.mask
         am1 = align - 1
-        if (self._last_chunk is None or size <= self._fvms or vstart < self._last_vstart
-                or align < self._last_align):
-            begin = (0, 0)
-            self._fvms = 0
-            self._last_chunk = None
+        if (self.last_free_va_chunk is None or size <= self.free_va_max_size
+                or vstart < self.last_alloc_vstart or align < self.last_alloc_align):
+            begin = fl.first_cursor()                           # list_first_entry
+            self.free_va_max_size = 0
+            self.last_free_va_chunk = None
         else:
-            begin = fl.find(self._last_chunk)
+            begin = fl.find(self.last_free_va_chunk)
         if not len(fl):
             return None
 
         p_fit = None
         nva = 0
         small_align = align <= self.range.page_size
-        b_c, b_j = begin
-        if fl._s[b_c][b_j] > vstart:
+        if fl.start(*begin) > vstart:
             cur = begin                              # the common, cached case
-            if small_align and fl._v[b_c][b_j] >= size:
-                nva, p_fit = fl._s[b_c][b_j], begin  # the first block examined fits
+            if small_align and fl.val(*begin) >= size:
+                nva, p_fit = fl.start(*begin), begin  # the first block examined fits
         else:
             # Blocks starting at or below vstart try nva = ALIGN(vstart): only
             # the last of them can reach past vstart.
@@ -172,8 +218,8 @@ class FreeListAllocator(BusyListAllocator):
         else:
             stop = p_fit if p_fit is not None else fl.end_cursor()
             skipped = fl.range_max(begin[0], begin[1], stop[0], stop[1])
-            if skipped > self._fvms:
-                self._fvms = skipped                  # free_va_max_size = max(...)
+            if skipped > self.free_va_max_size:
+                self.free_va_max_size = skipped      # free_va_max_size = max(...)
             walked = fl.distance(begin[0], begin[1], stop[0], stop[1]) + (p_fit is not None)
             steps.list_nodes += walked
             steps.free_nodes += walked
@@ -183,107 +229,99 @@ class FreeListAllocator(BusyListAllocator):
             return None                               # Nothing has been found, give up.
 
         b_start, b_end = fl.start(*p_fit), fl.end(*p_fit)
-        self._last_chunk = b_start
-        self._last_vstart = vstart
-        self._last_align = align
+        self.last_free_va_chunk = b_start
+        self.last_alloc_vstart = vstart
+        self.last_alloc_align = align
         c, j = p_fit
         if b_start == nva and b_end == nva + size:
             steps.fit = "FL"
             prev = fl.prev(c, j)
-            self._last_chunk = fl.start(*prev) if prev is not None else None
+            self.last_free_va_chunk = fl.start(*prev) if prev is not None else None
             fl.delete(c, j)                            # __remove_free_va_area(b_fit)
             steps.tree_erases += 1
             steps.objects_freed += 1
         elif b_start == nva:
             steps.fit = "LE"
             fl.resize(c, j, b_start + size, b_end)
-            self._last_chunk = b_start + size
+            self.last_free_va_chunk = b_start + size
         elif b_end == nva + size:
             steps.fit = "RE"
             fl.resize(c, j, b_start, nva)
         else:
             steps.fit = "NE"
             steps.objects_allocated += 1               # kzalloc(..., GFP_NOWAIT)
-            steps.tree_nodes += tree_depth(len(fl))
-            steps.free_nodes += tree_depth(len(fl))
+            depth = tree_depth(len(fl))                # __insert_vmap_area(va, free tree)
+            steps.tree_nodes += depth
+            steps.free_nodes += depth
             steps.tree_inserts += 1
             fl.resize(c, j, b_start, nva)
             fl.insert(nva + size, b_end, b_end - nva - size)
         self._free_bytes -= size
         return nva
 
-    # ------------------------------------------- __merge_add_free_va_area()
-    def _merge_add_free_va_area(self, start: int, end: int, steps: Steps) -> None:
-        fl = self._free
-        S, E = fl._s, fl._e
-        last_chunk = self._last_chunk
-        last_free_va_start = last_chunk if last_chunk is not None else 0
-        steps.tree_nodes += len(fl).bit_length()       # __find_va_slot: tree_depth(n)
-        steps.free_nodes += len(fl).bit_length()
+    # ------------------------------------------ __merge_add_free_va_area()
+    def _merge_add_free_va_area(self, start: int, end: int, steps: Steps) -> int:
+        """Merge [start, end) with its neighbours or add it; the va_start of
+        the block it ends up in."""
+        fl = self.free_vmap_area_list
+        depth = tree_depth(len(fl))                    # __find_va_slot
+        steps.tree_nodes += depth
+        steps.free_nodes += depth
         self._free_bytes += end - start
-        c, j = fl.locate(start)
-        merged = None
-        if j < len(S[c]) and S[c][j] == end:
+        # The slot: blocks ending at or below start lie left, blocks starting
+        # at or above end lie right (an empty block at VMALLOC_START == start
+        # lies left, one at VMALLOC_END == end right).
+        c, j = fl.locate(end)
+        merged = False
+        if not fl.is_end(c, j) and fl.start(c, j) == end:
             # |<------VA------>|<-----Next----->|
-            fl.resize(c, j, start, E[c][j])
-            if last_chunk == end:
-                self._last_chunk = start
+            self._empty_blocks -= fl.val(c, j) == 0
+            fl.resize(c, j, start, fl.end(c, j))
+            if self.last_free_va_chunk == end:
+                self.last_free_va_chunk = start
             steps.merges += 1
             steps.objects_freed += 1                   # __remove_free_va_area(va)
-            merged = (c, j)
-        prev = (c, j - 1) if j > 0 else fl.prev(c, j)
-        if prev is not None and E[prev[0]][prev[1]] == start:
+            merged = True
+        prev = fl.prev(c, j)
+        if prev is not None and fl.end(*prev) == start:
             # |<-----Prev----->|<------VA------>|
-            pc, pj = prev
-            result_start = S[pc][pj]
-            fl.resize(pc, pj, result_start, E[c][j] if merged is not None else end)
-            if merged is not None:
+            self._empty_blocks -= fl.val(*prev) == 0
+            result_start = fl.start(*prev)
+            fl.resize(prev[0], prev[1], result_start, fl.end(c, j) if merged else end)
+            if merged:
                 fl.delete(c, j)                        # rb_erase of the merged Next
                 steps.tree_erases += 1
             steps.merges += 1
             steps.objects_freed += 1
-        elif merged is None:
-            prev = None
+            return result_start
+        if not merged:
             fl.insert_at(c, j, start, end, end - start)  # __link_va
             steps.tree_inserts += 1
-            result_start = start
-        else:
-            result_start = start
-        # Update the search criteria if merging/inserting is done before
-        # last_free_va_chunk's va_start.
-        if last_free_va_start and result_start <= last_free_va_start:
-            p = fl.prev(*fl.find(result_start))
-            self._last_chunk = fl.start(*p) if p is not None else None
+        return start
 
     # ------------------------------------------------------------ read-outs
     @property
-    def nr_busy(self) -> int:
-        return len(self._busy) + len(self._vm_busy)
-
-    def busy_areas(self) -> list[tuple[int, int]]:
-        return sorted(super().busy_areas() + list(self._vm_busy.items()))
-
-    @property
     def nr_free_blocks(self) -> int:
-        """Blocks on the free list (it covers exactly the vmalloc range)."""
-        return len(self._free)
+        """Non-empty blocks on the free list (it covers exactly the vmalloc range)."""
+        return len(self.free_vmap_area_list) - self._empty_blocks
 
     @property
     def nr_free_objects(self) -> int:
-        """vmap_area objects on the free list/tree: what ``Steps.free_nodes`` walked."""
-        return len(self._free)
+        """vmap_area objects on the free list/tree, empty ones included: what
+        ``Steps.free_nodes`` walked."""
+        return len(self.free_vmap_area_list)
 
     def largest_free_bytes(self) -> int:
-        return max(self._free.max_val(), 0)
+        return max(self.free_vmap_area_list.max_val(), 0)
 
     def total_free_bytes(self) -> int:
         return self._free_bytes
 
     def free_blocks(self) -> list[tuple[int, int]]:
-        """The free list's blocks inside the vmalloc range, plus the gaps between
-        busy areas outside it (clipped at VMALLOC_START / VMALLOC_END)."""
+        """The free list's non-empty blocks inside the vmalloc range, plus the
+        gaps between busy areas outside it (clipped at VMALLOC_START / VMALLOC_END)."""
         rng = self.range
-        out = [(s, e) for s, e, _ in self._free.items()]
+        out = [(s, e) for s, e, _ in self.free_vmap_area_list.items() if e > s]
         for s, e in super().free_blocks():
             if e <= rng.vmalloc_start or s >= rng.vmalloc_end:
                 out.append((s, e))
@@ -295,44 +333,40 @@ class FreeListAllocator(BusyListAllocator):
         return sorted(out)
 
     def check(self) -> None:
-        self._check_busy_seq()
+        self._check_busy()
         rng = self.range
         busy = self.busy_areas()
-        prev_end = rng.vstart
-        for s, e in busy:
-            if not (rng.vstart <= s < e <= rng.vend):
-                raise InvariantError(f"busy area [{s:#x}, {e:#x}) outside the range or empty")
-            if s < prev_end:
-                raise InvariantError(f"busy area [{s:#x}, {e:#x}) overlaps its predecessor")
-            prev_end = e
-        if self._busy_bytes != sum(e - s for s, e in busy):
-            raise InvariantError("busy byte count is stale")
-        for s, e in self._vm_busy.items():
-            if not rng.vmalloc_start < e <= rng.vmalloc_end:
-                raise InvariantError(f"area [{s:#x}, {e:#x}) kept as a vmalloc area is not one")
-        items = self._free.items()
+        fl = self.free_vmap_area_list
+        items = fl.items()
         prev_end = None
         for s, e, size in items:
-            if not (rng.vmalloc_start <= s < e <= rng.vmalloc_end):
+            if not (rng.vmalloc_start <= s <= e <= rng.vmalloc_end):
                 raise InvariantError(f"free block [{s:#x}, {e:#x}) outside the vmalloc range")
             if size != e - s:
                 raise InvariantError(f"stale size of free block [{s:#x}, {e:#x})")
-            if prev_end is not None and s <= prev_end:
-                raise InvariantError(f"free block [{s:#x}, {e:#x}) overlaps or abuts its predecessor")
+            if prev_end is not None and s < prev_end:
+                raise InvariantError(f"free block [{s:#x}, {e:#x}) overlaps its predecessor")
             prev_end = e
-        self._check_seq(self._free)
+        nonempty = [(s, e) for s, e, _ in items if e > s]
+        for (_, e1), (s2, _) in zip(nonempty, nonempty[1:]):
+            if e1 == s2:
+                raise InvariantError(f"free blocks not coalesced at {e1:#x}")
+        empties = [(s, e) for s, e, _ in items if e == s]
+        if len(empties) != self._empty_blocks or any(
+                s not in (rng.vmalloc_start, rng.vmalloc_end) for s, _ in empties):
+            raise InvariantError(f"empty free blocks {empties} (counted {self._empty_blocks})")
+        check_augseq(fl)
         if self._free_bytes != sum(b[2] for b in items):
             raise InvariantError("free byte count is stale")
         # Busy areas and free blocks tile the vmalloc range exactly.
         inside = [(max(s, rng.vmalloc_start), min(e, rng.vmalloc_end)) for s, e in busy
                   if e > rng.vmalloc_start and s < rng.vmalloc_end]
-        pieces = sorted(inside + [(s, e) for s, e, _ in items])
         pos = rng.vmalloc_start
-        for s, e in pieces:
+        for s, e in sorted(inside + nonempty):
             if s != pos:
                 raise InvariantError(f"busy areas and free blocks do not tile the vmalloc range at {pos:#x}")
             pos = e
         if pos != rng.vmalloc_end:
             raise InvariantError("busy areas and free blocks do not reach VMALLOC_END")
-        if self._last_chunk is not None and self._free.find(self._last_chunk) is None:
-            raise InvariantError(f"last_free_va_chunk {self._last_chunk:#x} is not a live free block")
+        if self.last_free_va_chunk is not None and fl.find(self.last_free_va_chunk) is None:
+            raise InvariantError(f"last_free_va_chunk {self.last_free_va_chunk:#x} is not a live free block")

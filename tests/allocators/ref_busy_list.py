@@ -16,10 +16,11 @@ Modelling decisions (report any disagreement to the lead):
   taken modulo ``2**rng.word_bits``, so the ``addr + size < addr`` checks and
   the ``addr < vstart`` check of the cache path behave as in C.  ``vend`` is
   used as given (a range ending at ``2**word_bits`` is not a C value).
-* The busy-tree descent of the uncached path finds *the lowest area with
-  va_end >= addr*.  (In a real rb-tree, when one area ends exactly at ``addr``
-  and the next starts there, which of the two the descent stops at depends on
-  the tree shape; we take the lower one, which costs one extra walk iteration.)
+* The busy tree is a real red-black tree (``simulator.allocators.rbtree``, a
+  port of lib/rbtree.c tested on its own), fed the kernel's insertions and
+  erasures: the uncached descent runs literally over it and stops where the
+  kernel's does (on the boundary of two abutting areas, at whichever is the
+  ancestor).  Its node count is still the modelled ``tree_depth(nr_busy)``.
 * ``found:`` with ``addr < vstart`` (only reachable when ``ALIGN`` wraps to 0
   inside the walk; Linux 4.19 would hit ``BUG_ON(va->va_start < vstart)``) is
   treated as an overflow: ``addr = None``.
@@ -28,7 +29,9 @@ Modelling decisions (report any disagreement to the lead):
   walk-loop body executions as ``list_nodes``, and on success
   ``tree_depth(nr_busy)`` + one ``tree_inserts`` for ``__insert_vmap_area``.
   The kmalloc before the lock is not counted.  Free: one ``tree_erases``,
-  one ``objects_freed`` (``kfree_rcu``), no tree nodes.
+  one ``objects_freed`` (``kfree_rcu``), no tree nodes.  ``find_vmap_area``:
+  ``tree_depth(nr_busy)`` tree nodes, nothing else.
+* Read: Linux 4.19 mm/vmalloc.c (repo 0x88888888/Linux-4.19).
 """
 
 from __future__ import annotations
@@ -37,19 +40,11 @@ from collections.abc import Iterable
 
 from simulator.allocators.base import (AllocResult, InvariantError, NonexistentAreaError, Range,
                                        Steps, check_request, tree_depth)
+from simulator.allocators.rbtree import (RB_CLEAR_NODE, RbNode, RbRoot, rb_erase, rb_inorder,
+                                         rb_insert_color, rb_link_node, rb_prev, rb_validate)
 
-
-class Area:
-    """A ``struct vmap_area``: identity matters (cache pointers)."""
-
-    __slots__ = ("va_start", "va_end")
-
-    def __init__(self, va_start: int, va_end: int) -> None:
-        self.va_start = va_start
-        self.va_end = va_end
-
-    def __repr__(self) -> str:
-        return f"Area({self.va_start:#x}, {self.va_end:#x})"
+#: A ``struct vmap_area`` (with its ``rb_node``): identity matters (cache pointers).
+Area = RbNode
 
 
 def ALIGN(x: int, a: int, mask: int) -> int:  # noqa: N802 - the kernel's macro name
@@ -65,8 +60,12 @@ class RefBusyList:
     def __init__(self, rng: Range, initial_busy: Iterable[tuple[int, int]]) -> None:
         self.rng = rng
         self.mask = rng.mask
-        # vmap_area_list (and, for lookups, vmap_area_root): address-sorted.
-        self.vmap_area_list: list[Area] = [Area(s, e) for s, e in sorted(initial_busy)]
+        # vmap_area_list and vmap_area_root; vmalloc_init inserts the vmlist
+        # areas in address order with __insert_vmap_area.
+        self.vmap_area_list: list[Area] = []
+        self.vmap_area_root = RbRoot()
+        for s, e in sorted(initial_busy):
+            self._insert_vmap_area(Area(s, e))
         # The cache globals (static, so zero at boot).
         self.free_vmap_cache: Area | None = None
         self.cached_hole_size = 0
@@ -87,6 +86,12 @@ class RefBusyList:
         self._free_vmap_area(va, steps)
         return steps
 
+    def find_vmap_area(self, addr: int) -> Steps:
+        """vfree's lookup: the modelled descent (found or not), no state change."""
+        steps = Steps()
+        steps.tree_nodes += tree_depth(len(self.vmap_area_list))
+        return steps
+
     def busy_areas(self) -> list[tuple[int, int]]:
         return [(a.va_start, a.va_end) for a in self.vmap_area_list]
 
@@ -103,12 +108,25 @@ class RefBusyList:
         if self.free_vmap_cache is not None and not any(
                 a is self.free_vmap_cache for a in self.vmap_area_list):
             raise InvariantError(f"free_vmap_cache {self.free_vmap_cache!r} is not a busy area")
+        msg = rb_validate(self.vmap_area_root)
+        if msg is not None:
+            raise InvariantError(f"vmap_area_root: {msg}")
+        if list(rb_inorder(self.vmap_area_root)) != self.vmap_area_list:
+            raise InvariantError("vmap_area_root and vmap_area_list differ")
 
     # ------------------------------------------------------- kernel helpers
     def _find_vmap_area(self, addr: int) -> Area:
-        for va in self.vmap_area_list:
-            if va.va_start == addr:
-                return va
+        """``__find_vmap_area``: the descent; vfree passes the area's start."""
+        n = self.vmap_area_root.rb_node
+        while n is not None:
+            if addr < n.va_start:
+                n = n.left
+            elif addr >= n.va_end:
+                n = n.right
+            else:
+                if n.va_start != addr:
+                    break
+                return n
         raise NonexistentAreaError(addr)
 
     def _index(self, va: Area) -> int:
@@ -118,23 +136,44 @@ class RefBusyList:
         raise AssertionError(f"{va!r} is not in vmap_area_list")
 
     def _descend(self, addr: int) -> int | None:
-        """The vmap_area_root descent: the lowest area with va_end >= addr."""
-        for i, a in enumerate(self.vmap_area_list):
-            if a.va_end >= addr:
-                return i
-        return None
+        """The vmap_area_root descent of alloc_vmap_area, literally; the
+        index of ``first`` in vmap_area_list, or None."""
+        n = self.vmap_area_root.rb_node
+        first = None
+        while n is not None:
+            tmp = n
+            if tmp.va_end >= addr:
+                first = tmp
+                if tmp.va_start <= addr:
+                    break
+                n = n.left
+            else:
+                n = n.right
+        return None if first is None else self._index(first)
 
     def _insert_vmap_area(self, va: Area) -> None:
+        """``__insert_vmap_area``, literally (the overlap checks are vmsim's:
+        the kernel's descent BUG()s only when neither way fits)."""
         lst = self.vmap_area_list
-        i = 0
-        while i < len(lst) and lst[i].va_start < va.va_start:
-            i += 1
-        # __insert_vmap_area BUG()s on an overlap.
-        if i > 0 and lst[i - 1].va_end > va.va_start:
-            raise AssertionError(f"kernel BUG: {va!r} overlaps {lst[i - 1]!r}")
-        if i < len(lst) and lst[i].va_start < va.va_end:
-            raise AssertionError(f"kernel BUG: {va!r} overlaps {lst[i]!r}")
-        lst.insert(i, va)
+        for a in lst:
+            if a.va_start < va.va_end and va.va_start < a.va_end:
+                raise AssertionError(f"vmsim: {va!r} overlaps {a!r}")
+        parent = None
+        is_left = True
+        p = self.vmap_area_root.rb_node
+        while p is not None:
+            parent = p
+            if va.va_start < p.va_end:
+                p, is_left = p.left, True
+            elif va.va_end > p.va_start:
+                p, is_left = p.right, False
+            else:
+                raise AssertionError("kernel BUG() in __insert_vmap_area")
+        rb_link_node(va, parent, self.vmap_area_root, is_left)
+        rb_insert_color(va, self.vmap_area_root)
+        # address-sort this list
+        tmp = rb_prev(va)
+        lst.insert(self._index(tmp) + 1 if tmp is not None else 0, va)
 
     # ---------------------------------------------------- alloc_vmap_area
     def alloc_vmap_area(self, size: int, align: int, vstart: int, vend: int,
@@ -222,12 +261,13 @@ class RefBusyList:
             else:
                 cache = self.free_vmap_cache
                 if va.va_start <= cache.va_start:
-                    i = self._index(va)     # rb_prev(&va->rb_node)
-                    self.free_vmap_cache = self.vmap_area_list[i - 1] if i > 0 else None
+                    self.free_vmap_cache = rb_prev(va)
                     # cached_hole_size and cached_align are not updated.
 
     def _erase_busy(self, va: Area, steps: Steps) -> None:
-        del self.vmap_area_list[self._index(va)]   # rb_erase + list_del_rcu
+        rb_erase(va, self.vmap_area_root)
+        RB_CLEAR_NODE(va)
+        del self.vmap_area_list[self._index(va)]   # list_del_rcu
         steps.tree_erases += 1
 
     def _free_vmap_area(self, va: Area, steps: Steps) -> None:

@@ -20,10 +20,16 @@ Modelling decisions (report any disagreement to the lead):
   ``addr = None``, whatever ``vend`` is: the RFC's comment says the overflow
   path is meant to trigger (literally it would only when vend < VMALLOC_END +
   size).  The NE ``kzalloc(GFP_NOWAIT)`` never fails.
-* ``vmalloc_init``: the free list is [vmalloc_start, vmalloc_end) minus the
-  initial busy areas, as maximal non-empty blocks.  (The literal code would
-  also insert an empty block when an early area starts at VMALLOC_START or
-  ends at VMALLOC_END; we do not.)
+* ``vmalloc_init`` as the RFC writes it: [VMALLOC_START, vmlist->addr) and
+  [end of the last vmlist area, VMALLOC_END) are inserted even when empty;
+  the padding between vmlist areas only when ``> 0``.  The vmlist is the
+  initial areas inside the vmalloc range (clipped to it).  Empty blocks are
+  list nodes (walked, counted) but not free space (``free_blocks()``).
+* The old path's search runs over every busy area (vmap_area_list holds
+  them all); if it finds an area inside [VMALLOC_START, VMALLOC_END) the RFC
+  would leave it on the free list: :class:`RfcFreeListCorruption` is raised
+  before it is inserted.  Likewise when freeing a vmalloc area that
+  ``free_vmap_cache`` points at (the RFC would leave the pointer dangling).
 * ``if (last_free_va_start)`` is kept literally: a chunk starting at address
   0 counts as no chunk.
 * Word overflow in the walk: the RFC has no check, so an ``ALIGN`` that wraps
@@ -51,6 +57,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from simulator.allocators.base import InvariantError, Range, Steps, tree_depth
+from simulator.allocators.free_list import RfcFreeListCorruption
 
 from ref_busy_list import Area, RefBusyList, check_sorted_disjoint, gaps
 
@@ -69,9 +76,20 @@ class RefFreeList(RefBusyList):
         super().__init__(rng, initial_busy)
         self.VMALLOC_START = rng.vmalloc_start
         self.VMALLOC_END = rng.vmalloc_end
-        # free_vmap_area_list (and free_vmap_area_root): address-sorted blocks.
-        self.free_vmap_area_list: list[Area] = [
-            Area(s, e) for s, e in gaps(self.busy_areas(), rng.vmalloc_start, rng.vmalloc_end)]
+        # free_vmap_area_list (and free_vmap_area_root): address-sorted blocks,
+        # built by vmalloc_init ("Build free areas.").
+        self.free_vmap_area_list: list[Area] = []
+        vmlist = [(max(s, rng.vmalloc_start), min(e, rng.vmalloc_end)) for s, e in self.busy_areas()
+                  if s < rng.vmalloc_end and e > rng.vmalloc_start]
+        va = Area(rng.vmalloc_start, rng.vmalloc_end if not vmlist else vmlist[0][0])
+        self.free_vmap_area_list.append(va)
+        prev_va = None
+        for k, (s, e) in enumerate(vmlist):
+            if prev_va is not None and (s - prev_va[1]) > 0:
+                self.free_vmap_area_list.append(Area(prev_va[1], s))
+            if k == len(vmlist) - 1:            # if (!tmp->next)
+                self.free_vmap_area_list.append(Area(e, rng.vmalloc_end))
+            prev_va = (s, e)
         self.last_free_va_chunk: Area | None = None
         self.last_alloc_vstart = 0
         self.last_alloc_align = 0
@@ -83,17 +101,24 @@ class RefFreeList(RefBusyList):
         rng = self.rng
         busy = self.busy_areas()
         out = [g for g in gaps(busy, rng.vstart, rng.vmalloc_start)]
-        out += [(a.va_start, a.va_end) for a in self.free_vmap_area_list]
+        out += [(a.va_start, a.va_end) for a in self.free_vmap_area_list if a.va_end > a.va_start]
         out += [g for g in gaps(busy, rng.vmalloc_end, rng.vend)]
         return out
 
     @property
     def nr_free_blocks(self) -> int:
+        return sum(1 for a in self.free_vmap_area_list if a.va_end > a.va_start)
+
+    @property
+    def nr_free_objects(self) -> int:
         return len(self.free_vmap_area_list)
 
     def check(self) -> None:
         super().check()
-        blocks = [(a.va_start, a.va_end) for a in self.free_vmap_area_list]
+        allb = [(a.va_start, a.va_end) for a in self.free_vmap_area_list]
+        if allb != sorted(allb) or any(e < s for s, e in allb):
+            raise InvariantError(f"free list out of order: {allb}")
+        blocks = [(s, e) for s, e in allb if e > s]
         check_sorted_disjoint(blocks, self.VMALLOC_START, self.VMALLOC_END, "free")
         for (_, e1), (s2, _) in zip(blocks, blocks[1:]):
             if e1 == s2:
@@ -121,6 +146,9 @@ class RefFreeList(RefBusyList):
         addr = self._search(size, align, vstart, vend, steps)
         if addr is None:
             return None
+        if ((addr + size) & self.mask) <= vend and addr >= vstart and (
+                addr < self.VMALLOC_END and addr + size > self.VMALLOC_START):
+            raise RfcFreeListCorruption(f"old path found [{addr:#x}, {addr + size:#x}) in the vmalloc range")
         return self._found(addr, size, vstart, vend, steps, set_cache=True)
 
     def _free_index(self, va: Area) -> int:
@@ -225,6 +253,8 @@ class RefFreeList(RefBusyList):
 
         if not is_vmalloc_area:
             self._update_cache_on_free(va)
+        elif self.free_vmap_cache is va:
+            raise RfcFreeListCorruption(f"free_vmap_cache would dangle at {va!r}")
         self._erase_busy(va, steps)         # rb_erase; RB_CLEAR_NODE; list_del_rcu
 
         if is_vmalloc_area:
@@ -246,11 +276,13 @@ class RefFreeList(RefBusyList):
         # __find_va_slot: one descent of the free tree.
         steps.tree_nodes += tree_depth(len(fl))
         steps.free_nodes += tree_depth(len(fl))     # the free tree
+        # (the descent goes right of a block iff va_start >= its va_end: an
+        # empty block at VMALLOC_START == va_start lies left of va)
         j = 0
-        while j < len(fl) and fl[j].va_start < va.va_start:
+        while j < len(fl) and not va.va_start < fl[j].va_end:
             j += 1
-        if (j > 0 and fl[j - 1].va_end > va.va_start) or (j < len(fl) and fl[j].va_start < va.va_end):
-            raise AssertionError(f"kernel BUG: freed {va!r} overlaps a free block")
+        if any(b.va_start < va.va_end and va.va_start < b.va_end for b in fl):
+            raise AssertionError(f"vmsim: freed {va!r} overlaps a free block")
         # __find_va_siblings
         prev = fl[j - 1] if j > 0 else None
         nxt = fl[j] if j < len(fl) else None

@@ -20,10 +20,14 @@ Layout kinds: ``small`` (a range of 8..512 pages: near-exhaustion), ``arm32``
 ``x86_64`` (64-bit kernel addresses), ``top32`` (a 32-bit range ending just
 below 2**32, so ALIGN wraps).  No range ends at 2**word_bits (not a C value).
 
-For ``free-list`` every request lies wholly inside the vmalloc range (the RFC
-path) or wholly inside the modules range below it (the old busy-list path):
-the RFC assumes that callers with a vstart outside the vmalloc range never
-allocate inside it, and the modules range sits below VMALLOC_START as on ARM.
+Every policy gets the same regions: vmalloc()'s own range, sub-ranges of it,
+the modules range and sub-ranges, the allocator's whole range and a random
+sub-range of it.  On ``arm32`` the last two *straddle* (a vstart below
+VMALLOC_START, a vend inside or at the top of the vmalloc range: the 32-bit ARM
+request vstart 0xbf000000, vend 0xff800000): for ``free-list`` such a request
+takes the RFC's old busy-list path over every busy area, and where it lands in
+the vmalloc range the RFC would corrupt its free list, which both models
+report with ``RfcFreeListCorruption`` (the sequence ends there).
 """
 
 from __future__ import annotations
@@ -95,7 +99,10 @@ def _initial_busy(draw: st.DrawFn, regions: list[tuple[int, int]]) -> tuple[tupl
     for lo, hi in regions:
         n = draw(st.integers(0, 2))
         npages = (hi - lo) // PAGE
-        cuts = sorted(set(draw(st.lists(st.integers(0, npages), min_size=2 * n, max_size=2 * n))))
+        cuts = draw(st.lists(st.integers(0, npages), min_size=2 * n, max_size=2 * n))
+        if n and draw(st.booleans()):   # an area at the region's start or end (RFC: empty blocks)
+            cuts[draw(st.sampled_from([0, -1]))] = draw(st.sampled_from([0, npages]))
+        cuts = sorted(set(cuts))
         for s, e in zip(cuts[0::2], cuts[1::2]):
             if e > s:
                 out.append((lo + s * PAGE, lo + e * PAGE))
@@ -151,9 +158,10 @@ def layouts(draw: st.DrawFn, policy: str) -> Layout:
     if modules:
         regions.append(modules)                         # module_alloc: another vstart/vend
         regions.append(draw(_sub_range(*modules)))
-    if policy != "free-list":
-        regions.append((None, None))
-        regions.append(draw(_sub_range(vs, ve)))
+        # a vstart just below VMALLOC_START, vend at VMALLOC_END: straddles
+        regions.append((vms - draw(st.integers(1, 16)) * PAGE, vme))
+    regions.append((None, None))
+    regions.append(draw(_sub_range(vs, ve)))
     return Layout(kind, vs, ve, vms, vme, word_bits, modules, initial, PAGE,
                   tuple(dict.fromkeys(regions)))
 

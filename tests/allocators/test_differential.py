@@ -19,7 +19,8 @@ import pytest
 from hypothesis import given
 
 from simulator.allocators import create
-from simulator.allocators.base import Steps, make_range
+from simulator.allocators.base import Steps, make_range, tree_depth
+from simulator.allocators.free_list import RfcFreeListCorruption
 
 from ref_busy_list import RefBusyList
 from ref_free_list import RefFreeList
@@ -59,16 +60,40 @@ def assert_same_state(fast, ref, where: str) -> None:
         len(vm), max(vm, default=0), sum(vm)), f"{where}: read-outs"
 
 
+def _both(where: str, fast_call, ref_call):
+    """Run both calls; both must raise RfcFreeListCorruption or neither.
+    Returns (fast result, ref result), or None when both raised."""
+    out = []
+    for call in (fast_call, ref_call):
+        try:
+            out.append(call())
+        except RfcFreeListCorruption:
+            out.append(RfcFreeListCorruption)
+    if RfcFreeListCorruption in out:
+        assert out == [RfcFreeListCorruption] * 2, f"{where}: only one model raised: {out!r}"
+        return None
+    return out
+
+
+def assert_same_lookup(fast, ref, addr: int, where: str) -> None:
+    """find_vmap_area: the modelled descent over nr_busy areas, nothing else."""
+    if hasattr(ref, "find_vmap_area"):
+        sf, sr = fast.find_vmap_area(addr), ref.find_vmap_area(addr)
+        assert sf == sr == steps(tree_nodes=tree_depth(len(ref.busy_areas()))), f"{where}: {sf!r} {sr!r}"
+
+
 def run_lockstep(policy: str, layout: Layout, ops: list[Op]) -> None:
     fast, ref = make_pair(policy, layout)
     assert_same_state(fast, ref, "initial state")
-    live: list[int] = []
+    live: list[int] = [s for s, _ in layout.initial_busy]   # early areas can be freed too
     for n, op in enumerate(ops):
         where = f"{policy} op {n} {op!r}"
         if op[0] == "alloc":
             _, size, align, vs, ve = op
-            rf = fast.alloc(size, align, vs, ve)
-            rr = ref.alloc(size, align, vs, ve)
+            res = _both(where, lambda: fast.alloc(size, align, vs, ve), lambda: ref.alloc(size, align, vs, ve))
+            if res is None:
+                return                          # the RFC would corrupt its free list: stop
+            rf, rr = res
             assert rf.addr == rr.addr, f"{where}: fast {rf!r} ref {rr!r}"
             assert rf.steps == rr.steps, f"{where}: fast {rf.steps!r} ref {rr.steps!r}"
             if rf.addr is not None:
@@ -77,9 +102,13 @@ def run_lockstep(policy: str, layout: Layout, ops: list[Op]) -> None:
             if not live:
                 continue
             addr = live.pop(op[1] % len(live))
-            sf = fast.free(addr)
-            sr = ref.free(addr)
+            assert_same_lookup(fast, ref, addr, where)
+            res = _both(where, lambda: fast.free(addr), lambda: ref.free(addr))
+            if res is None:
+                return
+            sf, sr = res
             assert sf == sr, f"{where} (free {addr:#x}): fast {sf!r} ref {sr!r}"
+            assert_same_lookup(fast, ref, addr, where)      # now not found: same count
         assert_same_state(fast, ref, where)
 
 
@@ -282,3 +311,95 @@ def test_test_2_pattern(policy: str) -> None:
     elif policy == "free-list":
         # One free block above everything: always one block examined.
         assert walked == [1] * 20
+
+
+def test_busy_list_descent_stops_where_the_rb_tree_says() -> None:
+    """4.19's cache-drop descent breaks at the first node on its path with
+    va_start <= addr <= va_end.  vmalloc_init links [0,1), [1,2), [2,3) (pages
+    from B) in order; rb_insert_color rotates [1,2) to the root with [0,1)
+    left and [2,3) right.
+    (a) vstart = 1p: the root [1,2) satisfies the test first, so the walk
+        starts at [1,2) (not at [0,1), which also ends at 1p): bodies for
+        [1,2) and [2,3), found at 3p: list_nodes 2.
+    (b) vstart = 2p, after a free that drops the cache: the root [1,2) ends at
+        2p and is met before [2,3): two bodies again.
+    (c) Two areas [0,1) (root) and [1,2) (its right child): vstart = 1p stops
+        at the root [0,1): bodies for [0,1) and [1,2): list_nodes 2."""
+    three = [(B, B + P), (B + P, B + 2 * P), (B + 2 * P, B + 3 * P)]
+    models = both("busy-list", initial_busy=three)
+    expect_alloc(models, P, 1, B + P, None, B + 3 * P, steps(list_nodes=2, tree_nodes=2 + 2, tree_inserts=1))
+    models = both("busy-list", initial_busy=three)
+    expect_alloc(models, P, 1, B + 2 * P, None, B + 3 * P, steps(list_nodes=2, tree_nodes=2 + 2, tree_inserts=1))
+    models = both("busy-list", initial_busy=three[:2])
+    expect_alloc(models, P, 1, B + P, None, B + 2 * P, steps(list_nodes=2, tree_nodes=2 + 2, tree_inserts=1))
+
+
+def test_free_list_vmalloc_init_inserts_empty_first_and_last_blocks() -> None:
+    """The RFC's vmalloc_init inserts [VMALLOC_START, vmlist->addr) and
+    [end of the last vmlist area, VMALLOC_END) unguarded, even when empty."""
+    # An early area at VMALLOC_START (= B): free list {[0,0), [1,64)}.
+    models = both("free-list", initial_busy=[(B, B + P)])
+    for m in models:
+        assert m.nr_free_objects == 2 and m.nr_free_blocks == 1
+    # From the head: the empty block is examined (does not fit), then [1,64): LE.
+    expect_alloc(models, P, 1, None, None, B + P,
+                 steps(list_nodes=2, free_nodes=2, tree_nodes=1, tree_inserts=1, fit="LE"))
+    # Freeing the area at VMALLOC_START: the slot is right of the empty block;
+    # Next [2,64) does not abut; Prev (the empty block) ends at va_start:
+    # one merge, the empty block becomes [0,1).  depth(2) = 2.
+    expect_free(models, B, steps(tree_nodes=2, free_nodes=2, tree_erases=1, merges=1, objects_freed=1))
+    for m in models:
+        assert m.nr_free_objects == 2 and m.nr_free_blocks == 2
+
+    # The same area freed first: Next [1,64) abuts (merge 1), then the empty
+    # Prev absorbs Next, which is in the free tree (rb_erase): merges twice.
+    models = both("free-list", initial_busy=[(B, B + P)])
+    expect_free(models, B, steps(tree_nodes=2, free_nodes=2, tree_erases=2, merges=2, objects_freed=2))
+    for m in models:
+        assert m.free_blocks() == [(B, B + 64 * P)] and m.nr_free_objects == 1
+
+    # An early area ending at VMALLOC_END: free list {[0,63), [64,64)}.
+    models = both("free-list", initial_busy=[(B + 63 * P, B + 64 * P)])
+    expect_alloc(models, 63 * P, 1, None, None, B,
+                 steps(list_nodes=1, free_nodes=1, tree_nodes=1, tree_inserts=1, tree_erases=1,
+                       objects_freed=1, fit="FL"))
+    # Nothing is free; the walk from the head still examines the empty block.
+    expect_alloc(models, P, 1, None, None, None, steps(list_nodes=1, free_nodes=1))
+    # Freeing the area ending at VMALLOC_END merges into the empty last block.
+    expect_free(models, B + 63 * P, steps(tree_nodes=1, free_nodes=1, tree_erases=1, merges=1, objects_freed=1))
+    for m in models:
+        assert m.free_blocks() == [(B + 63 * P, B + 64 * P)] and m.nr_free_objects == 1
+
+
+ARM_MODULES = (0xbf000000, 0xbfe00000)
+ARM_VMALLOC = (0xf0800000, 0xff800000)
+
+
+def _arm32_pair(initial):
+    layout = Layout("arm32", ARM_MODULES[0], ARM_VMALLOC[1], *ARM_VMALLOC, 32, ARM_MODULES,
+                    tuple(initial))
+    return make_pair("free-list", layout)
+
+
+def test_free_list_straddling_request_is_flagged_not_overlapped() -> None:
+    """Regression: vstart 0xbf000000, vend 0xff800000 on 32-bit ARM.  vstart is
+    not a vmalloc address: the RFC's old path walks vmap_area_list, which holds
+    every busy area, vmalloc ones included.  With the modules range and the
+    gap up to VMALLOC_START taken, the first hole is 0xf0801000, right after
+    the vmalloc area at 0xf0800000 (vmsim used to return 0xf0800000 itself: an
+    overlap).  The RFC would leave that hole on its free list (a later
+    vmalloc would get it again): both models raise RfcFreeListCorruption."""
+    for m in _arm32_pair([ARM_MODULES, (ARM_MODULES[1], ARM_VMALLOC[0])]):
+        assert m.alloc(P, 1, ARM_VMALLOC[0]).addr == ARM_VMALLOC[0]
+        with pytest.raises(RfcFreeListCorruption, match="0xf0801000"):
+            m.alloc(P, 1, 0xbf000000, 0xff800000)
+
+
+def test_free_list_straddling_request_below_the_vmalloc_range_is_fine() -> None:
+    """The same request with a hole [0xbfe00000, 0xc0000000) below
+    VMALLOC_START: no cache, the descent (depth(2) = 2) stops at the module
+    area (it contains vstart); one body, for it (addr = 0xbfe00000), then
+    0xbfe01000 > 0xc0000000 is false: found 0xbfe00000; insert depth(2) = 2."""
+    models = _arm32_pair([ARM_MODULES, (0xc0000000, ARM_VMALLOC[0])])
+    expect_alloc(models, P, 1, 0xbf000000, 0xff800000, ARM_MODULES[1],
+                 steps(list_nodes=1, tree_nodes=2 + 2, tree_inserts=1))

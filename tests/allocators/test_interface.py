@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from simulator.allocators import ALLOCATORS, InvariantError, NonexistentAreaError, create
+from simulator.allocators.base import Steps
 
 from ref_busy_list import gaps
 
@@ -159,31 +160,32 @@ def _corruptions(policy: str):
 
     if policy in ("busy-list", "free-list"):
         def stale_cache(a):
-            a._cache = VS + 17 * P                      # not the start of a busy area
+            a.free_vmap_cache = VS + 17 * P             # not the start of a busy area
 
         def stale_gap(a):
-            seq = a._busy
-            seq.set_val(0, 0, seq._v[0][0] + P)         # gap before the first area
-        out = [busy_bytes, stale_cache]
+            seq = a.vmap_area_list
+            c = seq.first_cursor()
+            seq.set_val(*c, seq.val(*c) + P)            # gap before the first area
+
+        def red_root(a):
+            a.vmap_area_root.rb_node.color = 0          # RB_RED: the root must be black
+        out = [busy_bytes, stale_cache, red_root]
         if policy == "busy-list":
             out.append(stale_gap)
         if policy == "free-list":
-            # free-list keeps vmalloc-range busy areas in a dict (the old path's
-            # gap sequence holds the others)
             def phantom_busy(a):
                 s = max(a.free_blocks(), key=lambda b: b[1] - b[0])[0]
-                a._vm_busy[s] = s + P                   # busy behind the free list's back
-                a._busy_bytes += P
+                a._insert_vmap_area(s, s + P, Steps())  # busy behind the free list's back
 
             def stale_chunk(a):
-                a._last_chunk = VS + 17 * P             # not the start of a free block
-            out.append(phantom_busy)
+                a.last_free_va_chunk = VS + 17 * P      # not the start of a free block
 
             def shrink_free_block(a):
-                fl = a._free
-                fl.set_end(0, 0, fl.end(0, 0) - P)      # a hole nobody owns
-                fl.set_val(0, 0, fl.end(0, 0) - fl.start(0, 0))
-            out += [stale_chunk, shrink_free_block]
+                fl = a.free_vmap_area_list
+                c = fl.first_cursor()
+                fl.set_end(*c, fl.end(*c) - P)          # a hole nobody owns
+                fl.set_val(*c, fl.end(*c) - fl.start(*c))
+            out += [phantom_busy, stale_chunk, shrink_free_block]
         return out
 
     def subtree_max(a):
