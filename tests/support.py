@@ -17,3 +17,18 @@ stop:
   iterations: 10
 seeds: [1, 2]
 """
+
+#: The project's shared data (kernel notes, the seed RFC, real /proc/vmallocinfo
+#: dumps): ../shared relative to the checkout, wherever the checkout is.
+SHARED = REPO.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared; the calling test is skipped (with the reason)
+    when the checkout has no ../shared beside it."""
+    import pytest
+
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent: these tests need ../shared beside the checkout ({REPO})")
+    return path

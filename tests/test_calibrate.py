@@ -10,7 +10,7 @@ import yaml
 
 from simulator.calibrate import CalibrationError, fit, parse_dmesg, render_profile
 from simulator.devices import DEVICES_DIR, list_devices, load_device
-from support import REPO
+from support import REPO, shared_path
 
 DMESG = """\
 [   12.345678] test_vmalloc: Started background job.
@@ -108,10 +108,8 @@ def _rfc_runs(test: str) -> list[tuple[int, int]]:
     """(old us, new us) per run of the RFC's table for test_1 or test_2, read
     from the seed text itself."""
     import re
-    from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[2] / "shared" / "seed"
-            / "rfc-vmalloc-free-blocks-2018.txt").read_text()
+    text = shared_path("seed", "rfc-vmalloc-free-blocks-2018.txt").read_text()
     start = text.index(f"{test}:")
     end = text.index("test_2:", start + 1) if test == "test_1" else text.index("Signed-off-by")
     return [(int(a), int(b)) for a, b in re.findall(r"(\d+)\(us\) vs (\d+)\(us\)", text[start:end])]

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from support import shared_path
+
 from simulator.vmallocinfo import (VmallocinfoError, initial_busy, parse_vmallocinfo,
                                    size_distribution)
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 LAYOUT = Path(__file__).resolve().parents[1] / "scenarios" / "layouts" / "arm32-240mib.vmallocinfo"
 PAGE = 4096
 
@@ -36,7 +37,7 @@ def _independent_count_and_sum(path: Path) -> tuple[int, int]:
 
 @pytest.mark.parametrize("name,count,total", DUMPS)
 def test_real_dumps_parse_with_their_counts_and_sizes(name: str, count: int, total: int) -> None:
-    path = DATA / name
+    path = shared_path("data", name)
     info = parse_vmallocinfo(path)
     assert (count, total) == _independent_count_and_sum(path)
     assert info.count == count
@@ -46,7 +47,7 @@ def test_real_dumps_parse_with_their_counts_and_sizes(name: str, count: int, tot
 
 @pytest.mark.parametrize("name,hashed", [(n, n.startswith("vmallocinfo-x86")) for n, _, _ in DUMPS])
 def test_hashed_detection(name: str, hashed: bool) -> None:
-    info = parse_vmallocinfo(DATA / name)
+    info = parse_vmallocinfo(shared_path("data", name))
     assert info.hashed is hashed
     if not hashed:
         # real addresses: END - START is SIZE on every line
@@ -54,7 +55,7 @@ def test_hashed_detection(name: str, hashed: bool) -> None:
 
 
 def test_line_forms_and_fields() -> None:
-    x86 = parse_vmallocinfo(DATA / "vmallocinfo-x86_64-vm.txt")
+    x86 = parse_vmallocinfo(shared_path("data", "vmallocinfo-x86_64-vm.txt"))
     kinds = [a.kind for a in x86.areas]
     assert kinds.count("unpurged") == 42 and kinds.count("vm_map_ram") == 1
     # raw-address caller (%pS of an unknown symbol) and NUMA counts
@@ -62,20 +63,20 @@ def test_line_forms_and_fields() -> None:
     assert (raw.caller, raw.pages, raw.flags, raw.numa) == ("0xffffffffc088c0d3", 8, ("vmalloc",), ((0, 8),))
     assert sum(1 for a in x86.areas if "vmap" in a.flags) == 24
     assert any(a.phys == 0xF7FF8000 and a.flags == ("ioremap",) for a in x86.areas)
-    android = parse_vmallocinfo(DATA / "vmallocinfo-arm32-android.txt")
+    android = parse_vmallocinfo(shared_path("data", "vmallocinfo-arm32-android.txt"))
     assert sum(1 for a in android.areas if "vpages" in a.flags) == 221
     first = android.areas[0]
     assert (first.start, first.end, first.size_bytes, first.caller, first.pages, first.flags) == \
         (0xBF000000, 0xBF03D000, 249856, "module_alloc_update_bounds+0x14/0x64", 60, ("vmalloc",))
     assert any(a.module == "pvrsrvkm" for a in android.areas)
-    mixed = parse_vmallocinfo(DATA / "vmallocinfo-arm32-mixed.txt")
+    mixed = parse_vmallocinfo(shared_path("data", "vmallocinfo-arm32-mixed.txt"))
     assert sum(1 for a in mixed.areas if "user" in a.flags) == 3
-    zynq = parse_vmallocinfo(DATA / "vmallocinfo-arm32-zynq.txt")
+    zynq = parse_vmallocinfo(shared_path("data", "vmallocinfo-arm32-zynq.txt"))
     assert zynq.areas[0].phys == 0xE000000 and zynq.areas[0].flags == ("ioremap",)
 
 
 def test_requested_sizes_exclude_the_guard_page() -> None:
-    zynq = parse_vmallocinfo(DATA / "vmallocinfo-arm32-zynq.txt")
+    zynq = parse_vmallocinfo(shared_path("data", "vmallocinfo-arm32-zynq.txt"))
     for a in zynq.areas:
         if a.pages is not None:      # vmalloc: SIZE = (pages + 1 guard) pages
             assert a.size_bytes == (a.pages + 1) * PAGE
@@ -86,14 +87,14 @@ def test_requested_sizes_exclude_the_guard_page() -> None:
     assert size_distribution(zynq, include_guard=True).sum() == 37_548_032
     assert set(size_distribution(zynq, kinds=["vmalloc"]).tolist()) == \
         {1 * PAGE, 11 * PAGE, 66 * PAGE, 3 * PAGE, 24 * PAGE}
-    x86 = parse_vmallocinfo(DATA / "vmallocinfo-x86_64-vm.txt")   # hashed: sizes still usable
+    x86 = parse_vmallocinfo(shared_path("data", "vmallocinfo-x86_64-vm.txt"))   # hashed: sizes still usable
     s = size_distribution(x86)
     assert len(s) == 616 and (s > 0).all() and (s % PAGE == 0).all()
     assert isinstance(s, np.ndarray)
 
 
 def test_initial_busy_real_and_hashed() -> None:
-    mixed = parse_vmallocinfo(DATA / "vmallocinfo-arm32-mixed.txt")
+    mixed = parse_vmallocinfo(shared_path("data", "vmallocinfo-arm32-mixed.txt"))
     vs, ve = 0xF0800000, 0xFF800000
     busy = initial_busy(mixed, vs, ve)
     # by hand: the areas from 0xf0800000 (iotable_init) up to pci_reserve_io at 0xfee00000
@@ -103,13 +104,13 @@ def test_initial_busy_real_and_hashed() -> None:
     # clipping: an area straddling vstart keeps only its part inside
     assert initial_busy(mixed, 0xF0850000, 0xF0950000) == [(0xF0850000, 0xF0900000),
                                                             (0xF0900000, 0xF0950000)]
-    x86 = parse_vmallocinfo(DATA / "vmallocinfo-x86_64-vm.txt")
+    x86 = parse_vmallocinfo(shared_path("data", "vmallocinfo-x86_64-vm.txt"))
     with pytest.raises(VmallocinfoError, match=r"vmallocinfo-x86_64-vm.txt: addresses are hashed.*empirical"):
         initial_busy(x86, 0, 1 << 64)
 
 
 def test_malformed_line_names_file_and_line(tmp_path: Path) -> None:
-    good = (DATA / "vmallocinfo-arm32-zynq.txt").read_text().splitlines()
+    good = (shared_path("data", "vmallocinfo-arm32-zynq.txt")).read_text().splitlines()
     for bad, why in [("0xd0800000-0xd0802000 8192 of_iomap+0x30/0x38 phys=f8000000 iomap", "iomap"),
                      ("0xd0800000 8192 of_iomap+0x30/0x38 ioremap", "0xSTART-0xEND"),
                      ("0xd0800000-0xd0802000 eight of_iomap+0x30/0x38 ioremap", "0xSTART-0xEND"),
@@ -133,7 +134,7 @@ def test_unreadable_and_empty_files(tmp_path: Path) -> None:
 
 
 def test_unsorted_real_looking_dump_is_marked_hashed(tmp_path: Path) -> None:
-    lines = (DATA / "vmallocinfo-arm32-zynq.txt").read_text().splitlines()
+    lines = (shared_path("data", "vmallocinfo-arm32-zynq.txt")).read_text().splitlines()
     f = tmp_path / "swapped.txt"
     f.write_text("\n".join([lines[3], lines[2]] + lines[4:]) + "\n")
     info = parse_vmallocinfo(f)

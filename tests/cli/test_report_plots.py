@@ -11,17 +11,18 @@ import pandas as pd
 import pytest
 
 import simulator.plots as plots
+from support import shared_path
 from simulator.output import SavedResults, load_results, write_results
 from simulator.report import first_enomem_ns, render_report, seed_line, seed_table
 
 ALLOCS = ["busy-list", "free-list"]
 
 
-RFC = Path(__file__).resolve().parents[2].parent / "shared" / "seed" / "rfc-vmalloc-free-blocks-2018.txt"
 
 
 def _rfc_lines() -> list[str]:
-    return [ln.strip() for ln in RFC.read_text().splitlines() if re.match(r"^\d+\(us\) vs", ln)]
+    rfc = shared_path("seed", "rfc-vmalloc-free-blocks-2018.txt")
+    return [ln.strip() for ln in rfc.read_text().splitlines() if re.match(r"^\d+\(us\) vs", ln)]
 
 
 def test_seed_line_reproduces_the_rfc_result_lines():

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from support import shared_path
 from workload_fakes import FakeCaller, drive
 
 PAGE = 4096
@@ -152,7 +153,7 @@ def test_random_max_live_and_forever() -> None:
 
 
 def test_random_empirical_sizes_come_from_the_dump() -> None:
-    path = "/work/shared/data/vmallocinfo-arm32-zynq.txt"
+    path = str(shared_path("data", "vmallocinfo-arm32-zynq.txt"))   # ../shared of the checkout
     c = drive("random", FakeCaller(seed=3, iterations=300, vmalloc_end=0xFF800000),
               {"size": {"kind": "empirical", "file": path, "kinds": ["vmalloc"]},
                "lifetime": "1 us"})
