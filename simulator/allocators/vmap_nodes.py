@@ -215,6 +215,22 @@ class VmapNodesAllocator:
         return (vstart == self.rng.vmalloc_start and vend == self.rng.vmalloc_end
                 and self.nr_vmap_nodes > 1)
 
+    def node_alloc_target(self, vstart: int, vend: int, cpu: int) -> int | None:
+        """The node whose pool node_alloc tries for this CPU, None if ineligible."""
+        return cpu % self.nr_vmap_nodes if self.node_alloc_eligible(vstart, vend) else None
+
+    def node_pool_len(self, node_id: int, size: int) -> int:
+        """vp->len of the pool ``size`` maps to in ``node_id`` (0 above 256 pages):
+        node_pool_del_va takes pool_lock only when this is not 0."""
+        idx = self.pool_index(size)
+        return 0 if idx is None else len(self._pool[node_id].get(idx, ()))
+
+    def node_nr_busy(self, node_id: int) -> int:
+        return len(self._busy[node_id])
+
+    def node_nr_lazy(self, node_id: int) -> int:
+        return len(self._lazy[node_id])
+
     def lookup_order(self, addr: int) -> list[int]:
         """The nodes find_(unlink_)vmap_area tries, in order (6.9: forward)."""
         i = self.addr_to_node_id(addr)
@@ -551,6 +567,18 @@ class VmapNodesAllocator:
         """Free bytes of the global free tree in the vmalloc range (pooled and
         lazy areas are not free)."""
         return self.free_tree.total_free_bytes()
+
+    @property
+    def nr_purging(self) -> int:
+        """Areas in purge lists (taken from a lazy tree, not yet purged)."""
+        return sum(len(p) for p in self._purge_list)
+
+    def unreleased_areas(self) -> list[tuple[int, int]]:
+        """Lazy, being purged, and pooled areas: freed, not in the free tree."""
+        out = [(va.va_start, va.va_end) for t in self._lazy for va in t.values()]
+        out += [(va.va_start, va.va_end) for pl in self._purge_list for va in pl]
+        out += [(va.va_start, va.va_end) for p in self._pool for q in p.values() for va in q]
+        return sorted(out)
 
     def busy_areas(self) -> list[tuple[int, int]]:
         return sorted((s, va.va_end) for b in self._busy for s, va in b.items())
