@@ -160,6 +160,19 @@ class SplitTreeAllocator(FreeVmapAreaTree):
         self._unlinked[addr] = end
         return end - addr, steps
 
+    def unlink_vmap_area(self, addr: int) -> Steps:
+        """5.5-6.2 only: ``unlink_va(va, &vmap_area_root)`` of an area already
+        found (the first critical section of that free_vmap_area_noflush,
+        under vmap_area_lock): one rb_erase, no descent.  Afterwards the area
+        goes to ``free_vmap_area_noflush`` as after find_unlink_vmap_area."""
+        end = self._busy.pop(addr, None)
+        if end is None:
+            raise NonexistentAreaError(addr)
+        self._unlinked[addr] = end
+        steps = Steps()
+        steps.tree_erases = 1  # tree_erases: rb_erase
+        return steps
+
     # ----------------------------------------------------- purge tree
     def free_vmap_area_noflush(self, addr: int, size: int) -> Steps:
         """``merge_or_add_vmap_area(va, &purge_vmap_area_root,

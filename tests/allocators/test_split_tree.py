@@ -192,6 +192,19 @@ def test_alloc_is_not_busy_until_inserted():
     steps(a.find_vmap_area(BASE), tree_nodes=tree_depth(3))
 
 
+def test_unlink_vmap_area_erases_without_a_descent():
+    # 6.1's free_vmap_area_noflush unlinks the area remove_vm_area found:
+    # unlink_va only (rb_erase), no __find_vmap_area descent
+    a = mk(8)
+    vmalloc(a, 2 * P)
+    steps(a.unlink_vmap_area(BASE), tree_erases=1)
+    assert a.nr_busy == 2
+    steps(a.free_vmap_area_noflush(BASE, 2 * P), tree_inserts=1)
+    with pytest.raises(NonexistentAreaError):
+        a.unlink_vmap_area(BASE)
+    a.check()
+
+
 def test_operations_refuse_areas_in_the_wrong_state():
     a = mk(8)
     vmalloc(a, P)
