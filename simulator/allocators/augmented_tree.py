@@ -25,6 +25,12 @@ augmented with ``subtree_max_size``.  The functions keep the kernel's names:
   ``merge_or_add_vmap_area`` (``find_va_links`` from the root,
   ``get_va_next_sibling``, merge with next and/or previous block).
 
+With the whole-space tree the block [1, VMALLOC_START) (or the one below a
+request's vstart) is the leftmost and largest: every subtree that holds it
+passes the ``subtree_max_size >= length`` test, so the descent goes left
+toward it and climbs back, as in the kernel (about twice the nodes of a
+search over the vmalloc range alone).
+
 The busy tree (``vmap_area_root``) is *modelled*: busy areas are a dict
 start -> end.  Inserting a busy area counts ``tree_depth(nr_busy)`` tree
 nodes (nr_busy before the insert) and one tree_insert; unlinking one counts
