@@ -221,10 +221,11 @@ def _run_specs(specs: list[Any], jobs: int, progress: Callable[..., None]) -> An
 def _saved_from(results: Any, sc: Any) -> Any:
     import yaml
 
+    from .metrics import summary_rows
     from .output import SavedResults
     from .output import times_in_ns
     return SavedResults(scenario=times_in_ns(yaml.safe_load(sc.resolved_yaml())), ops=results.ops,
-                        timeseries=results.timeseries, summary=results.summary,
+                        timeseries=results.timeseries, summary=summary_rows(results.summary),
                         log=list(results.log), histograms=results.histograms)
 
 
@@ -241,7 +242,6 @@ def _saved_name(path: Path) -> str | None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .output import SavedResults, default_out_dir, write_results
-    from .report import comparison_text
     from .scenario import ScenarioError
     sc = _load(args.scenario)
     if args.iterations is not None and not args.quiet:
@@ -296,6 +296,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         saved = parts[0][1]
         write_results(out, saved, sc.resolved_yaml(), plots=sc.config.output.plots)
     _WRITTEN["out"] = str(out)
+    from .report import comparison_text
     print(comparison_text(saved), end="")
     print(f"results: {out}")
     return 0

@@ -36,6 +36,11 @@ _PRINTK_BURST, _PRINTK_INTERVAL_NS = 10, 5_000_000_000  # printk_ratelimit(): 10
 _MAX_LOCKS = 64           # random streams reserved for a generation's spinlocks
 
 
+class SelfCheckError(RuntimeError):
+    """A run's state broke an invariant of its allocator or of the engine's
+    conservation (one line: the allocator, the seed, the operation)."""
+
+
 @dataclass
 class RunResult:
     """What one run produced (``simulator.runner`` concatenates them)."""
@@ -142,6 +147,7 @@ class Engine:
         self.samples: list[tuple] = []
         self._last_sample: tuple[float, list[float]] = (0.0, [])
         self.live = 0
+        self._checked_at = 0
         self.kernel = kernel_factory(self)
         self._last_sample = (0.0, [0.0] * len(self.locks))
         for c in self.callers:
@@ -225,6 +231,23 @@ class Engine:
         if not self.oplog.keep_ops:                   # no per-op records: latency per interval
             row += self.oplog.take_window()
         self.samples.append(row)
+        every = self.spec.metrics.check_every
+        if every and self.oplog.count - self._checked_at >= every:
+            self.self_check()
+
+    def self_check(self) -> None:
+        """The generation's state check (the policy's ``check()`` and the
+        conservation of live and lazily freed areas), as a SelfCheckError."""
+        self._checked_at = self.oplog.count
+        try:
+            self.kernel.check()
+        except Exception as exc:  # noqa: BLE001: InvariantError, AssertionError, ...
+            self.violation(f"{type(exc).__name__}: {exc}", f"ops {self._checked_at}")
+
+    def violation(self, what: str, where: str) -> None:
+        spec = self.spec
+        raise SelfCheckError(f"self-check failed: allocator {spec.allocator}, seed {spec.seed}, "
+                             f"{where} at t={self.env.now:.0f} ns: {what}")
 
     def _sampler(self, interval: float) -> Generator[Any, Any, None]:
         while True:
@@ -243,6 +266,8 @@ class Engine:
         env.run(until=self._all_done)
         if not self.samples or self.samples[-1][0] != env.now:
             self._sample()
+        if spec.metrics.check_every:
+            self.self_check()
         ops, ts, summary, hist = run_summary(self)
         return RunResult(ops, ts, summary, list(self.log), hist)
 
@@ -254,4 +279,4 @@ def simulate(spec: RunSpec, kernel_factory: Callable[[Engine], Any],
     return Engine(spec, kernel_factory, behaviours).run()
 
 
-__all__ = ["simulate", "RunResult", "Engine", "CpuCaller"]
+__all__ = ["simulate", "RunResult", "Engine", "CpuCaller", "SelfCheckError"]

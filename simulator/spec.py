@@ -49,6 +49,7 @@ class CallerSpec:
 class MetricsSpec:
     sample_interval_ns: int = 1_000_000   # time-series sampling period (simulated)
     keep_ops: bool = True                 # False: stats-only mode (streaming histograms)
+    check_every: int = 65_536             # self-check the kernel state every N ops (0: never)
 
 
 @dataclass(frozen=True)

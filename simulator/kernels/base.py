@@ -86,6 +86,9 @@ class KernelBase:
             eng.oplog.add(t0, c.idx, c.cpu, VMALLOC, size_bytes, align, 0, False,
                           env.now + c.debt - t0, wait, hold, ln, tn, purged)
             return None
+        if addr in self.vm_areas:                    # conservation: never hand out a live area
+            eng.violation(f"vmalloc returned {addr:#x}, which is live", f"op {eng.oplog.count} "
+                          f"(vmalloc {size_bytes} bytes on cpu {c.cpu})")
         self.vm_areas[addr] = (npages, area_bytes)
         c.debt = c.debt + cost.vmalloc_post_fixed_ns + npages * cost.vmalloc_page_ns
         eng.oplog.add(t0, c.idx, c.cpu, VMALLOC, size_bytes, align, addr, True,
@@ -105,9 +108,27 @@ class KernelBase:
         return (p.nr_busy, self.lazy_areas, self.lazy_nr, p.nr_free_blocks,
                 p.largest_free_bytes(), p.total_free_bytes())
 
+    def lazy_intervals(self) -> list[tuple[int, int]]:
+        """The lazily freed areas not yet released, (start, end)."""
+        return []
+
     def check(self) -> None:
-        """The policy's invariants (InvariantError when broken)."""
+        """The policy's invariants (InvariantError when broken), then the
+        conservation of areas: every live area is a busy area of the policy,
+        and no two live or lazily freed areas overlap (an address handed out
+        while busy or lazily freed).  O(n log n)."""
+        from ..allocators.base import InvariantError
         self.policy.check()
+        live = [(a, a + b) for a, (_, b) in self.vm_areas.items()]
+        busy = set(self.policy.busy_areas())
+        stray = next((iv for iv in live if iv not in busy), None)
+        if stray is not None:
+            raise InvariantError(f"live area [{stray[0]:#x}, {stray[1]:#x}) is not a busy area "
+                                 "of the allocator")
+        ivs = sorted(live + self.lazy_intervals())
+        for (s0, e0), (s1, e1) in zip(ivs, ivs[1:]):
+            if s1 < e0:
+                raise InvariantError(f"areas [{s0:#x}, {e0:#x}) and [{s1:#x}, {e1:#x}) overlap")
 
 
 __all__ = ["KernelBase", "Gen"]

@@ -196,9 +196,9 @@ class Kernel(KernelBase):
             yield env.timeout(t - env.now)            # the purge mutex is held to the end
         return True, wait, hold
 
-    # -- read-outs ----------------------------------------------------------------
-    def check(self) -> None:
-        super().check()
+    def lazy_intervals(self) -> list[tuple[int, int]]:
+        ps = self.page_size
+        return [(a, a + n * ps) for a, n in self.vmap_purge_list]
 
 
 __all__ = ["Kernel"]

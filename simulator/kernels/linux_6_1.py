@@ -100,6 +100,9 @@ class Kernel(KernelBase):
         return (p.nr_busy, p.nr_lazy + self.purging, self.lazy_nr, p.nr_free_blocks,
                 p.largest_free_bytes(), p.total_free_bytes())
 
+    def lazy_intervals(self) -> list[tuple[int, int]]:
+        return list(self.policy.lazy_areas())
+
     # -- one critical section -------------------------------------------------------
     def _section(self, c: Any, lock: Any, steps: Any, nodes: tuple[int, int]) -> Gen:
         """spin_lock(lock); <steps>; spin_unlock(lock): returns (wait, hold, t_release)
