@@ -62,7 +62,7 @@ GENERATIONS: dict[str, Generation] = {g.name: g for g in (
                     "tree until the purge; the 2019 purge priority threshold",
         aliases=("augmented-tree",), read="Linux 5.4 mm/vmalloc.c (5.2 differences noted)"),
     Generation(
-        name="linux-6.1", kernels="Linux 5.13 to 6.2 (6.1 read)", policy="split-tree",
+        name="linux-6.1", kernels="Linux 5.18 to 6.2 (6.1 read)", policy="split-tree",
         module="linux_6_1",
         locks=(("free_vmap_area_lock", "spinlock: free tree + list (search, clip, merge)"),
                ("vmap_area_lock", "spinlock: busy tree + list (insert, lookups, unlink)"),
@@ -72,6 +72,14 @@ GENERATIONS: dict[str, Generation] = {g.name: g for g in (
                     "vmap_area_lock, lazy areas merged in a purge tree, drained by a kworker; "
                     "per-CPU NE preload",
         read="Linux 6.1 mm/vmalloc.c (docs/kernels/linux-6.1.md)"),
+    Generation(
+        name="linux-6.6", kernels="Linux 6.3 to 6.8", policy="split-tree", module="linux_6_6",
+        locks=(("free_vmap_area_lock", "spinlock: free tree + list (search, clip, merge)"),
+               ("vmap_area_lock", "spinlock: busy tree + list (insert, find_unlink_vmap_area)"),
+               ("purge_vmap_area_lock", "spinlock: purge_vmap_area_root + list (lazy areas, merged)"),
+               _VMAP_PURGE_LOCK),
+        description="6.1's split locks with one vfree busy-tree section (find_unlink_vmap_area)",
+        read="a 6.3-6.8 mm/vmalloc.c (docs/kernels/linux-6.1.md)"),
 )}
 
 ALIASES: dict[str, str] = {a: g.name for g in GENERATIONS.values() for a in g.aliases}

@@ -1,4 +1,4 @@
-"""Linux 5.13 to 6.2 (6.1 read): split locks, a purge tree, a drain worker.
+"""Linux 5.18 to 6.2 (6.1 read) and 6.3 to 6.8: split locks, a purge tree, a drain worker.
 
 Locks (``mm/vmalloc.c``)::
 
@@ -49,6 +49,10 @@ __purge_vmap_area_lazy::
       merge_or_add_vmap_area_augment; vmap_lazy_nr -= pages
       if vmap_lazy_nr < 2 * lazy_max_pages(): cond_resched_lock(&free_vmap_area_lock)
     spin_unlock(&free_vmap_area_lock)
+
+6.3 to 6.8 (``linux_6_6``) differ in one place: vfree's ``remove_vm_area``
+calls ``find_unlink_vmap_area``, one ``vmap_area_lock`` section that looks the
+area up and unlinks it; ``free_vmap_area_noflush`` then skips the unlink.
 
 The kernel text read is in docs/kernels/linux-6.1.md.  Simplification: the
 drain worker runs as its own process on the freeing CPU's index without
@@ -189,13 +193,15 @@ class Kernel(KernelBase):
                       env.now + c.debt - t0, wait, hold, 0, tn, drain)
 
     def free_vmap_area_noflush(self, c: Any, addr: int, area_bytes: int) -> Gen:
-        """unlink_va under vmap_area_lock; vmap_lazy_nr += pages;
+        """unlink_va under vmap_area_lock (6.3+: find_unlink_vmap_area, the
+        vfree's only busy-tree section); vmap_lazy_nr += pages;
         merge_or_add_vmap_area into the purge tree under purge_vmap_area_lock."""
         policy = self.policy
         nb = policy.nr_busy
-        size, s = policy.find_unlink_vmap_area(addr)
-        # the va is known (remove_vm_area found it): unlink_va erases it, no descent
-        s.tree_nodes = 0
+        if self.VFREE_LOOKUPS:            # 6.1: the va is known; unlink_va, no descent
+            s = policy.unlink_vmap_area(addr)
+        else:                             # 6.3+: find_unlink_vmap_area, one section
+            _, s = policy.find_unlink_vmap_area(addr)
         w1, h1 = yield from self._section(c, self.vmap_area_lock, s, (nb, 0))
         self.lazy_nr += area_bytes // self.page_size
         nl = policy.nr_lazy

@@ -9,7 +9,8 @@ kernels' ``mm/vmalloc.c`` (docstrings of ``simulator/kernels/*.py``):
   vfree; the purge (on the freeing CPU) takes it again;
 * 6.1: vmalloc = ``free_vmap_area_lock`` (search + clip), then
   ``vmap_area_lock`` (busy insert); vfree = ``vmap_area_lock`` three times
-  (find_vm_area, remove_vm_area, unlink_va), then ``purge_vmap_area_lock``
+  (find_vm_area, remove_vm_area, unlink_va; 6.3+ once:
+  find_unlink_vmap_area), then ``purge_vmap_area_lock``
   (merge into the purge tree); the drain kworker = ``purge_vmap_area_lock``
   (take the list), then ``free_vmap_area_lock`` (merge every block back).
 """
@@ -39,14 +40,14 @@ def _record(monkeypatch) -> list[tuple[str, str]]:
     return seen
 
 
-def _run(gen: str, monkeypatch, iterations: int = 3000):
+def _run(gen: str, monkeypatch, iterations: int = 3000, cpus: int = 2):
     seen = _record(monkeypatch)
-    r = simulate(make_spec(gen, cpus=2, iterations=iterations))
+    r = simulate(make_spec(gen, cpus=cpus, iterations=iterations))
     return r, seen
 
 
 def test_every_generation_is_registered_with_its_locks() -> None:
-    assert set(ONE_LOCK) | {"linux-6.1"} <= set(GENERATIONS)
+    assert set(ONE_LOCK) | {"linux-6.1", "linux-6.6"} <= set(GENERATIONS)
     for name in ONE_LOCK:
         assert [lk for lk, _ in resolve(name).locks] == ["vmap_area_lock", "vmap_purge_lock"]
     assert resolve("busy-list").name == "linux-4.19"          # the old names stay as aliases
@@ -67,16 +68,18 @@ def test_single_lock_generations_take_vmap_area_lock_once_per_op(gen, monkeypatc
     assert s["lock_contended:vmap_area_lock"] > 0              # two CPUs contend
 
 
-def test_linux_6_1_takes_its_locks_in_the_kernels_order(monkeypatch) -> None:
-    r, seen = _run("linux-6.1", monkeypatch)
+@pytest.mark.parametrize("gen, lookups", [("linux-6.1", 3), ("linux-6.6", 1)])
+def test_split_lock_generations_take_their_locks_in_the_kernels_order(gen, lookups, monkeypatch) -> None:
+    r, seen = _run(gen, monkeypatch, cpus=4)
     s = r.summary
     F, V, P = "free_vmap_area_lock", "vmap_area_lock", "purge_vmap_area_lock"
     callers = {who for who, _ in seen if not who.startswith("kworker")}
-    assert len(callers) == 2
+    assert len(callers) == 4
     for who in callers:
         mine = [lk for w, lk in seen if w == who]
-        one_iteration = [F, V,            # alloc_vmap_area: search + clip, then busy insert
-                         V, V, V, P]      # vfree: find_vm_area, remove_vm_area, unlink_va; purge tree
+        # alloc_vmap_area: search + clip, then busy insert; vfree: 6.1 find_vm_area,
+        # remove_vm_area, unlink_va (6.3+: find_unlink_vmap_area), then the purge tree
+        one_iteration = [F, V] + [V] * lookups + [P]
         assert len(mine) == 3000 * len(one_iteration)
         assert mine == one_iteration * 3000
     worker = [lk for w, lk in seen if w.startswith("kworker")]
@@ -86,7 +89,7 @@ def test_linux_6_1_takes_its_locks_in_the_kernels_order(monkeypatch) -> None:
     assert worker[0] == P and worker[1] == F
     assert set(worker) == {P, F}
     for lock in (F, V, P):
-        assert s[f"lock_contended:{lock}"] > 0, lock           # two CPUs contend on each
+        assert s[f"lock_contended:{lock}"] > 0, lock           # CPUs contend on each
 
 
 def test_linux_6_1_vfree_never_purges_on_the_freeing_cpu(monkeypatch) -> None:
