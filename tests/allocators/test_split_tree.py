@@ -28,6 +28,7 @@ from simulator.allocators.split_tree import SplitTreeAllocator
 
 from ref_split_tree import RefSplitTree
 from strategies import Layout, layouts, op_lists, profile_settings
+from test_oracle import lowest_fit, small_layouts
 
 P = 4096
 BASE = 0x10000000
@@ -316,3 +317,60 @@ def test_differential_fast_vs_reference(scenario):
         assert fast.merge_free(*blk) == ref.merge_free(*blk)
     assert_same(fast, ref, "drained")
     assert fast.nr_lazy == 0
+
+
+# ------------------------------------------------------------ lowest fit
+@st.composite
+def oracle_cases(draw):
+    """Small layouts (the test_oracle ones), allocs with align <= PAGE_SIZE or
+    exactly sized sub-ranges with any align, and frees."""
+    vs, ve, initial = draw(small_layouts())
+    npages = (ve - vs) // P
+    ops = []
+    for _ in range(draw(st.integers(1, 40))):
+        kind = draw(st.integers(0, 2))
+        if kind == 2:
+            ops.append(("free", draw(st.integers(0, 1 << 16))))
+            continue
+        size = draw(st.integers(1, max(1, npages // 3))) * P
+        if kind == 0:
+            align = 1 << draw(st.integers(0, 12))
+            lo = draw(st.integers(0, npages - 1))
+            hi = draw(st.integers(lo + 1, npages))
+            ops.append(("alloc", size, align, vs + lo * P, vs + hi * P))
+        else:                             # [vstart, vstart + size): never adjusted
+            align = 1 << draw(st.integers(12, 18))
+            lo = draw(st.integers(0, npages - size // P)) if size // P <= npages else 0
+            ops.append(("alloc", size, align, vs + lo * P, vs + lo * P + size))
+    return vs, ve, initial, ops
+
+
+@profile_settings(max_examples=min(1000, profile_settings().max_examples))
+@given(case=oracle_cases())
+def test_lowest_fit_when_the_search_is_not_adjusted(case):
+    """Since the 2021 patch ("Do not adjust the search size for alignment
+    overhead": the vstart + 1 climb) find_vmap_lowest_match returns the
+    lowest block that takes the request whenever length = size, i.e. for
+    align <= PAGE_SIZE and for a range of exactly ``size`` bytes (6.1:
+    adjust_search_size false).  The brute-force oracle of test_oracle.py
+    knows only the busy areas.  (With align > PAGE_SIZE on a wider range
+    the length is adjusted and the answer is not always the lowest fit:
+    test_adjusted_length_still_skips_an_exact_aligned_block.)"""
+    vs, ve, initial, ops = case
+    a = SplitTreeAllocator(make_range(vs, ve), initial)
+    busy = dict(initial)
+    live: list[int] = []
+    for op in ops:
+        if op[0] == "alloc":
+            _, size, align, rvs, rve = op
+            expect = lowest_fit(sorted(busy.items()), size, align, rvs, rve)
+            got = vmalloc(a, size, align, rvs, rve).addr
+            assert got == expect, (op, got, expect)
+            if got is not None:
+                busy[got] = got + size
+                live.append(got)
+        elif live:
+            addr = live.pop(op[1] % len(live))
+            a.free(addr)
+            del busy[addr]
+    a.check()
