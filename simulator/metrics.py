@@ -17,6 +17,7 @@ statistics cover measured ops only.
 from __future__ import annotations
 
 import math
+import re
 from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -117,7 +118,7 @@ class _CallerStats:
 #: stats-only mode: per sample interval latency columns of the time series
 WINDOW_COLUMNS = tuple(f"{op}_{k}_ns" for op in OP_NAMES for k in ("p50", "p99", "max"))
 #: stats-only mode: the histograms frame (histograms.parquet)
-HISTOGRAM_COLUMNS = ("metric", "op", "value_ns", "count")
+HISTOGRAM_COLUMNS = ("metric", "op", "caller", "value_ns", "count")
 
 
 class OpLog:
@@ -132,12 +133,16 @@ class OpLog:
         self._window = (LogHistogram(), LogHistogram())  # latency since the last sample
         self.count = 0
         self.total_latency_ns = 0.0                       # every op, measured or not
+        self.failed: dict[tuple[int, int], int] = {}      # (size, align) -> failed vmallocs
 
     def add(self, t_ns: float, caller: int, cpu: int, op: int, size_bytes: int, align: int,
             addr: int, ok: bool, latency_ns: float, lock_wait_ns: float, lock_hold_ns: float,
             list_nodes: int, tree_nodes: int, purge: bool) -> None:
         self.count += 1
         self.total_latency_ns += latency_ns
+        if not ok and op == VMALLOC:
+            key = (size_bytes, align)
+            self.failed[key] = self.failed.get(key, 0) + 1
         if self.keep_ops:
             self.f.extend((t_ns, latency_ns, lock_wait_ns, lock_hold_ns))
             self.i.extend((caller, cpu, op, size_bytes, align, addr, ok, list_nodes, tree_nodes, purge))
@@ -163,20 +168,22 @@ class OpLog:
         self._window = (LogHistogram(), LogHistogram())
         return tuple(out)
 
-    def histograms(self) -> pd.DataFrame:
-        """Stats-only mode: the measured ops' latency and lock-wait histograms,
-        merged over callers (HISTOGRAM_COLUMNS; ``lock_wait`` counts only the
-        ops that waited, ``latency`` counts every op)."""
-        rows: list[tuple[str, str, float, int]] = []
+    def histograms(self, labels: Sequence[str] | None = None) -> pd.DataFrame:
+        """Stats-only mode: the measured ops' latency and lock-wait histograms
+        (HISTOGRAM_COLUMNS; ``lock_wait`` counts only the ops that waited,
+        ``latency`` counts every op), one set per caller (``caller``: its
+        label); summing the counts of equal ``value_ns`` merges callers."""
+        names = list(labels) if labels is not None else [str(i) for i in range(len(self._stats))]
+        rows: list[tuple[str, str, str, float, int]] = []
         for metric in ("latency", "lock_wait"):
             for op, name in enumerate(OP_NAMES):
-                h = LogHistogram()
-                for st in self._stats:
-                    h.merge((st.hist if metric == "latency" else st.wait)[op])
-                rows += [(metric, name, v, k) for v, k in h.buckets()]
+                for label, st in zip(names, self._stats):
+                    h = (st.hist if metric == "latency" else st.wait)[op]
+                    rows += [(metric, name, label, v, k) for v, k in h.buckets()]
         df = pd.DataFrame(rows, columns=list(HISTOGRAM_COLUMNS))
         df["count"] = df["count"].astype(np.int64)
         df["value_ns"] = df["value_ns"].astype(float)
+        df["caller"] = pd.Categorical(df["caller"], categories=list(dict.fromkeys(names)))
         return df
 
     # -- conversion, once ----------------------------------------------------
@@ -207,12 +214,15 @@ class OpLog:
         }
         return pd.DataFrame(cols, columns=list(OPS_COLUMNS))
 
-    def latency_stats(self, ops: pd.DataFrame | None = None) -> dict[str, float]:
-        """mean/p50/p90/p99/p999/max overall and per op kind, lock_wait_share, ops."""
+    def latency_stats(self, ops: pd.DataFrame | None = None, caller: int | None = None) -> dict[str, float]:
+        """mean/p50/p90/p99/p999/max overall and per op kind, lock_wait_share, ops;
+        of every caller, or of caller number ``caller`` only."""
         out: dict[str, float] = {}
         if self.keep_ops:
             assert ops is not None
             m = ops[ops["measured"]]
+            if caller is not None:
+                m = m[m["caller"].cat.codes.to_numpy() == caller]
             lat = m["latency_ns"].to_numpy()
             is_vm = (m["op"] == "vmalloc").to_numpy()
             groups = (("", lat), ("vmalloc_", lat[is_vm]), ("vfree_", lat[~is_vm]))
@@ -224,7 +234,7 @@ class OpLog:
             return out
         vm, vf, allh = LogHistogram(), LogHistogram(), LogHistogram()
         wait = 0.0
-        for st in self._stats:
+        for st in (self._stats if caller is None else self._stats[caller:caller + 1]):
             vm.merge(st.hist[VMALLOC])
             vf.merge(st.hist[VFREE])
             wait += st.lock_wait_ns
@@ -344,15 +354,99 @@ def run_summary(eng: Any) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], p
         summary[f"lock_acquisitions:{name}"] = lk.acquisitions
         summary[f"lock_contended:{name}"] = lk.contended
         summary[f"lock_utilisation:{name}"] = lk.busy_until(sim_ns) / sim_ns if sim_ns else 0.0
+    by_design = sum(n for (size, align), n in oplog.failed.items()
+                    if impossible_alignment(size, align, spec.address_space.vstart, spec.address_space.vend))
+    summary["enomem"] = max(0, int(summary["enomem"]) - by_design)
+    summary["failed_by_design"] = by_design
+    summary.update(test_vmalloc_columns(eng.log))
+    for idx, c in enumerate(callers):
+        st = oplog.latency_stats(ops if spec.metrics.keep_ops else None, caller=idx)
+        t0 = oplog.measure_t[idx]
+        st["loop_time_ns"] = (c.end_ns - t0) if t0 is not None and not c.background else math.nan
+        for col in CALLER_COLUMNS:
+            summary[f"{CALLER_PREFIX}{c.label}:{col}"] = st.get(col, math.nan)
     hist = None
     if not spec.metrics.keep_ops:
-        hist = oplog.histograms()
+        hist = oplog.histograms(labels)
         hist.insert(0, "seed", spec.seed)
         hist.insert(0, "allocator", spec.allocator)
     return ops, ts, summary, hist
 
 
-__all__ = ["LogHistogram", "OpLog", "OPS_COLUMNS", "SUMMARY_COLUMNS", "REL_ERR", "WINDOW_COLUMNS",
+# ------------------------------------------------------------ per caller, by design
+
+#: per-caller summary columns (summary.csv rows with a ``caller``)
+CALLER_COLUMNS = (["ops", "loop_time_ns"]
+                  + [f"{p}{s}" for p in ("", "vmalloc_", "vfree_")
+                     for s in ("mean_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns")]
+                  + ["lock_wait_share"])
+#: a run's summary dict carries caller rows as ``caller:<label>:<column>`` keys
+CALLER_PREFIX = "caller:"
+TEST_VMALLOC_PREFIX = "test_vmalloc:"
+_SUMMARY_LINE = re.compile(
+    r"Summary:\s+(?P<name>\w+)\s+passed:\s*(?P<passed>\d+)\s+failed:\s*(?P<failed>\d+)\s+"
+    r"repeat:\s*\d+\s+loops:\s*\d+\s+avg:\s*(?P<avg>\d+)\s*usec")
+
+
+def impossible_alignment(size_bytes: int, align: int, vstart: int, vend: int) -> bool:
+    """No address of [vstart, vend) is a multiple of ``align`` with ``size_bytes``
+    after it: the request fails whatever the allocator holds (by design, as
+    align_shift_alloc_test's large alignments), not for lack of space."""
+    if align <= 1:
+        return size_bytes > vend - vstart
+    first = -(-vstart // align) * align
+    return first + size_bytes > vend
+
+
+def test_vmalloc_columns(log: Sequence[str]) -> dict[str, float]:
+    """The run log's lib/test_vmalloc.c ``Summary:`` lines as summary columns:
+    ``test_vmalloc:<test>:passed`` / ``:failed`` (summed over callers) and
+    ``:avg_us`` (mean over callers)."""
+    acc: dict[str, list[tuple[int, int, int]]] = {}
+    for line in log:
+        m = _SUMMARY_LINE.search(line)
+        if m:
+            acc.setdefault(m["name"], []).append((int(m["passed"]), int(m["failed"]), int(m["avg"])))
+    out: dict[str, float] = {}
+    for name, vals in acc.items():
+        out[f"{TEST_VMALLOC_PREFIX}{name}:passed"] = sum(v[0] for v in vals)
+        out[f"{TEST_VMALLOC_PREFIX}{name}:failed"] = sum(v[1] for v in vals)
+        out[f"{TEST_VMALLOC_PREFIX}{name}:avg_us"] = sum(v[2] for v in vals) / len(vals)
+    return out
+
+
+def summary_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """summary.csv: per run the run-wide row (``caller`` empty), then one row per
+    caller (its ``caller:<label>:<column>`` keys as the ordinary columns)."""
+    if not len(summary):
+        return summary
+    caller_keys = [c for c in summary.columns if c.startswith(CALLER_PREFIX)]
+    base_cols = [c for c in summary.columns if c not in caller_keys]
+    cols = base_cols[:2] + ["caller"] + base_cols[2:]
+    rows: list[dict[str, Any]] = []
+    for _, r in summary.iterrows():
+        wide = {c: r[c] for c in base_cols}
+        wide["caller"] = None
+        rows.append(wide)
+        labels = list(dict.fromkeys(k[len(CALLER_PREFIX):].rsplit(":", 1)[0] for k in caller_keys
+                                    if not pd.isna(r[k]) or k.endswith(":ops")))
+        for label in labels:
+            row: dict[str, Any] = {base_cols[0]: r[base_cols[0]], base_cols[1]: r[base_cols[1]],
+                                   "caller": label}
+            for col in CALLER_COLUMNS:
+                key = f"{CALLER_PREFIX}{label}:{col}"
+                if key in r and not (col == "ops" and pd.isna(r[key])):
+                    row[col] = r[key]
+            if "ops" in row:
+                rows.append(row)
+    out = pd.DataFrame(rows, columns=cols)
+    if "ops" in out:
+        out["ops"] = out["ops"].astype("Int64")
+    return out
+
+
+__all__ = ["CALLER_COLUMNS", "summary_rows", "test_vmalloc_columns", "impossible_alignment",
+           "LogHistogram", "OpLog", "OPS_COLUMNS", "SUMMARY_COLUMNS", "REL_ERR", "WINDOW_COLUMNS",
            "HISTOGRAM_COLUMNS",
            "timeseries_columns", "timeseries_frame", "fragmentation", "VMALLOC", "VFREE",
            "sample_row", "run_summary"]

@@ -131,8 +131,8 @@ def share_limits(ax: Axes, values: Any) -> None:
 
 def _no_data(ax: Axes, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, wrap=True)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    # per-axes only: set_xticks([]) would clear the ticks of every axis shared with this one
+    ax.tick_params(left=False, bottom=False, labelleft=False, labelbottom=False)
 
 
 def _ecdf(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

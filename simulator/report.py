@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .saved import SavedResults
 from .spread import fmt_interval, mean_ci, noise_verdict, paired_difference, spread_frame
@@ -123,11 +124,18 @@ def first_enomem_ns(saved: SavedResults) -> dict[tuple[str, int], int | None]:
     """Simulated time of the first failed vmalloc per (allocator, seed), None if none."""
     out: dict[tuple[str, int], int | None] = {}
     ops, ts = saved.ops, saved.timeseries
+    vstart, vend = _allocator_range(saved.scenario)
     for _, row in run_wide(saved.summary).iterrows():
         key = (str(row["allocator"]), int(row["seed"]))
         t = None
-        if len(ops) and {"op", "ok"} <= set(ops.columns):
+        if "enomem" in row and row["enomem"] == 0:
+            pass                                  # only failures by design (or none)
+        elif len(ops) and {"op", "ok"} <= set(ops.columns):
             fail = ops[(ops.allocator == key[0]) & (ops.seed == key[1]) & (ops.op == "vmalloc") & (~ops.ok.astype(bool))]
+            if vstart is not None and len(fail):
+                by_design = [impossible_alignment(int(sz), int(al), vstart, vend)
+                             for sz, al in zip(fail["size_bytes"], fail["align"])]
+                fail = fail[~np.array(by_design, dtype=bool)]
             if len(fail):
                 t = int(fail["t_ns"].min())
         elif len(ts) and "enomem" in ts:
@@ -136,6 +144,18 @@ def first_enomem_ns(saved: SavedResults) -> dict[tuple[str, int], int | None]:
                 t = int(hit["t_ns"].min())
         out[key] = t
     return out
+
+
+def _allocator_range(scenario: dict[str, Any]) -> tuple[int | None, int]:
+    """[vstart, vend) of a resolved scenario's allocator (vmalloc and modules ranges)."""
+    space = scenario.get("address_space") or {}
+    ranges = [space.get(k) for k in ("vmalloc", "modules") if isinstance(space.get(k), dict)]
+    try:
+        lo = [int(str(r["start"]), 0) for r in ranges]
+        hi = [int(str(r["end"]), 0) for r in ranges]
+    except (KeyError, ValueError, TypeError):
+        return None, 0
+    return (min(lo), max(hi)) if lo else (None, 0)
 
 
 def _ns(v: Any) -> str:
@@ -329,10 +349,13 @@ def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
         out.append("(needs two allocators and a loop time)\n")
     out.append(_spread_section(saved))
     out.append("## Per run\n\n" + markdown_table(per_run_rows(saved)))
+    out.append(_by_design_note(saved))
+    out.append(_caller_section(saved))
+    out.append(_test_vmalloc_section(saved))
     out.append("Lock wait share: the share of the summed operation latency spent waiting for "
                "`vmap_area_lock`. Fragmentation: 1 - largest free block / total free space, at "
                "the end of the run.\n")
-    summaries = [line for line in saved.log if line.lstrip().startswith(("Summary:", "vmap allocation"))]
+    summaries = [line for line in saved.log if "Summary:" in line or "vmap allocation" in line]
     if summaries:
         shown = summaries[:40]
         out.append("## Run log (excerpt)\n\n```\n" + "\n".join(shown)
@@ -340,6 +363,106 @@ def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
     if plot_files:
         out.append("## Plots\n\n" + "\n".join(f"![{p.stem}]({p.as_posix()})" for p in plot_files) + "\n")
     return "\n".join(out)
+
+
+def caller_rows(saved: SavedResults, allocator: str) -> list[dict[str, str]]:
+    """One row per caller of ``allocator``: mean over seeds (± 95 % CI half-width
+    with several seeds) of its ops, latency percentiles and lock wait share."""
+    s = saved.summary
+    if "caller" not in s:
+        return []
+    per = s[s["caller"].notna() & (s.allocator == allocator)]
+    rows = []
+    for caller, g in per.groupby("caller", sort=False):
+        row = {"caller": str(caller), "seeds": str(g["seed"].nunique())}
+        for col, title, kind in (("ops", "ops", "n"), ("vmalloc_p50_ns", "vmalloc p50 (ns)", "n"),
+                                 ("vmalloc_p99_ns", "vmalloc p99 (ns)", "n"),
+                                 ("vfree_p50_ns", "vfree p50 (ns)", "n"), ("vfree_p99_ns", "vfree p99 (ns)", "n"),
+                                 ("lock_wait_share", "lock wait share", "pct")):
+            row[title] = _mean_ci_text(g[col].astype(float), kind) if col in g else "-"
+        rows.append(row)
+    return rows
+
+
+def caller_flags(saved: SavedResults, top: int = 3) -> list[str]:
+    """The callers whose vmalloc/vfree p50 or p99 differs most between allocators
+    (ratio of the largest to the smallest mean over seeds), with the noise verdict
+    of the paired difference when there are several seeds."""
+    s, allocs = saved.summary, _allocators(saved)
+    if "caller" not in s or len(allocs) < 2:
+        return []
+    per = s[s["caller"].notna()]
+    found = []
+    for caller, g in per.groupby("caller", sort=False):
+        for col in ("vmalloc_p50_ns", "vmalloc_p99_ns", "vfree_p50_ns", "vfree_p99_ns"):
+            means = {a: float(g[g.allocator == a][col].mean()) for a in allocs if (g.allocator == a).any()}
+            means = {a: v for a, v in means.items() if not np.isnan(v) and v > 0}
+            if len(means) < 2:
+                continue
+            lo_a, hi_a = min(means, key=means.get), max(means, key=means.get)
+            ratio = means[hi_a] / means[lo_a]
+            d = paired_difference(_per_seed(g, lo_a, col), _per_seed(g, hi_a, col))
+            found.append((ratio, str(caller), col, lo_a, hi_a, means, d))
+    found.sort(key=lambda x: -x[0])
+    lines = []
+    seen: set[str] = set()
+    for ratio, caller, col, lo_a, hi_a, means, d in found:
+        if caller in seen or ratio < 1.05:
+            continue
+        seen.add(caller)
+        what = col.removesuffix("_ns").replace("_", " ")
+        lines.append(f"- **{caller}**: {what} {means[lo_a]:,.0f} ns ({lo_a}) vs {means[hi_a]:,.0f} ns "
+                     f"({hi_a}), x{ratio:.2f}; {noise_verdict(d)}")
+        if len(lines) >= top:
+            break
+    return lines
+
+
+def _caller_section(saved: SavedResults) -> str:
+    s = saved.summary
+    if "caller" not in s or not s["caller"].notna().any():
+        return ""
+    out = ["## Per caller\n",
+           "The pooled figures above can hide a caller whose latency changes between allocators; "
+           "each caller's own figures (measured ops only; mean over seeds ± 95 % CI half-width "
+           "with several seeds; lock wait share: its lock wait over its own latency):\n"]
+    flags = caller_flags(saved)
+    if flags:
+        out.append("Callers whose latency differs most between allocators:\n\n" + "\n".join(flags) + "\n")
+    for a in _allocators(saved):
+        out.append(f"### {a}\n\n" + markdown_table(caller_rows(saved, a)))
+    return "\n".join(out)
+
+
+def _by_design_note(saved: SavedResults) -> str:
+    s = run_wide(saved.summary)
+    if "failed_by_design" not in s or not (s["failed_by_design"].fillna(0) > 0).any():
+        return ""
+    n = int(s["failed_by_design"].fillna(0).sum())
+    return (f"Failed by design: {n:,} vmalloc call(s) over all runs asked for an alignment that no "
+            "address of the range can meet (lib/test_vmalloc.c's align_shift_alloc_test is "
+            "\"supposed to fail\" this way); they are not counted as ENOMEMs (`failed_by_design` in "
+            "summary.csv).\n")
+
+
+def _test_vmalloc_section(saved: SavedResults) -> str:
+    s = run_wide(saved.summary)
+    cols = [c for c in s.columns if str(c).startswith("test_vmalloc:")]
+    if not cols:
+        return ""
+    tests = list(dict.fromkeys(c.split(":")[1] for c in cols))
+    rows = []
+    for a in _allocators(saved):
+        g = s[s.allocator == a]
+        for t in tests:
+            rows.append({"allocator": a, "test": t,
+                         "passed": _ns(g.get(f"test_vmalloc:{t}:passed", pd.Series(dtype=float)).sum()),
+                         "failed": _ns(g.get(f"test_vmalloc:{t}:failed", pd.Series(dtype=float)).sum()),
+                         "avg (us)": _mean_ci_text(g.get(f"test_vmalloc:{t}:avg_us",
+                                                         pd.Series(dtype=float)).astype(float), "n")})
+    return ("## lib/test_vmalloc.c results\n\nThe `Summary:` lines as numbers (columns "
+            "`test_vmalloc:<test>:passed/failed/avg_us` of summary.csv; passed/failed summed over "
+            "seeds, avg the mean over seeds):\n\n" + markdown_table(rows))
 
 
 def _spread_section(saved: SavedResults) -> str:

@@ -88,7 +88,7 @@ def test_seed_independent_scenario_runs_once_and_says_so(tmp_path, run_vmsim):
 def test_seed_independence_claim_holds_in_the_engine(write):
     """The claim checked against the engine: two seeds of a seed-independent
     scenario give the same summary; a random caller gives different ones."""
-    from simulator.engine import simulate
+    from simulator.runner import simulate
     from simulator.scenario import load_scenario
     for text, same in ((FIXED, True), (RANDOM, False)):
         sc = load_scenario(write(text.replace("150", "60")))
