@@ -23,6 +23,7 @@ _REGISTRY = {
     "free-list": ("free_list", "FreeListAllocator"),
     "augmented-tree": ("augmented_tree", "AugmentedTreeAllocator"),
     "split-tree": ("split_tree", "SplitTreeAllocator"),
+    "vmap-nodes": ("vmap_nodes", "VmapNodesAllocator"),
 }
 
 #: The registered allocator names, oldest kernel generation first.

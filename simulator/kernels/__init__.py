@@ -80,6 +80,17 @@ GENERATIONS: dict[str, Generation] = {g.name: g for g in (
                _VMAP_PURGE_LOCK),
         description="6.1's split locks with one vfree busy-tree section (find_unlink_vmap_area)",
         read="a 6.3-6.8 mm/vmalloc.c (docs/kernels/linux-6.1.md)"),
+    Generation(
+        name="linux-6.9", kernels="Linux 6.9 to 6.15 (vmap nodes)", policy="vmap-nodes",
+        module="linux_6_9",
+        locks=(("free_vmap_area_lock", "spinlock: the global free tree (pool misses, reclaims)"),
+               ("busy.lock/<node>", "spinlock per vmap node: busy areas whose start maps to it"),
+               ("lazy.lock/<node>", "spinlock per vmap node: its lazily freed areas"),
+               ("pool_lock/<node>", "spinlock per vmap node: its 256 size pools"),
+               _VMAP_PURGE_LOCK),
+        description="vmap nodes (clamp(CPUs, 1, 128) on 64-bit, 16-page zones): per-node busy and "
+                    "lazy trees, size pools tried before the global free tree, parallel purge",
+        read="6.9 as merged + a 2026 mm tree (docs/kernels/linux-6.9.md)"),
 )}
 
 ALIASES: dict[str, str] = {a: g.name for g in GENERATIONS.values() for a in g.aliases}
