@@ -65,3 +65,46 @@ def test_float_noise_is_drawn_flat():
 
 def test_tick_labels_are_compact():
     assert [plots.compact(v) for v in (200, 5000, 20000, 1.5e6)] == ["200", "5k", "20k", "1.5M"]
+
+
+SWEEP = """\
+name: timed
+device: {profile: qemu-x86}
+cpus: 2
+allocators: [busy-list, free-list]
+callers:
+  - workload: random_size_alloc_test
+    cpus: [0, 1]
+stop:
+  time: 300 us
+seeds: [1, 2]
+output:
+  plots: false
+sweep:
+  device.overrides.lock_handoff_ns: [20, 200, 2000]
+"""
+
+
+def test_sweep_plot_of_a_time_stopped_run(tmp_path, run_vmsim):
+    """Numeric log axis over the swept cost, per-caller p50/p99 panels with seed
+    CIs, and no loop-time panel: every run lasts the stop time."""
+    from simulator.output import load_results
+    sc = tmp_path / "t.yaml"
+    sc.write_text(SWEEP)
+    out = tmp_path / "out"
+    run_vmsim("run", str(sc), "--out", str(out), "--quiet")
+    fig = plots.sweep_figure(load_results(out))
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    titles = [ax.get_title() for ax in axes]
+    assert "loop time" not in titles
+    assert titles == ["vmalloc p50 / p99: all callers", "vmalloc p50 / p99: random_size_alloc_test@cpu0",
+                      "vmalloc p50 / p99: random_size_alloc_test@cpu1"]
+    for ax in axes:
+        assert ax.get_xscale() == "log" and ax.get_xlabel() == "device.overrides.lock_handoff_ns"
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["20", "200", "2000"]
+        assert "mean ± 95 % CI over 2 seeds" in ax.get_ylabel()
+        # one errorbar container per allocator x (p50, p99), with vertical error bars
+        assert len(ax.containers) == 4 and all(c.has_yerr for c in ax.containers)
+    s = pd.read_csv(out / "summary.csv")
+    assert set(s["point"]) == {"device.overrides.lock_handoff_ns=20", "device.overrides.lock_handoff_ns=200",
+                               "device.overrides.lock_handoff_ns=2000"}
