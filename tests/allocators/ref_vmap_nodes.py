@@ -61,6 +61,7 @@ class VmapNode:
         self.lazy = RbList()
         self.purge_list: list[RefVa] = []
         self.nr_purged = 0
+        self.pooled = 0                 # test-only: areas in all pools (skips empty nodes fast)
 
 
 class RefVmapNodes:
@@ -172,6 +173,7 @@ class RefVmapNodes:
         self.ns.pool_adds += 1
         vp.head.insert(0, va)
         vp.len += 1
+        n.pooled += 1
         return True
 
     def node_pool_del_va(self, vn: VmapNode, size: int, align: int, vstart: int, vend: int) -> RefVa | None:
@@ -188,6 +190,7 @@ class RefVmapNodes:
                 assert not err, "WARN_ON_ONCE(err)"
                 vp.head.pop(0)
                 vp.len -= 1
+                vn.pooled -= 1
                 self.ns.pool_hits += 1
             else:
                 vp.head.append(vp.head.pop(0))       # list_move_tail
@@ -330,7 +333,7 @@ class RefVmapNodes:
 
     def decay_va_pool_node(self, vn: VmapNode, full_decay: bool) -> None:
         decay_list: list[RefVa] = []
-        for i in range(MAX_VA_SIZE_PAGES):
+        for i in range(MAX_VA_SIZE_PAGES if vn.pooled else 0):
             if not vn.pool[i].head:
                 continue
             # Detach the pool, so no-one can access it.
@@ -343,6 +346,7 @@ class RefVmapNodes:
             n_decay = vn.pool[i].len >> 2
             for va in list(tmp_list):
                 tmp_list.remove(va)
+                vn.pooled -= 1
                 self.merge_or_add_vmap_area(RefVa(va.va_start, va.va_end), decay_list)
                 self.ns.pool_decayed += 1
                 if not full_decay:
@@ -431,6 +435,7 @@ class RefVmapNodes:
 
     def pooled_areas(self, node_id: int) -> dict[int, list[tuple[int, int]]]:
         vn = self.vmap_nodes[node_id]
+        assert vn.pooled == sum(len(vp.head) for vp in vn.pool), "pooled count out of step"
         out = {}
         for i, vp in enumerate(vn.pool):
             assert vp.len == len(vp.head), "pool len out of step"

@@ -276,15 +276,25 @@ def test_lockstep_with_reference(scenario):
     fast = VmapNodesAllocator(rng, list(layout.initial_busy), nr_cpus=nr_cpus, lazy_max=lazy_max)
     ref = RefVmapNodes(rng, list(layout.initial_busy), nr_cpus, lazy_max)
     live: list[int] = []
+    # one or two CPUs per sequence, so that a CPU's node finds what its purges pooled
+    cpus = rnd.sample(range(nr_cpus), min(nr_cpus, rnd.choice((1, 2))))
+    p_purge = rnd.choice((0.0, 0.05, 0.2))              # explicit drains between ops
     for n, op in enumerate(ops):
         where = f"op {n} {op!r}"
-        if rnd.random() < 0.08:
+        if rnd.random() < p_purge:
             pf = fast.purge(False)
             ref.drain_vmap_area_work()
             assert _purge_tuple(pf) == _ref_purge_tuple(ref, ref.trace[-1]), f"{where}: purge"
+        cpu = rnd.choice(cpus)
+        if op[0] == "alloc" and nr_cpus > 1 and rnd.random() < 0.1:
+            # now and then ask a CPU's own pool for one of its sizes with a larger align
+            # (the head may be misaligned: list_move_tail)
+            pooled = fast.pooled_areas(cpu % fast.nr_vmap_nodes)
+            if pooled:
+                idx = rnd.choice(list(pooled))
+                op = ("alloc", (idx + 1) * PAGE, rnd.choice((2, 4, 16)) * PAGE, None, None)
         if op[0] == "alloc":
             _, size, align, vs, ve = op
-            cpu = rnd.randrange(nr_cpus)
             rf = fast.alloc_vmap_area(size, align, vs, ve, cpu)
             rr = ref.alloc_vmap_area(size, align, vs, ve, cpu)
             assert (rf.addr, rf.vn_id, rf.pool_hit) == (rr["addr"], rr["vn_id"], rr["hit"]), where
