@@ -470,6 +470,7 @@ class AugSeq:
         if sum(len(x) for x in self._s) != self._n:
             raise AugSeqError("item count is stale")
         prev = None
+        before = 0
         for c in range(K):
             s, e, v = self._s[c], self._e[c], self._v[c]
             if not len(s) == len(e) == len(v) or len(s) > 2 * LOAD:
@@ -480,8 +481,9 @@ class AugSeq:
                 if prev is not None and x <= prev:
                     raise AugSeqError("starts are not strictly increasing")
                 prev = x
-            if self.rank(c, 0) != sum(len(x) for x in self._s[:c]):
+            if self.rank(c, 0) != before:
                 raise AugSeqError(f"slot {c} rank is stale")
+            before += len(s)
         seg = self._seg
         if seg[K:] != self._cmax:
             raise AugSeqError("segment tree leaves are stale")

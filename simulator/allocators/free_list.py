@@ -39,6 +39,27 @@ The walk is counted in O(log n): free blocks live in an :class:`AugSeq` whose
 ``free_va_max_size`` (the largest block skipped) are segment-tree queries.  The
 free tree is modelled: each descent counts ``tree_depth(nr_free_objects)``.
 
+The functions keep the RFC's names (``__merge_add_free_va_area`` takes one
+leading underscore: Python mangles ``__names``).  The O(log n) steps of
+``alloc_vmalloc_area`` without a twin in the RFC stand for these lines:
+
+=============================  =====================================================
+step here                      RFC lines it stands for
+=============================  =====================================================
+``begin``                      ``va = last_free_va_chunk`` or
+                               ``list_first_entry(&free_vmap_area_list)``
+``above`` / ``below``          the blocks with ``va->va_start <= vstart``, for which
+                               ``nva_start_addr`` stays ``ALIGN(vstart, align)``
+``first_ge`` on the sizes      ``if (nva_start_addr + size > va->va_end) continue;``
+                               for every block until the first that fits
+``range_max``                  ``free_va_max_size = max(free_va_max_size,
+                               __va_size(va))`` over the skipped blocks
+``distance`` (+1 for the fit)  ``list_nodes``: the blocks
+                               ``list_for_each_entry_from`` examined
+``fl.locate(end)``             ``__find_va_slot`` + ``__find_va_siblings``: the
+                               neighbours of the freed area
+=============================  =====================================================
+
 The RFC's old path can corrupt its free list, and vmsim stops there with
 :class:`RfcFreeListCorruption` (never a silent overlap): a request whose
 vstart is not a vmalloc address but whose [vstart, vend) reaches into the
