@@ -297,8 +297,9 @@ class Kernel(KernelBase):
                 wait += w
                 hold += h
             if policy.node_nr_lazy(node):
-                taken, w, h = yield from self._locked(
-                    c, self.lazy_lock[node], lambda node=node: (policy.purge_take_lazy(node, full_pool_decay), 0.0))
+                def take(node: int = node) -> tuple[list[tuple[int, int]], float]:
+                    return policy.purge_take_lazy(node, full_pool_decay), 0.0
+                taken, w, h = yield from self._locked(c, self.lazy_lock[node], take)
                 wait += w
                 hold += h
                 marked.append(node)

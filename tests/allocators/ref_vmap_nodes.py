@@ -198,7 +198,8 @@ class RefVmapNodes:
                 va = None
         return va
 
-    def node_alloc(self, size: int, align: int, vstart: int, vend: int, cpu: int) -> tuple[RefVa | None, int, int]:
+    def node_alloc(self, size: int, align: int, vstart: int, vend: int,
+                   cpu: int) -> tuple[RefVa | None, int, int]:
         """Returns (va, addr, vn_id)."""
         vn_id = 0
         addr = vend
@@ -246,7 +247,8 @@ class RefVmapNodes:
                     self.steps, self.ns = steps, ns
                     purged = 1
                     continue
-                return {"addr": None, "vn_id": vn_id, "hit": False, "purge": purge, "steps": self.steps, "ns": self.ns}
+                return {"addr": None, "vn_id": vn_id, "hit": False, "purge": purge,
+                        "steps": self.steps, "ns": self.ns}
             break
         va.va_start = addr
         va.va_end = addr + size

@@ -47,7 +47,8 @@ def test_nr_vmap_nodes(cpus, nodes):
 
 def test_lazy_max_pages():
     # fls(num_online_cpus()) * 32 MiB / 4 KiB = fls(n) * 8192
-    assert [lazy_max_pages(n) for n in (1, 2, 3, 4, 5, 8, 9)] == [8192, 16384, 16384, 24576, 24576, 32768, 32768]
+    assert [lazy_max_pages(n) for n in (1, 2, 3, 4, 5, 8, 9)] == [
+        8192, 16384, 16384, 24576, 24576, 32768, 32768]
 
 
 def test_addr_to_node_id_stripes_zones():
