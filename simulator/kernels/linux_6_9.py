@@ -74,6 +74,7 @@ from .base import Gen, KernelBase
 from .linux_6_1 import Worker
 
 _ENGINE_STREAMS = 64          # simulator.engine._MAX_LOCKS
+_NO_STEPS = Steps()           # a section that walks no tree (list operations only)
 
 
 class Kernel(KernelBase):
@@ -122,13 +123,22 @@ class Kernel(KernelBase):
         return self.policy.unreleased_areas()
 
     # -- one critical section -------------------------------------------------------
+    def _cost(self, c: Any) -> Any:
+        """The cost model of ``c``'s CPU (per-CPU tables when the engine has them)."""
+        per_cpu = getattr(self, "cpu_cost", None)
+        return self.cost if per_cpu is None else per_cpu[c.cpu]
+
     def _locked(self, c: Any, lock: Any, work: Any) -> Gen:
         """spin_lock(lock); work(); spin_unlock(lock).  ``work()`` runs when the lock
-        is owned and returns (result, ns of the section's work).  Returns
-        (result, wait, hold); ``c.debt`` = the time owed up to the release."""
+        is owned and returns (result, Steps of the section, (busy nodes, free
+        nodes) that price them).  Returns (result, wait, hold); ``c.debt`` = the
+        time owed up to the release."""
         t_req, t_own, acq = yield from self.eng.spin_lock(c, lock)
-        result, ns = work()
-        hold = acq + ns + self.cost.lock_release_ns
+        result, steps, nodes = work()
+        cost = self._cost(c)
+        hold = acq + cost.steps_ns(steps, *nodes) + cost.lock_release_ns
+        if getattr(self.cost, "line_transfer", False):       # issue 11: cache lines moved
+            hold += self.lines_ns(lock, c.cpu, steps, acq == 0.0)
         t_rel = t_own + hold
         lock.set_release(t_rel)
         c.debt = t_rel - self.env.now
@@ -136,7 +146,7 @@ class Kernel(KernelBase):
 
     # -- vmalloc --------------------------------------------------------------------
     def alloc_vmap_area(self, c: Any, size: int, align: int, vstart: int, vend: int) -> Gen:
-        env, cost, policy = self.env, self.cost, self.policy
+        env, cost, policy = self.env, self._cost(c), self.policy
         wait = hold = 0.0
         ln = tn = 0
         purged = False
@@ -145,7 +155,8 @@ class Kernel(KernelBase):
         node = policy.node_alloc_target(vstart, vend, c.cpu)
         if node is not None and policy.node_pool_len(node, size):
             (addr, vn_id, ns), wait, hold = yield from self._locked(
-                c, self.pool_lock[node], lambda: (policy.node_alloc(size, align, vstart, vend, c.cpu), 0.0))
+                c, self.pool_lock[node],
+                lambda: (policy.node_alloc(size, align, vstart, vend, c.cpu), _NO_STEPS, (0, 0)))
         else:
             addr, vn_id, ns = policy.node_alloc(size, align, vstart, vend, c.cpu)
         self.node_steps.add(ns)
@@ -174,36 +185,37 @@ class Kernel(KernelBase):
                 purged = True
         node = policy.addr_to_node_id(addr)
 
-        def insert() -> tuple[Steps, float]:
+        def insert() -> tuple[Steps, Steps, tuple[int, int]]:
             nb = policy.node_nr_busy(node)
             s = policy.insert_vmap_area(addr, size, vn_id)
-            return s, cost.steps_ns(s, nb, 0)
+            return s, s, (nb, 0)
         s, w, h = yield from self._locked(c, self.busy_lock[node], insert)
         tn += s.tree_nodes
         return addr, wait + w, hold + h, ln, tn, purged
 
-    def _alloc_free_tree(self, c: Any, size: int, align: int, vstart: int, vend: int) -> tuple[Any, float]:
+    def _alloc_free_tree(self, c: Any, size: int, align: int, vstart: int,
+                         vend: int) -> tuple[Any, Steps, tuple[int, int]]:
         policy = self.policy
         nb, nf = policy.nr_busy, policy.nr_free_objects
         r = policy.alloc_free_tree(size, align, vstart, vend)   # __alloc_vmap_area
         if r.steps.fit == "NE":                                   # the preloaded object
             r.steps.objects_allocated -= 1
             self.ne_fit_preload_node[c.cpu] = False
-        return r, self.cost.steps_ns(r.steps, nb, nf)
+        return r, r.steps, (nb, nf)
 
     # -- vfree ----------------------------------------------------------------------
     def vfree(self, c: Any, addr: int) -> Gen:
-        eng, env, cost, policy = self.eng, self.env, self.cost, self.policy
+        eng, env, cost, policy = self.eng, self.env, self._cost(c), self.policy
         t0 = env.now + c.debt
         wait = hold = 0.0
         tn = 0
         size = None
         for node in policy.lookup_order(addr):           # find_unlink_vmap_area
 
-            def find_unlink(node: int = node) -> tuple[Any, float]:
+            def find_unlink(node: int = node) -> tuple[Any, Steps, tuple[int, int]]:
                 nb = policy.node_nr_busy(node)
                 sz, s = policy.find_unlink_vmap_area_on(node, addr)
-                return (sz, s.tree_nodes), cost.steps_ns(s, nb, 0)
+                return (sz, s.tree_nodes), s, (nb, 0)
             (size, t), w, h = yield from self._locked(c, self.busy_lock[node], find_unlink)
             wait += w
             hold += h
@@ -220,10 +232,10 @@ class Kernel(KernelBase):
         c.debt += npages * cost.vfree_unmap_page_ns       # vunmap_range_noflush
         lazy_node = policy.lazy_node_of(addr)
 
-        def noflush() -> tuple[Any, float]:
+        def noflush() -> tuple[Any, Steps, tuple[int, int]]:
             nl = policy.node_nr_lazy(lazy_node)
             _, drain, s = policy.free_vmap_area_noflush(addr, area_bytes)
-            return (drain, s.tree_nodes), cost.steps_ns(s, nl, 0)
+            return (drain, s.tree_nodes), s, (nl, 0)
         (drain, t), w, h = yield from self._locked(c, self.lazy_lock[lazy_node], noflush)
         wait += w
         hold += h
@@ -264,7 +276,7 @@ class Kernel(KernelBase):
         """``count`` pool_lock sections of one list operation each."""
         wait = hold = 0.0
         for _ in range(count):
-            _, w, h = yield from self._locked(c, self.pool_lock[node], lambda: (None, 0.0))
+            _, w, h = yield from self._locked(c, self.pool_lock[node], lambda: (None, _NO_STEPS, (0, 0)))
             wait += w
             hold += h
         return wait, hold
@@ -273,15 +285,15 @@ class Kernel(KernelBase):
         """reclaim_list_global: one free_vmap_area_lock section for the list."""
         policy = self.policy
 
-        def merge() -> tuple[None, float]:
+        def merge() -> tuple[None, Steps, tuple[int, int]]:
             nb, nf = policy.nr_busy, policy.nr_free_objects
-            return None, self.cost.steps_ns(policy.reclaim_list_global(blocks), nb, nf)
+            return None, policy.reclaim_list_global(blocks), (nb, nf)
         _, w, h = yield from self._locked(c, self.free_vmap_area_lock, merge)
         self.node_steps.reclaimed += len(blocks)
         return w, h
 
     def __purge_vmap_area_lazy(self, c: Any, full_pool_decay: bool) -> Gen:
-        eng, env, cost, policy = self.eng, self.env, self.cost, self.policy
+        eng, env, cost, policy = self.eng, self.env, self._cost(c), self.policy
         wait = hold = 0.0
         marked: list[int] = []
         start = end = None
@@ -297,8 +309,8 @@ class Kernel(KernelBase):
                 wait += w
                 hold += h
             if policy.node_nr_lazy(node):
-                def take(node: int = node) -> tuple[list[tuple[int, int]], float]:
-                    return policy.purge_take_lazy(node, full_pool_decay), 0.0
+                def take(node: int = node) -> tuple[list[tuple[int, int]], Steps, tuple[int, int]]:
+                    return policy.purge_take_lazy(node, full_pool_decay), _NO_STEPS, (0, 0)
                 taken, w, h = yield from self._locked(c, self.lazy_lock[node], take)
                 wait += w
                 hold += h
@@ -345,7 +357,7 @@ class Kernel(KernelBase):
         local, ns = policy.purge_vmap_node(node)
         self.node_steps.add(ns)
         self.lazy_nr = policy.vmap_lazy_nr
-        c.debt += ns.nr_purged * self.cost.purge_area_ns
+        c.debt += ns.nr_purged * self._cost(c).purge_area_ns
         wait, hold = yield from self._pool_sections(c, node, ns.pool_adds)
         if local:
             w, h = yield from self._reclaim(c, local)
