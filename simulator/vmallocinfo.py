@@ -137,6 +137,8 @@ def _parse_line(path: str, lineno: int, text: str) -> VmArea:
     if not m:
         raise _malformed(path, lineno, text, "expected '0xSTART-0xEND SIZE ...'")
     start, end, size = int(m.group(1), 16), int(m.group(2), 16), int(m.group(3))
+    if max(start, end) > 1 << 64 or size >= 1 << 63:
+        raise _malformed(path, lineno, text, "an address beyond 2^64 or a SIZE not below 2^63")
     rest = m.group(4) or ""
     tokens = rest.split()
     if tokens == ["unpurged", "vm_area"]:
@@ -155,8 +157,12 @@ def _parse_line(path: str, lineno: int, text: str) -> VmArea:
             module = tokens[i][1:-1]
             i += 1
     for tok in tokens[i:]:
+        if len(tok) > 40:
+            raise _malformed(path, lineno, text, f"a field of {len(tok)} characters")
         if (pm := _PAGES.match(tok)) and pages is None:
             pages = int(pm.group(1))
+            if pages >= 1 << 40:
+                raise _malformed(path, lineno, text, f"pages={pages} is not a page count of a real area")
         elif (hm := _PHYS.match(tok)) and phys is None:
             phys = int(hm.group(1), 16)
         elif tok in FLAGS and tok not in flags:

@@ -53,7 +53,10 @@ def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            if not text.isprintable() or not text.strip() or len(text) > 60:
+                text = repr(text[:60])          # a key with a newline or control character
+            out += ("." if out else "") + text
     return out or "(top level)"
 
 
