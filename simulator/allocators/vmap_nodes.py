@@ -258,8 +258,19 @@ class VmapNodesAllocator:
         return node, self.vmap_lazy_nr > self.lazy_max_pages, steps
 
     def free(self, addr: int) -> Steps:
-        """Composition: find_unlink_vmap_area + free_vmap_area_noflush (the area
-        becomes lazy; run ``purge`` to give it back)."""
+        """Composition, tests/compat: the kernel's ``free_vmap_area()`` (error
+        paths): find_unlink_vmap_area, then merge_or_add_vmap_area_augment into
+        the free tree at once (free_vmap_area_lock); no lazy tree, no pool."""
+        _, size, steps = self.find_unlink_vmap_area(addr)
+        if size is None:
+            raise NonexistentAreaError(addr)
+        del self._held[addr]
+        add_steps(steps, self.free_tree.merge_free(addr, addr + size))
+        return steps
+
+    def free_lazy(self, addr: int) -> Steps:
+        """Composition, vfree's remove_vm_area: find_unlink_vmap_area +
+        free_vmap_area_noflush (the area becomes lazy; ``purge`` gives it back)."""
         _, size, steps = self.find_unlink_vmap_area(addr)
         if size is None:
             raise NonexistentAreaError(addr)
@@ -267,8 +278,8 @@ class VmapNodesAllocator:
         return steps
 
     def vfree(self, addr: int) -> tuple[Steps, PurgeResult | None]:
-        """Composition: ``free`` and, over the threshold, the drain purge at once."""
-        steps = self.free(addr)
+        """Composition: ``free_lazy`` and, over the threshold, the drain purge at once."""
+        steps = self.free_lazy(addr)
         if self.vmap_lazy_nr > self.lazy_max_pages:
             return steps, self.purge(False)
         return steps, None

@@ -1,4 +1,4 @@
-"""Linux 6.9 (to 6.15): vmap nodes (docs/kernels/linux-6.9.md has the text read).
+"""Linux 6.9 and later (to the 2025 rework): vmap nodes (docs/kernels/linux-6.9.md).
 
 Locks (``mm/vmalloc.c``)::
 

@@ -74,7 +74,7 @@ def test_pool_refill_and_hit():
     assert r.addr == BASE and r.vn_id == 0x200 and not r.pool_hit
     assert (r.ns.node_id, r.ns.pool_lookups) == (1, 0)
     assert r.steps.tree_inserts >= 1                    # the free tree and the busy tree of node 0
-    a.free(r.addr)
+    a.free_lazy(r.addr)
     # the area was allocated by node 1, so it is lazy in node 1, not in node 0 (its address's)
     assert a.lazy_areas() == [(BASE, BASE + 2 * PAGE)] and a._lazy[1] and not a._lazy[0]
     assert a.vmap_lazy_nr == 2
@@ -103,14 +103,14 @@ def test_ineligible_requests_bypass_pools():
     # a sub-range (vstart != VMALLOC_START): vn_id 0, never pooled
     r = a.alloc_vmap_area(PAGE, 1, BASE + ZONE, BASE + 100 * PAGE, cpu=1)
     assert r.vn_id == 0 and r.ns.node_id is None
-    a.free(r.addr)
+    a.free_lazy(r.addr)
     assert a._lazy[a.addr_to_node_id(r.addr)]           # lazy in the node of its address (1)
     p = a.purge()
     assert p.ns.pool_adds == 0 and p.ns.reclaimed == 1 and a.nr_pooled == 0
     one = mk(1)                                          # one node: node_alloc falls back
     r = one.alloc_vmap_area(PAGE, cpu=3)
     assert r.vn_id == 0
-    one.free(r.addr)
+    one.free_lazy(r.addr)
     one.purge()
     assert one.nr_pooled == 0
     a.check()
@@ -121,8 +121,8 @@ def test_large_areas_are_not_pooled():
     a = mk(2)
     big = a.alloc_vmap_area(257 * PAGE, cpu=0)          # idx 256 >= MAX_VA_SIZE_PAGES
     edge = a.alloc_vmap_area(256 * PAGE, cpu=0)         # idx 255: poolable
-    a.free(big.addr)
-    a.free(edge.addr)
+    a.free_lazy(big.addr)
+    a.free_lazy(edge.addr)
     p = a.purge()
     assert a.pooled_areas(0) == {255: [(edge.addr, edge.addr + 256 * PAGE)]}
     assert p.ns.pool_adds == 1 and p.ns.reclaimed == 1
@@ -133,7 +133,7 @@ def test_misaligned_pool_head_rotates():
     a = mk(2)
     rs = [a.alloc_vmap_area(PAGE, cpu=0).addr for _ in range(3)]   # BASE, +1, +2 pages
     for addr in rs:
-        a.free(addr)
+        a.free_lazy(addr)
     a.purge()
     # purge_vmap_node walks ascending and list_adds at the head: head = highest address
     assert a.pooled_areas(0) == {0: [(BASE + 2 * PAGE, BASE + 3 * PAGE), (BASE + PAGE, BASE + 2 * PAGE),
@@ -149,7 +149,7 @@ def test_misaligned_pool_head_rotates():
 def _fill_pool(a: VmapNodesAllocator, n: int, pages: int = 1, cpu: int = 0) -> list[int]:
     addrs = [a.alloc_vmap_area(pages * PAGE, cpu=cpu).addr for _ in range(n)]
     for addr in addrs:
-        a.free(addr)
+        a.free_lazy(addr)
     a.purge()
     return addrs
 
@@ -181,7 +181,7 @@ def test_full_decay_and_skip_populate_on_alloc_failure():
     assert fill.addr is not None
     keep = a.alloc_vmap_area(PAGE, cpu=1)                # a pool hit on node 1 (7 left)
     assert keep.pool_hit
-    a.free(keep.addr)                                     # lazy in node 1
+    a.free_lazy(keep.addr)                                     # lazy in node 1
     r = a.alloc_vmap_area(4 * PAGE, cpu=0)               # pool[3] empty, free tree full: overflow
     # reclaim_and_purge_vmap_areas: full decay (7 pooled pages go back) and skip_populate:
     # the lazy page goes to the free tree, not to the pool; then the retry fits
@@ -195,14 +195,14 @@ def test_purge_helpers():
     a = mk(4, lazy_max=4)
     addrs = [a.alloc_vmap_area(PAGE, cpu=c).addr for c in (0, 1, 2, 3)]
     for addr in addrs[:3]:
-        a.free(addr)                                      # 3 pages lazy, not over 4
+        a.free_lazy(addr)                                      # 3 pages lazy, not over 4
     assert a.vmap_lazy_nr == 3 and a.nr_lazy == 3
     _, p = a.vfree(addrs[3])
     # 4 > 4 is false: no drain yet
     assert p is None
     more = [a.alloc_vmap_area(2 * PAGE, cpu=c).addr for c in (0, 1, 2)]
     for addr in more[:2]:
-        a.free(addr)                                      # lazy 8 pages
+        a.free_lazy(addr)                                      # lazy 8 pages
     _, p = a.vfree(more[2])                           # 10 > 4: drain
     # marked nodes 0..3; helpers = clamp(10 / 4 = 2, 1, 4) - 1 = 1: the lowest marked node
     assert p is not None and p.marked == [0, 1, 2, 3] and p.helpers == [0] and p.nr_purged == 7
@@ -219,7 +219,7 @@ def test_find_unlink_tries_nodes_forward():
     # nothing there: every busy tree is searched (all empty: depth 0), nothing changes
     assert a.find_unlink_vmap_area(BASE + 2 * ZONE) == (None, None, steps.__class__())
     with pytest.raises(NonexistentAreaError):
-        a.free(BASE)
+        a.free_lazy(BASE)
     a.check()
 
 
@@ -320,3 +320,17 @@ def test_lockstep_with_reference(scenario):
     assert fast.nr_purged == [vn.nr_purged for vn in ref.vmap_nodes]
     assert fast.skip_populate == [vn.skip_populate for vn in ref.vmap_nodes]
     assert fast.nr_busy == len(ref.busy_areas()) and fast.nr_lazy == len(ref.lazy_areas())
+
+
+def test_compat_free_goes_straight_to_the_free_tree():
+    a = mk(4)
+    r = a.alloc_vmap_area(PAGE, cpu=1)
+    # the free tree covered [1, ULONG_MAX): the area split it (NE) into two blocks
+    assert r.steps.fit == "NE" and len(a.free_blocks()) == 2
+    steps = a.free(r.addr)
+    # free_vmap_area(): busy unlink (node 0's tree of 1: depth 1), then the merge
+    # with both neighbours (2 merges) back to one block; nothing lazy or pooled
+    assert steps.tree_erases >= 1 and steps.merges == 2
+    assert a.free_blocks() == [(1, (1 << 64) - 1)]
+    assert a.nr_lazy == 0 and a.nr_pooled == 0 and a.vmap_lazy_nr == 0
+    a.check()
