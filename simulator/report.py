@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .metrics import impossible_alignment
 from .saved import SavedResults
 from .spread import fmt_interval, mean_ci, noise_verdict, paired_difference, spread_frame
 
