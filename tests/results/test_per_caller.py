@@ -150,3 +150,18 @@ def test_preset_summary_columns_and_by_design_failures(tmp_path, run_vmsim):
     assert "| busy-list | align_shift_alloc_test | 0 | 2 |" in report
     per_run = report.split("## Per run")[1].split("\n\n")[1]
     assert all(line.split("|")[9].strip() == "0" for line in per_run.splitlines()[2:])   # ENOMEMs
+
+
+def test_first_enomem_skips_failures_by_design():
+    from simulator.report import first_enomem_ns
+    from simulator.saved import SavedResults
+    ops = pd.DataFrame({"allocator": "busy-list", "seed": 1, "t_ns": [100, 200, 300],
+                        "op": "vmalloc", "ok": [False, True, False], "size_bytes": 4096,
+                        "align": [1 << 45, 1, 1]})
+    scenario = {"address_space": {"vmalloc": {"start": "0x100000000", "end": "0x200000000"}}}
+    summary = pd.DataFrame({"allocator": ["busy-list"], "seed": [1], "enomem": [1],
+                            "failed_by_design": [1], "loop_time_ns": [1.0]})
+    saved = SavedResults(scenario=scenario, ops=ops, timeseries=pd.DataFrame(), summary=summary)
+    assert first_enomem_ns(saved) == {("busy-list", 1): 300}     # not the 2**45 alignment at 100
+    saved.summary = summary.assign(enomem=0)
+    assert first_enomem_ns(saved) == {("busy-list", 1): None}
