@@ -270,7 +270,7 @@ SUMMARY_COLUMNS = (
     ["allocator", "seed", "ops", "loop_time_ns", "setup_time_ns"]
     + [f"{p}{s}" for p in ("", "vmalloc_", "vfree_")
        for s in ("mean_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns")]
-    + ["lock_wait_share", "spin_cpu_ns", "purges", "enomem", "final_fragmentation",
+    + ["lock_wait_share", "spin_cpu_ns", "purges", "enomem", "failed_by_design", "final_fragmentation",
        "tlb_flushes", "sim_time_ns", "lock_acquisitions", "lock_contended"]
 )
 
