@@ -15,7 +15,7 @@ strict YAML loader of :mod:`simulator.yamlsafe` and validated in full only
 when it is used: a broken profile beside it never affects another.
 
 >>> sorted(list_devices())
-['embedded-arm32', 'embedded-arm64', 'qemu-x86', 'x86-server']
+['arm64-biglittle', 'embedded-arm32', 'embedded-arm64', 'qemu-x86', 'x86-laptop', 'x86-server', 'x86-zen2-32c']
 >>> load_device("qemu-x86", {"node_cold_ns": 120})["cost"]["node_cold_ns"]
 120.0
 """

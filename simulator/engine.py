@@ -68,6 +68,10 @@ class CpuCaller:
         self.modules_start = asp.modules_start
         self.modules_end = asp.modules_end
         self.word_bits = asp.word_bits
+        # arch defaults from the profile (THREAD_SIZE, THREAD_ALIGN, CONFIG_VMAP_STACK)
+        self.thread_size = eng.cost.thread_size(asp.word_bits)
+        self.thread_align = eng.cost.thread_align(asp.word_bits)
+        self.vmap_stack = eng.cost.vmap_stack
         self.rng = rng
         self.iterations = eng.spec.iterations
         self.label = cs.label

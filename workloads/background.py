@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from simulator.units import DurationNs, PageBytes
 
 from .base import Caller, Workload, register
-from .common import Params, default_thread_size, get_count_order_long
+from .common import Params, default_stack_size, default_thread_align, get_count_order_long
 from .distributions import DurationDist, SizeDist
 
 Gen = Generator[Any, Any, None]
@@ -81,16 +81,18 @@ class ThreadStacksParams(Params):
     lifetime: DurationDist = Field({"kind": "exponential", "mean": "10 ms"},
                                    validate_default=True, description="thread lifetime")
     stack_size_bytes: PageBytes | None = Field(None, alias="stack_size", description=(
-        "THREAD_SIZE; None: 16 KiB on 64-bit (x86_64, arm64), 8 KiB on 32-bit (ARM)"))
-    stack_align_bytes: PageBytes = Field("16 KiB", alias="stack_align", validate_default=True,
-                                         description="THREAD_ALIGN: 16 KiB x86_64 and arm32 VMAP_STACK")
+        "THREAD_SIZE; None: the device profile's (thread_size_bytes), else 16 KiB on 64-bit "
+        "(x86_64, arm64), 8 KiB on 32-bit (ARM)"))
+    stack_align_bytes: PageBytes | None = Field(None, alias="stack_align", description=(
+        "THREAD_ALIGN; None: the device profile's (thread_align_bytes: x86_64 16 KiB, arm64 "
+        "with VMAP_STACK 2 x THREAD_SIZE), else THREAD_SIZE"))
     cached_stacks: int = Field(2, ge=0, description="NR_CACHED_STACKS per-CPU stack cache")
     resident_threads: int = Field(0, ge=0, description="threads forked at start that never exit")
     touch: bool = True
 
     @model_validator(mode="after")
     def _pow2(self) -> ThreadStacksParams:
-        if not _is_pow2(self.stack_align_bytes):
+        if self.stack_align_bytes is not None and not _is_pow2(self.stack_align_bytes):
             raise ValueError(f"stack_align must be a power of two (got {self.stack_align_bytes})")
         return self
 
@@ -101,7 +103,8 @@ def thread_stacks(caller: Caller, p: ThreadStacksParams) -> Gen:
     VMALLOC_START, VMALLOC_END)``); exits put it back in the cache if a slot is
     free, else vfree it (free_thread_stack)."""
     cache: list[int | None] = [None] * p.cached_stacks
-    stack_size = p.stack_size_bytes or default_thread_size(caller.word_bits)
+    stack_size = p.stack_size_bytes or default_stack_size(caller)
+    stack_align = p.stack_align_bytes or default_thread_align(caller)
 
     def fork() -> Generator[Any, Any, int | None]:
         for i, s in enumerate(cache):          # this_cpu_xchg(cached_stacks[i], NULL)
@@ -110,7 +113,8 @@ def thread_stacks(caller: Caller, p: ThreadStacksParams) -> Gen:
                 addr: int | None = s
                 break
         else:
-            addr = yield from caller.vmalloc(stack_size, p.stack_align_bytes)
+            # THREADINFO_GFP = GFP_KERNEL_ACCOUNT | __GFP_ZERO: the stack is zeroed
+            addr = yield from caller.vmalloc(stack_size, stack_align, zero=True)
         if addr is not None and p.touch:
             yield from caller.touch(addr)
         return addr

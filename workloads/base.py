@@ -51,6 +51,9 @@ class Caller(Protocol):
     modules_start: int | None  # module_alloc range, None if the scenario has none
     modules_end: int | None
     word_bits: int
+    thread_size: int         # THREAD_SIZE of the profile's arch (kernel stack bytes)
+    thread_align: int        # THREAD_ALIGN (arm64 with VMAP_STACK: 2 x THREAD_SIZE)
+    vmap_stack: bool         # CONFIG_VMAP_STACK: kernel stacks are vmalloc'ed
     rng: np.random.Generator  # this caller's own seeded stream
     iterations: int | None   # the scenario's measured iterations per caller (stop), if any
     label: str
@@ -59,14 +62,16 @@ class Caller(Protocol):
     def now_ns(self) -> int: ...
 
     def vmalloc(self, size_bytes: int, align: int = 1, vstart: int | None = None,
-                vend: int | None = None, guard: bool = True,
+                vend: int | None = None, guard: bool = True, zero: bool = False,
                 ) -> Generator[Any, Any, int | None]:
         """``addr = yield from caller.vmalloc(...)``: the area's address, or None (ENOMEM).
 
         ``size_bytes`` is what the kernel caller asks for (a page multiple);
         the engine adds the guard page when ``guard`` is true, allocates and
         maps ``size_bytes / page_size`` pages.  vstart/vend default to the
-        vmalloc range.
+        vmalloc range.  ``zero``: the caller asked for zeroed pages
+        (``__GFP_ZERO``, ``vzalloc``); each page is cleared (priced when the
+        profile's ``zero_pages`` is on).
         """
         ...
 

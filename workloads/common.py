@@ -42,6 +42,17 @@ def default_thread_size(word_bits: int) -> int:
     return 16384 if word_bits == 64 else 8192
 
 
+def default_thread_align(caller: Caller) -> int:
+    """THREAD_ALIGN: the device profile's (``caller.thread_align``), else
+    :func:`default_thread_size` of the word size (a caller without arch facts)."""
+    return getattr(caller, "thread_align", 0) or default_thread_size(caller.word_bits)
+
+
+def default_stack_size(caller: Caller) -> int:
+    """THREAD_SIZE: the device profile's (``caller.thread_size``), else by word size."""
+    return getattr(caller, "thread_size", 0) or default_thread_size(caller.word_bits)
+
+
 def resolve_loops(explicit: int | None, caller: Caller) -> int:
     """Loop count: the explicit parameter, else the scenario's ``iterations``
     stop, else the kernel's 1,000,000."""

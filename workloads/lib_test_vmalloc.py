@@ -11,8 +11,12 @@ differ the difference is a parameter, with the 5.x module as default:
   ``get_random_bytes(&rnd, sizeof(unsigned long))`` -> BITS_PER_LONG, the
   default; 6.2+: ``get_random_u8()`` -> 8, which skews ``rnd % 23``).
 - ``fix_align_alloc_test`` align: ``THREAD_ALIGN << 1``; ``thread_align``
-  defaults to x86_64's THREAD_ALIGN = THREAD_SIZE = 16 KiB (32-bit ARM: 8 KiB,
-  16 KiB with VMAP_STACK; arm64 with VMAP_STACK: 32 KiB).
+  defaults to the device profile's THREAD_ALIGN (``thread_align_bytes``:
+  x86_64 16 KiB, arm64 with VMAP_STACK 32 KiB, 32-bit ARM 8 KiB), else
+  THREAD_SIZE of the word size.
+- ``fix_align_alloc_test``, ``random_size_align_alloc_test`` and
+  ``align_shift_alloc_test`` ask for ``GFP_KERNEL | __GFP_ZERO``: their
+  vmallocs pass ``zero=True`` (priced when the profile's ``zero_pages`` is on).
 
 ``pcpu_alloc_test`` is not modelled: it exercises the percpu allocator, whose
 chunk areas come from ``pcpu_get_vm_areas`` (a top-down search of the busy
@@ -38,7 +42,7 @@ from pydantic import Field, model_validator
 from simulator.units import PageBytes
 
 from .base import Caller, Workload, register
-from .common import (KERNEL_LOOP_COUNT, MeasuredLoop, Once, Params, default_thread_size,
+from .common import (KERNEL_LOOP_COUNT, MeasuredLoop, Once, Params, default_thread_align,
                      lazy_max_pages, page_align,
                      resolve_loops)
 
@@ -67,8 +71,8 @@ class KernelKnobs(Params):
     nr_pages: int = Field(3, ge=1, description=(
         "fix_size_alloc_test pages: 3 in the 5.x module, 1 in newer ones"))
     thread_align_bytes: PageBytes | None = Field(None, alias="thread_align", description=(
-        "THREAD_ALIGN; fix_align uses it << 1.  None: 16 KiB on 64-bit (x86_64), 8 KiB on "
-        "32-bit (ARM without VMAP_STACK); arm64 with VMAP_STACK: give 32 KiB"))
+        "THREAD_ALIGN; fix_align uses it << 1.  None: the device profile's THREAD_ALIGN "
+        "(x86_64 16 KiB, arm64 with VMAP_STACK 32 KiB), else 16 KiB on 64-bit, 8 KiB on 32-bit"))
     rnd_bits: Literal[8, 32, 64] | None = Field(None, description=(
         "random word of random_size_align_alloc_test: None = BITS_PER_LONG (5.x), 8 (6.2+)"))
 
@@ -197,12 +201,12 @@ def random_size_alloc_test(caller: Caller, ctx: Ctx) -> CaseGen:
 
 
 def fix_align_alloc_test(caller: Caller, ctx: Ctx) -> CaseGen:
-    thread_align = ctx.knobs.thread_align_bytes or default_thread_size(caller.word_bits)
+    thread_align = ctx.knobs.thread_align_bytes or default_thread_align(caller)
     size, align = 5 * caller.page_size, thread_align << 1
     ctx.setup_done()
     ml = ctx.loop(caller)
     for _ in ml:
-        ptr = yield from caller.vmalloc(size, align)
+        ptr = yield from caller.vmalloc(size, align, zero=True)     # GFP_KERNEL | __GFP_ZERO
         if ptr is None:
             return -1
         yield from caller.vfree(ptr)
@@ -219,7 +223,7 @@ def random_size_align_alloc_test(caller: Caller, ctx: Ctx) -> CaseGen:
         rnd = int(caller.rng.integers(0, 1 << bits, dtype=np.uint64))
         align = 1 << (rnd % 23)                     # at most 1024 pages of 4 KiB
         size = ((rnd % 10) + 1) * page              # at most 10 pages
-        ptr = yield from caller.vmalloc(size, align)
+        ptr = yield from caller.vmalloc(size, align, zero=True)     # GFP_KERNEL | __GFP_ZERO
         if ptr is None:
             return -1
         yield from caller.vfree(ptr)
@@ -231,7 +235,7 @@ def align_shift_alloc_test(caller: Caller, ctx: Ctx) -> CaseGen:
     """Supposed to fail: alignments up to 1 << (BITS_PER_LONG - 1) cannot be met."""
     ctx.setup_done()
     for i in range(caller.word_bits):
-        ptr = yield from caller.vmalloc(caller.page_size, 1 << i)
+        ptr = yield from caller.vmalloc(caller.page_size, 1 << i, zero=True)   # __GFP_ZERO
         if ptr is None:
             return -1
         yield from caller.vfree(ptr)

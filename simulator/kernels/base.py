@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
+from ..costmodel import LineOwners, steps_lines
 from ..kconst import lazy_max_pages
 from ..metrics import VMALLOC
 
@@ -34,12 +35,17 @@ class KernelBase:
     MUTEXES: tuple[str, ...] = ("vmap_purge_lock",)
     #: the 2019 "priority threshold" of __purge_vmap_area_lazy, when the kernel has it
     PURGE_PRIORITY_THRESHOLD = False
+    #: freed vmap_areas go through kfree_rcu (4.x, the RFC); 5.2+ kmem_cache_free at once
+    KFREE_RCU = False
 
     def __init__(self, eng: Any, policy: Any) -> None:
         spec = eng.spec
         self.eng = eng
         self.env = eng.env
         self.cost = eng.cost
+        self.cpu_cost = eng.cost.per_cpu()        # per CPU: its cluster's clock and cache
+        self.lines = LineOwners(eng.cost)         # who wrote each lock's data last
+        self.rcu_pending = [0] * spec.cpus        # kfree_rcu'd objects whose callbacks are due
         self.policy = policy
         if not hasattr(policy, "find_vmap_area"):        # TEMPORARY until every policy has it
             from ..allocators.base import Steps, tree_depth
@@ -63,10 +69,11 @@ class KernelBase:
 
     # -- __vmalloc_node_range ---------------------------------------------------
     def vmalloc(self, c: Any, size_bytes: int, align: int = 1, vstart: int | None = None,
-                vend: int | None = None, guard: bool = True) -> Gen:
+                vend: int | None = None, guard: bool = True, zero: bool = False) -> Gen:
         """__vmalloc_node_range: kmalloc vm_struct + vmap_area, alloc_vmap_area,
-        then (outside every lock) the pages array and per page alloc + map."""
-        eng, env, cost = self.eng, self.env, self.cost
+        then (outside every lock) the pages array and per page alloc + map
+        (+ clear_page when ``zero``: __GFP_ZERO, vzalloc)."""
+        eng, env, cost = self.eng, self.env, self.cpu_cost[c.cpu]
         ps = self.page_size
         if not isinstance(size_bytes, int) or size_bytes <= 0 or size_bytes % ps:
             raise ValueError(f"{c.label}: vmalloc size must be a positive multiple of the "
@@ -91,12 +98,40 @@ class KernelBase:
                           f"(vmalloc {size_bytes} bytes on cpu {c.cpu})")
         self.vm_areas[addr] = (npages, area_bytes)
         c.debt = c.debt + cost.vmalloc_post_fixed_ns + npages * cost.vmalloc_page_ns
+        if zero:
+            c.debt += npages * cost.zero_page_ns
         eng.oplog.add(t0, c.idx, c.cpu, VMALLOC, size_bytes, align, addr, True,
                       env.now + c.debt - t0, wait, hold, ln, tn, purged)
+        self.rcu_callbacks(c)
         return addr
 
     def alloc_vmap_area(self, c: Any, size: int, align: int, vstart: int, vend: int) -> Gen:
         raise NotImplementedError
+
+    # -- issue 11 prices (simulator/costmodel.py) ---------------------------------
+    def lines_ns(self, lock: Any, cpu: int, steps: Any, contended: bool) -> float:
+        """Cache lines of ``lock``'s data (and its word) this section moves from
+        the CPU that held it last (0 unless ``line_transfer``)."""
+        if not self.cost.line_transfer:
+            return 0.0
+        touched, written = steps_lines(steps)
+        return self.lines.section(lock, cpu, touched, written, contended)
+
+    def kfree_rcu_ns(self, c: Any, steps: Any) -> float:
+        """A section's kfree_rcu'd objects (4.x): call_rcu instead of kfree now,
+        their callbacks owed to the CPU (:meth:`rcu_callbacks`)."""
+        if not self.KFREE_RCU or not self.cost.rcu_free or not steps.objects_freed:
+            return 0.0
+        self.rcu_pending[c.cpu] += steps.objects_freed
+        return self.cpu_cost[c.cpu].rcu_defer_ns(steps.objects_freed)
+
+    def rcu_callbacks(self, c: Any) -> None:
+        """After an op: the RCU callbacks it queued run as one burst on its CPU
+        (softirq time between ops: in the loop time, not in an op's latency)."""
+        n = self.rcu_pending[c.cpu]
+        if n:
+            self.rcu_pending[c.cpu] = 0
+            c.debt += self.cpu_cost[c.cpu].rcu_burst_ns(n)
 
     def vfree(self, c: Any, addr: int) -> Gen:
         raise NotImplementedError

@@ -44,6 +44,7 @@ class Kernel(KernelBase):
     """The 4.19 paths; ``rfc_2018`` and ``linux_5_2`` subclass it."""
 
     NAME = "linux-4.19"
+    KFREE_RCU = True                 # __free_vmap_area: kfree_rcu(va, rcu_head)
 
     def __init__(self, eng: Any, policy: Any) -> None:
         super().__init__(eng, policy)
@@ -54,7 +55,8 @@ class Kernel(KernelBase):
 
     # -- vmalloc ------------------------------------------------------------------
     def alloc_vmap_area(self, c: Any, size: int, align: int, vstart: int, vend: int) -> Gen:
-        eng, env, cost, policy, lock = self.eng, self.env, self.cost, self.policy, self.vmap_area_lock
+        eng, env, policy, lock = self.eng, self.env, self.policy, self.vmap_area_lock
+        cost = self.cpu_cost[c.cpu]
         wait = hold = 0.0
         ln = tn = 0
         purged = False
@@ -67,6 +69,8 @@ class Kernel(KernelBase):
             ln += s.list_nodes
             tn += s.tree_nodes
             cs = acq + cost.steps_ns(s, nb, nf) + cost.lock_release_ns
+            if self.cost.line_transfer or self.cost.rcu_free:
+                cs += self.lines_ns(lock, c.cpu, s, acq == 0.0) + self.kfree_rcu_ns(c, s)
             hold += cs
             t_rel = t_own + cs
             lock.set_release(t_rel)
@@ -81,7 +85,8 @@ class Kernel(KernelBase):
 
     # -- vfree --------------------------------------------------------------------
     def vfree(self, c: Any, addr: int) -> Gen:
-        eng, env, cost, policy, lock = self.eng, self.env, self.cost, self.policy, self.vmap_area_lock
+        eng, env, policy, lock = self.eng, self.env, self.policy, self.vmap_area_lock
+        cost = self.cpu_cost[c.cpu]
         t0 = env.now + c.debt
         t_req, t_own, acq = yield from eng.spin_lock(c, lock)     # find_vmap_area
         wait = t_own - t_req
@@ -89,6 +94,8 @@ class Kernel(KernelBase):
         s = policy.find_vmap_area(addr)
         tn = s.tree_nodes
         hold = acq + cost.steps_ns(s, nbusy) + cost.lock_release_ns
+        if self.cost.line_transfer:
+            hold += self.lines_ns(lock, c.cpu, s, acq == 0.0)
         t_rel = t_own + hold
         lock.set_release(t_rel)
         info = self.vm_areas.pop(addr, None)
@@ -102,6 +109,8 @@ class Kernel(KernelBase):
         # __vunmap: remove_vm_area (unmap the pages, then free_vmap_area_noflush),
         # then free the pages and kfree the pages array and the vm_struct.
         unmapped = t_rel - env.now + npages * cost.vfree_unmap_page_ns
+        if self.cost.line_transfer:                   # atomic_add on vmap_lazy_nr
+            unmapped += self.lines.line("vmap_lazy_nr", c.cpu)
         after = npages * cost.vfree_free_page_ns + cost.vfree_post_fixed_ns
         if unmapped > 0 and env.peek() <= env.now + unmapped:
             yield env.timeout(unmapped)               # others act before the area is lazy
@@ -118,6 +127,7 @@ class Kernel(KernelBase):
         c.debt = unmapped + after
         eng.oplog.add(t0, c.idx, c.cpu, VFREE, npages * self.page_size, 1, addr, True,
                       env.now + c.debt - t0, wait, hold, 0, tn, purge)
+        self.rcu_callbacks(c)
 
     def free_vmap_area_noflush(self, addr: int, area_bytes: int) -> int:
         """vmap_lazy_nr += pages (guard included); llist_add to vmap_purge_list."""
@@ -156,7 +166,9 @@ class Kernel(KernelBase):
     def __purge_vmap_area_lazy(self, c: Any) -> Gen:
         """One TLB flush over the span, then __free_vmap_area of every area
         under vmap_area_lock, with cond_resched_lock between areas."""
-        eng, env, cost, policy, lock = self.eng, self.env, self.cost, self.policy, self.vmap_area_lock
+        eng, env, policy, lock = self.eng, self.env, self.policy, self.vmap_area_lock
+        cost = self.cpu_cost[c.cpu]
+        extra = self.cost.line_transfer or self.cost.rcu_free
         # llist_del_all: llist_add pushes at the head, so the purge walks the
         # list newest first (llist_for_each_entry_safe)
         valist = self.vmap_purge_list[::-1]
@@ -175,7 +187,11 @@ class Kernel(KernelBase):
         last = len(valist) - 1
         for k, (addr, pages) in enumerate(valist):
             nb, nf = policy.nr_busy, policy.nr_free_objects
-            t += cost.steps_ns(policy.free(addr), nb, nf) + cost.purge_area_ns   # __free_vmap_area
+            s = policy.free(addr)                                            # __free_vmap_area
+            t += cost.steps_ns(s, nb, nf) + cost.purge_area_ns
+            if extra:      # lines from the last holder, vmap_lazy_nr, kfree_rcu
+                t += (self.lines_ns(lock, c.cpu, s, acq == 0.0) + self.kfree_rcu_ns(c, s)
+                      + self.lines.line("vmap_lazy_nr", c.cpu))
             self.lazy_nr -= pages                     # atomic_sub(nr, &vmap_lazy_nr)
             self.lazy_areas -= 1
             if env.peek() <= t:                       # someone may act before this boundary

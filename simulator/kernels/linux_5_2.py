@@ -23,6 +23,7 @@ from . import linux_4_19
 class Kernel(linux_4_19.Kernel):
     NAME = "linux-5.2"
     PURGE_PRIORITY_THRESHOLD = True
+    KFREE_RCU = False                # vmap_area_cachep: merged objects kmem_cache_free'd at once
 
 
 __all__ = ["Kernel"]

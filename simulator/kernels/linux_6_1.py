@@ -112,7 +112,10 @@ class Kernel(KernelBase):
         """spin_lock(lock); <steps>; spin_unlock(lock): returns (wait, hold, t_release)
         and leaves ``c.debt`` = the time owed up to the release."""
         t_req, t_own, acq = yield from self.eng.spin_lock(c, lock)
-        hold = acq + self.cost.steps_ns(steps, *nodes) + self.cost.lock_release_ns
+        cost = self.cpu_cost[c.cpu]
+        hold = acq + cost.steps_ns(steps, *nodes) + cost.lock_release_ns
+        if self.cost.line_transfer:
+            hold += self.lines_ns(lock, c.cpu, steps, acq == 0.0)
         t_rel = t_own + hold
         lock.set_release(t_rel)
         c.debt = t_rel - self.env.now
@@ -120,7 +123,7 @@ class Kernel(KernelBase):
 
     # -- vmalloc --------------------------------------------------------------------
     def alloc_vmap_area(self, c: Any, size: int, align: int, vstart: int, vend: int) -> Gen:
-        env, cost, policy = self.env, self.cost, self.policy
+        env, cost, policy = self.env, self.cpu_cost[c.cpu], self.policy
         wait = hold = 0.0
         ln = tn = 0
         purged = False
@@ -140,6 +143,8 @@ class Kernel(KernelBase):
             ln += s.list_nodes
             tn += s.tree_nodes
             cs = acq + cost.steps_ns(s, nb, nf) + cost.lock_release_ns
+            if self.cost.line_transfer:
+                cs += self.lines_ns(self.free_vmap_area_lock, c.cpu, s, acq == 0.0)
             hold += cs
             t_rel = t_own + cs
             self.free_vmap_area_lock.set_release(t_rel)
@@ -162,7 +167,7 @@ class Kernel(KernelBase):
 
     # -- vfree ----------------------------------------------------------------------
     def vfree(self, c: Any, addr: int) -> Gen:
-        eng, env, cost, policy = self.eng, self.env, self.cost, self.policy
+        eng, env, cost, policy = self.eng, self.env, self.cpu_cost[c.cpu], self.policy
         t0 = env.now + c.debt
         wait = hold = 0.0
         tn = 0
@@ -204,6 +209,8 @@ class Kernel(KernelBase):
             _, s = policy.find_unlink_vmap_area(addr)
         w1, h1 = yield from self._section(c, self.vmap_area_lock, s, (nb, 0))
         self.lazy_nr += area_bytes // self.page_size
+        if self.cost.line_transfer:                  # atomic_long_add on vmap_lazy_nr
+            c.debt += self.lines.line("vmap_lazy_nr", c.cpu)
         nl = policy.nr_lazy
         s = policy.free_vmap_area_noflush(addr, area_bytes)
         w2, h2 = yield from self._section(c, self.purge_vmap_area_lock, s, (nl, 0))
@@ -238,7 +245,7 @@ class Kernel(KernelBase):
         return wait, hold
 
     def __purge_vmap_area_lazy(self, c: Any) -> Gen:
-        eng, env, cost, policy = self.eng, self.env, self.cost, self.policy
+        eng, env, cost, policy = self.eng, self.env, self.cpu_cost[c.cpu], self.policy
         lock = self.purge_vmap_area_lock
         c.debt = 0.0
         t_req, t_own, acq = yield from eng.spin_lock(c, lock)
@@ -246,6 +253,8 @@ class Kernel(KernelBase):
         blocks = policy.purge_list_take()                # list_replace_init
         self.purging = len(blocks)
         t_rel = t_own + acq + cost.lock_release_ns
+        if self.cost.line_transfer:                      # the purge tree's root and list head
+            t_rel += self.lines.section(lock, c.cpu, 1, 1, acq == 0.0)
         lock.set_release(t_rel)
         hold = t_rel - t_own
         yield env.timeout(t_rel - env.now)
@@ -263,7 +272,11 @@ class Kernel(KernelBase):
         last = len(blocks) - 1
         for k, (start, end) in enumerate(blocks):
             nb, nf = policy.nr_busy, policy.nr_free_objects
-            t += cost.steps_ns(policy.merge_free(start, end), nb, nf) + cost.purge_area_ns
+            s = policy.merge_free(start, end)
+            t += cost.steps_ns(s, nb, nf) + cost.purge_area_ns
+            if self.cost.line_transfer:
+                t += (self.lines_ns(lock, c.cpu, s, acq == 0.0)
+                      + self.lines.line("vmap_lazy_nr", c.cpu))
             self.lazy_nr -= (end - start) // self.page_size     # atomic_long_sub
             self.purging -= 1
             if env.peek() <= t:

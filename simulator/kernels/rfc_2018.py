@@ -14,6 +14,7 @@ from . import linux_4_19
 
 class Kernel(linux_4_19.Kernel):
     NAME = "rfc-2018"
+    KFREE_RCU = True                 # the RFC keeps kfree_rcu (__remove_free_va_area, __free_vmap_area)
 
 
 __all__ = ["Kernel"]

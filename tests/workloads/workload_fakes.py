@@ -60,7 +60,8 @@ class FakeCaller:
         return self._t
 
     def vmalloc(self, size_bytes: int, align: int = 1, vstart: int | None = None,
-                vend: int | None = None, guard: bool = True) -> Generator[Any, Any, int | None]:
+                vend: int | None = None, guard: bool = True,
+                zero: bool = False) -> Generator[Any, Any, int | None]:
         assert size_bytes > 0 and size_bytes % self.page_size == 0, size_bytes
         assert align > 0 and align & (align - 1) == 0, align
         vs = self.vmalloc_start if vstart is None else vstart
