@@ -77,6 +77,9 @@ class CpuCaller:
         self.label = cs.label
         self.background = cs.background
         self.debt = 0.0                  # ns of private CPU work not yet yielded
+        # running(): the stop condition, read once (spec.iterations counts foreground callers only)
+        self._iteration_limit = None if cs.background else eng.spec.iterations
+        self._time_limit_ns = eng.spec.time_ns
         self.done_iterations = 0
         self.stopped = False
         self.end_ns: float | None = None
@@ -89,10 +92,11 @@ class CpuCaller:
     def running(self) -> bool:
         if self.stopped:
             return False
-        spec = self.eng.spec
-        if spec.iterations is not None and not self.background and self.done_iterations >= spec.iterations:
+        limit = self._iteration_limit
+        if limit is not None and self.done_iterations >= limit:
             return False
-        return spec.time_ns is None or self.env.now + self.debt < spec.time_ns
+        stop = self._time_limit_ns
+        return stop is None or self.env._now + self.debt < stop   # _now: Environment.now, no property call
 
     def measure_start(self) -> None:
         self.eng.oplog.measure_start(self.idx, self.env.now + self.debt)
@@ -180,19 +184,20 @@ class Engine:
         generation prices its section from the returned instants."""
         env = self.env
         d = c.debt
-        t = env.now + d
+        t = env._now + d              # env._now, env._queue: Environment.now / peek() inlined
         c.debt = 0.0
-        if env.peek() > t and lock.free_at(t):
+        q = env._queue
+        if (not q or q[0][0] > t) and lock.free_at(t):
             lock.acquire_at(c.cpu, t)
             return t, t, self.cost.lock_acquire_ns
         if d > 0:
             yield env.timeout(d)
-        t_req = env.now
+        t_req = env._now
         ev = lock.request(c.cpu)
         if ev is None:
             return t_req, t_req, self.cost.lock_acquire_ns
         h = yield ev
-        return t_req, env.now + h, 0.0
+        return t_req, env._now + h, 0.0
 
     def warn(self, text: str) -> None:
         """A kernel warning, rate limited like printk_ratelimit() (10 per 5 s)."""

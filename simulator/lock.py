@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from heapq import heappush
 from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 INF = math.inf
 
@@ -73,7 +75,7 @@ class SpinLock:
     # -- the hot path -------------------------------------------------------
     def request(self, cpu: int) -> simpy.Event | None:
         """Try to take the lock now; None if acquired, else an Event to yield."""
-        now = self.env.now
+        now = self.env._now          # Environment.now without the property call
         if not self._queue and self._held_until <= now:
             self.holder = cpu
             self._grant_t = now
@@ -125,7 +127,8 @@ class SpinLock:
             ev._ok = True           # what Event.succeed() sets; succeed() has no delay
             ev._value = None
             ev.callbacks.insert(0, self._on_release)
-            self.env.schedule(ev, delay=delay)
+            env = self.env           # env.schedule(ev, delay=delay), inlined
+            heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), ev))
         else:
             t = self.env.timeout(delay)
             t.callbacks.append(self._on_release)
@@ -133,7 +136,7 @@ class SpinLock:
     def _on_release(self, event: Any) -> None:
         self._release_scheduled = False
         queue = self._queue
-        now = self.env.now
+        now = self.env._now
         handoff = self.handoff_ns + self.waiter_ns * len(queue)
         if self.order == "fifo":
             ev, cpu, t_req = queue.popleft()
