@@ -2,7 +2,7 @@
 
 Input: a YAML file of measured figures and a starting profile::
 
-    device: qemu-x86               # starting profile (scenarios/devices/<name>.yaml)
+    device: qemu-x86               # starting profile: a name, or a file relative to this one
     fit: [page_alloc_ns, map_page_ns, kmalloc_ns, node_hot_ns]  # default: every
                                    # parameter with an allowed_range in the profile
     seeds: [1]                     # each simulated figure: the mean over these seeds

@@ -48,9 +48,11 @@ class RangeConfig(_Model):
 
 
 class DeviceConfig(_Model):
-    """A device profile (scenarios/devices/<profile>.yaml) and overrides of its parameters."""
+    """A device profile (a name, or a profile file's path) and overrides of its parameters."""
 
-    profile: str = Field(description="device profile name; `vmsim list` shows them")
+    profile: str = Field(description="a device profile name (`vmsim list` shows them; `--devices DIR` "
+                                     "adds more) or the path of a profile file, relative to this "
+                                     "scenario file")
     overrides: dict[str, Any] = Field(default_factory=dict,
                                       description="profile parameters to replace")
     cost: dict[str, Any] | None = Field(None, description=(
