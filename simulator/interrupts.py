@@ -61,12 +61,27 @@ def _handler(signum: int, frame: Any) -> None:  # noqa: ARG001
     raise Interrupted(signum)
 
 
+def _unraisable(hook: Callable[[Any], None]) -> Callable[[Any], None]:
+    def quiet(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            return            # swallowed by a finaliser: recorded, check() raises it again
+        hook(unraisable)
+    quiet.vmsim = True        # type: ignore[attr-defined]
+    return quiet
+
+
 def install() -> None:
-    """SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` in the main thread."""
+    """SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` in the main thread.
+
+    An interrupt that lands in a finaliser (``__del__``, a weakref callback), where
+    Python can only print ``Exception ignored in ...``, is not printed: it stays
+    recorded and :func:`check` raises it at the next check point."""
     global _received
     _received = None
     for sig in SIGNALS:
         signal.signal(sig, _handler)
+    if not getattr(sys.unraisablehook, "vmsim", False):
+        sys.unraisablehook = _unraisable(sys.unraisablehook)
 
 
 def received() -> int | None:

@@ -176,3 +176,35 @@ def test_out_of_another_scenario_is_not_replaced_without_force(tmp_path: Path) -
     res = vmsim("run", "s.yaml", "--out", "r", "--quiet", "--force", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "short" in (tmp_path / "r" / "scenario.yaml").read_text()
+
+
+SWALLOWED = """
+import os, signal, sys
+from pathlib import Path
+from simulator import interrupts
+from simulator.output import atomic_dir
+
+interrupts.install()
+target = Path(sys.argv[1])
+
+class Finaliser:
+    def __del__(self):                      # Python can only print an exception raised here
+        os.kill(os.getpid(), signal.SIGINT)
+
+try:
+    with atomic_dir(target) as tmp:
+        (tmp / "summary.csv").write_text("complete")
+        f = Finaliser()
+        del f                               # the interrupt lands in __del__ and is swallowed
+        print("the block went on", flush=True)
+except KeyboardInterrupt as exc:
+    print("commit refused", exc.signum, flush=True)
+"""
+
+
+def test_an_interrupt_swallowed_by_a_finaliser_still_stops_the_commit(tmp_path: Path) -> None:
+    res = subprocess.run([sys.executable, "-c", SWALLOWED, str(tmp_path / "r")], capture_output=True,
+                         text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert res.stdout.splitlines() == ["the block went on", f"commit refused {int(signal.SIGINT)}"]
+    assert res.stderr == ""                                    # no "Exception ignored in ..."
+    assert list(tmp_path.iterdir()) == []                      # nothing committed, no temporary dir
