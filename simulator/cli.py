@@ -1,6 +1,7 @@
 """The ``vmsim`` command.
 
     vmsim run SCENARIO.yaml [--out DIR] [--seed N] [--iterations N] [--jobs N] [--quiet]
+              [--scheduler ADDRESS] [--resume] [--timeline]
     vmsim validate SCENARIO.yaml
     vmsim list
     vmsim report DIR
@@ -37,6 +38,8 @@ class BadInput(Exception):
 
 #: what this process committed (an interrupt after the commit says so)
 _WRITTEN: dict[str, str] = {}
+#: the vmsim run in progress: its finished runs are kept for --resume
+_RUNNING: dict[str, Any] = {}
 
 
 # ------------------------------------------------------------------ commands
@@ -86,7 +89,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise BadInput(str(exc)) from None
     jobs = args.jobs or min(2, os.cpu_count() or 1)
     log = None if args.quiet else (lambda line: print(line, flush=True))
-    result, _ = calibrate(spec, jobs=jobs, log=log)
+    from .runner import pool
+    with pool(jobs, args.scheduler):      # one set of workers for every batch of the fit
+        result, _ = calibrate(spec, jobs=jobs, log=log)
     print(format_report(result))
     from .calibrate import poor_fit
     reasons = poor_fit(result)
@@ -186,6 +191,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 class _Progress:
     """A tqdm bar on a terminal, plain lines otherwise, nothing when quiet."""
 
+    wants_eta = True                     # simulator.runner passes eta_s=
+
     def __init__(self, total: int, quiet: bool, stream: Any = None) -> None:
         self.total, self.done, self.quiet = total, 0, quiet
         self.stream = stream if stream is not None else sys.stderr
@@ -201,21 +208,41 @@ class _Progress:
         self.done += 1
         spec = next((a for a in args if hasattr(a, "allocator") and hasattr(a, "seed")), None)
         what = f"{spec.allocator} seed {spec.seed}" if spec is not None else ""
+        if args and isinstance(args[0], int):
+            self.done = args[0]          # resumed runs count as done
+        eta_s = kwargs.get("eta_s")
+        eta = "" if eta_s is None else f", ETA {_duration(eta_s)}"
         if self.bar is not None:
-            self.bar.set_postfix_str(what, refresh=False)
-            self.bar.update(1)
+            self.bar.set_postfix_str(f"{what}{eta}", refresh=False)
+            self.bar.n = self.done
+            self.bar.refresh()
         elif not self.quiet:
             print(f"vmsim: run {self.done}/{self.total} done {what} "
-                  f"({time.monotonic() - self.t0:.1f} s)".rstrip(), file=self.stream, flush=True)
+                  f"({time.monotonic() - self.t0:.1f} s{eta})".rstrip(), file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
 
 
-def _run_specs(specs: list[Any], jobs: int, progress: Callable[..., None]) -> Any:
+def _duration(s: float) -> str:
+    """An ETA as people read it: 42 s, 3 min 05 s, 1 h 02 min."""
+    s = max(0, int(round(s)))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def _run_specs(specs: list[Any], jobs: int, progress: Callable[..., None], **kw: Any) -> Any:
     from .runner import run_specs
-    return run_specs(specs, jobs=jobs, progress=progress)
+    return run_specs(specs, jobs=jobs, progress=progress, **kw)
+
+
+def _work_dir(out: Path) -> Path:
+    """Where ``vmsim run`` keeps its finished runs until the results are written."""
+    return out / ".work"
 
 
 def _saved_from(results: Any, sc: Any) -> Any:
@@ -265,25 +292,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BadInput(f"{out}: {blocker} is a file, not a directory; choose another --out")
     from .output import clean_stale
     clean_stale(out)                     # hidden directories of killed runs into out
-    if out.exists() and not (out / "scenario.yaml").is_file():
+    only_work = out.is_dir() and [p.name for p in out.iterdir()] == [".work"]
+    if out.exists() and not (out / "scenario.yaml").is_file() and not only_work:
         raise BadInput(f"{out}: exists and is not a vmsim results directory; "
                        "choose another --out")
-    if out.exists() and not args.force:
+    if out.exists() and not args.force and not only_work:
         previous = _saved_name(out / "scenario.yaml")
         if previous != sc.name:
             held = f"scenario {previous!r}" if previous else "a scenario vmsim cannot read"
             raise BadInput(f"{out}: holds the results of {held}, not of {sc.name!r}; accepted: "
                            "another --out, or --force to replace them")
     groups = list(sc.points) if sc.is_sweep else [("", sc)]
-    total = sum(len(g.run_specs()) for _, g in groups)
+    group_specs = [g.run_specs() for _, g in groups]
+    total = sum(len(s) for s in group_specs)
     jobs = args.jobs or max(1, min(os.cpu_count() or 1, total))
+    from .runner import RunStore, pool, results_of
+    import shutil
+    work = _work_dir(out)
+    if not args.resume and work.exists():
+        shutil.rmtree(work)              # --resume only reuses finished runs
+    store = RunStore(work, timeline=args.timeline)
     progress = _Progress(total, args.quiet)
+    _RUNNING.update(out=str(out), store=store, argv=_resume_argv(args))
     try:
-        parts = []
-        for label, group in groups:
-            parts.append((label, _saved_from(_run_specs(group.run_specs(), jobs, progress), group)))
+        # one pool (Dask when --jobs > 1 or --scheduler) for every run of every point,
+        # longest first; each finished run is kept in OUT/.work for --resume
+        everything = [s for specs in group_specs for s in specs]
+        with pool(jobs, args.scheduler):
+            res = _run_specs(everything, jobs, progress, store=store, timeline=args.timeline)
+        parts, k = [], 0
+        for (label, group), specs in zip(groups, group_specs):
+            part = results_of(specs, res.runs[k:k + len(specs)])
+            k += len(specs)
+            parts.append((label, _saved_from(part, group), part))
     finally:
         progress.close()
+    timelines = [(label, part) for label, _, part in parts]
+    parts = [(label, saved) for label, saved, _ in parts]
     if sc.is_sweep:
         import pandas as pd
         import yaml
@@ -296,10 +341,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         saved = parts[0][1]
         write_results(out, saved, sc.resolved_yaml(), plots=sc.config.output.plots)
     _WRITTEN["out"] = str(out)
+    _RUNNING.clear()
+    if args.timeline:
+        from .timeline import write_timeline
+        path = write_timeline(out / "timeline.json", timelines)
+        print(f"timeline: {path} (open it in https://ui.perfetto.dev or chrome://tracing)",
+              file=sys.stderr)
     from .report import comparison_text
     print(comparison_text(saved), end="")
     print(f"results: {out}")
     return 0
+
+
+def _resume_argv(args: argparse.Namespace) -> str:
+    words = ["vmsim", "run", args.scenario]
+    for opt in ("out", "seed", "iterations", "jobs", "scheduler"):
+        v = getattr(args, opt, None)
+        if v is not None:
+            words += [f"--{opt}", str(v)]
+    for flag in ("timeline", "quiet", "force"):
+        if getattr(args, flag, False):
+            words.append(f"--{flag}")
+    return " ".join(words + ["--resume"])
 
 
 # ------------------------------------------------------------------ parser
@@ -340,6 +403,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress output")
     r.add_argument("--force", action="store_true", help="replace an --out directory that holds "
                    "another scenario's results")
+    r.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler "
+                   "(tcp://host:8786; default: $VMSIM_SCHEDULER, else a local cluster of --jobs "
+                   "workers when --jobs > 1)")
+    r.add_argument("--resume", action="store_true", help="reuse the runs an interrupted "
+                   "`vmsim run` of the same --out finished (kept in OUT/.work) and run the rest")
+    r.add_argument("--timeline", action="store_true", help="also write OUT/timeline.json: the "
+                   "simulated timeline (Chrome trace-event JSON; Perfetto, chrome://tracing)")
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", parents=[common], help="check a scenario file",
@@ -370,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--out", required=True, metavar="PROFILE.yaml", help="the profile to write")
     cal.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     cal.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: 2)")
+    cal.add_argument("--scheduler", metavar="ADDRESS", help="run the simulations on this Dask "
+                     "scheduler (default: $VMSIM_SCHEDULER, else a local cluster when --jobs > 1)")
     cal.add_argument("--quiet", action="store_true", help="no line per simulation batch")
     cal.add_argument("--accept-poor-fit", action="store_true", help="write the profile even when a "
                      "parameter ends at a bound of its allowed range or a residual exceeds 10 %%")
@@ -407,7 +479,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 set_device_dirs(args.devices)
             except DeviceError as exc:
                 raise BadInput(str(exc)) from None
-        return int(args.func(args))
+        status = int(args.func(args))
+        if console:                      # done: the interpreter's teardown (seconds with
+            interrupts.ignore_further()  # Dask and matplotlib loaded) ends with this status
+        return status
     except BadInput as exc:
         print(" ".join(str(exc).split()), file=sys.stderr)
         return 2
@@ -417,6 +492,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import signal as _signal
         written = _WRITTEN.get("out")
         what = f"results were written to {written}" if written else "no results written"
+        kept = _RUNNING["store"].count() if _RUNNING.get("store") is not None else 0
+        if kept and not written:
+            what += (f"; {kept} finished run(s) kept in {_RUNNING['store'].path}: "
+                     f"`{_RUNNING['argv']}` finishes the rest")
         print(f"vmsim: interrupted by {_signal.Signals(signum).name}; {what}", file=sys.stderr,
               flush=True)
         if console:                      # end now: interpreter teardown can take a second
