@@ -31,6 +31,7 @@ seeds: [1]
 """
 
 
+@pytest.mark.slow            # a Jupyter kernel and a run: about 25 s
 def test_notebook_executes_on_a_small_run(tmp_path, monkeypatch):
     scenario = tmp_path / "small.yaml"
     scenario.write_text(SMALL)

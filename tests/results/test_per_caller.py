@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from simulator.metrics import REL_ERR
 from simulator.output import load_results
@@ -82,6 +83,7 @@ def test_summary_has_a_row_per_allocator_seed_and_caller(tmp_path, run_vmsim):
     assert all(f"vmalloc(): {c}" in titles and f"vfree(): {c}" in titles for c in CALLERS)
 
 
+@pytest.mark.slow            # two runs of the scenario: about 8 s unloaded
 def test_stats_only_runs_keep_per_caller_histograms(tmp_path, run_vmsim):
     """keep_ops false gives the same per-caller rows within the histograms' 0.5 %."""
     exact, streamed = tmp_path / "exact", tmp_path / "streamed"
