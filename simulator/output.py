@@ -5,7 +5,7 @@ Layout of a results directory::
     scenario.yaml        the resolved scenario (``vmsim run`` on it reproduces the rest)
     ops.parquet          one row per vmalloc/vfree (empty when metrics.keep_ops is false)
     timeseries.parquet   one row per sample
-    summary.csv          one row per allocator x seed
+    summary.csv          per allocator x seed: the run-wide row, then one row per caller
     spread.csv           per allocator: mean and 95 % CI over seeds of the main figures
     log.txt              the runs' log lines (kernel warnings, test_vmalloc Summary lines)
     report.md            the comparison report
