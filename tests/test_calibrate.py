@@ -4,6 +4,7 @@ and the rule that every shipped parameter stays inside its sourced range."""
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import yaml
@@ -133,3 +134,28 @@ def test_shipped_calibration_input_carries_the_rfc_means():
             # spread: the standard error of the mean of the five runs
             sem = statistics.stdev(per_iter_ns) / math.sqrt(5)
             assert m.spread_ns == pytest.approx(sem, rel=0.02)
+
+
+#: the predicted profiles (issue 11): nothing in them is fitted to a vmalloc timing
+PREDICTED = ("x86-laptop", "x86-zen2-32c", "arm64-biglittle", "embedded-arm32", "embedded-arm64")
+
+
+@pytest.mark.parametrize("device", PREDICTED)
+def test_every_price_of_a_predicted_profile_has_a_sourced_range(device):
+    from simulator.costmodel import PARAMETERS
+    profile = load_device(device)
+    text = (DEVICES_DIR / f"{device}.yaml").read_text()
+    assert "[fit]" not in text, f"{device} is a prediction: nothing in it may be fitted"
+    missing = [k for k, (kind, _) in PARAMETERS.items()
+               if kind == "ns" and profile["cost"][k] and k not in profile["allowed_range"]]
+    assert not missing, f"{device}: no allowed_range for {missing}"
+    # each range line names its source tag
+    lines = text[text.index("allowed_range:"):].splitlines()[1:]
+    assert all(re.search(r"#.*\[(M|D|E)\]", ln) for ln in lines if ln.strip()), device
+
+
+def test_the_fitted_profile_keeps_every_new_mechanism_off():
+    # qemu-x86 was fitted without them: on, they would double-count what the fit absorbed
+    c = load_device("qemu-x86")["cost"]
+    assert not (c["line_transfer"] or c["rcu_free"] or c["zero_pages"] or c["level_cache"])
+    assert c["clusters"] is None
