@@ -301,6 +301,10 @@ def comparison_text(saved: SavedResults) -> str:
     parts.append(text_table(per_run_rows(saved)))
     if "seed" in run_wide(saved.summary) and run_wide(saved.summary)["seed"].nunique() > 1:
         parts.append("mean over seeds ± 95% CI half-width:\n" + text_table(spread_rows(saved)))
+    flags = caller_flags(saved)
+    if flags:
+        parts.append("callers whose latency differs most between allocators:\n"
+                     + "\n".join(line.replace("**", "") for line in flags) + "\n")
     return "\n".join(parts)
 
 
