@@ -30,11 +30,15 @@ VMALLOC, VFREE = 0, 1
 QUANTILES = (("p50_ns", 0.50), ("p90_ns", 0.90), ("p99_ns", 0.99), ("p999_ns", 0.999))
 REL_ERR = 0.005
 
-_F_COLS = ("t_ns", "latency_ns", "lock_wait_ns", "lock_hold_ns")
+#: an op's latency split (with lock_wait_ns): sums to latency_ns (docs/engine.md)
+COMPONENT_COLUMNS = ("search_ns", "objects_ns", "pages_ns", "purge_ns", "flush_ns")
+_NO_COMPONENTS = (0.0, 0.0, 0.0, 0.0, 0.0)
+_F_COLS = ("t_ns", "latency_ns", "lock_wait_ns", "lock_hold_ns") + COMPONENT_COLUMNS
 _I_COLS = ("caller", "cpu", "op", "size_bytes", "align", "addr", "ok", "list_nodes",
            "tree_nodes", "purge")
 OPS_COLUMNS = ("t_ns", "caller", "cpu", "op", "size_bytes", "align", "addr", "ok", "latency_ns",
-               "lock_wait_ns", "lock_hold_ns", "list_nodes", "tree_nodes", "purge", "measured")
+               "lock_wait_ns", "lock_hold_ns", "list_nodes", "tree_nodes", "purge", "measured",
+               *COMPONENT_COLUMNS)
 
 
 class LogHistogram:
@@ -137,7 +141,8 @@ class OpLog:
 
     def add(self, t_ns: float, caller: int, cpu: int, op: int, size_bytes: int, align: int,
             addr: int, ok: bool, latency_ns: float, lock_wait_ns: float, lock_hold_ns: float,
-            list_nodes: int, tree_nodes: int, purge: bool) -> None:
+            list_nodes: int, tree_nodes: int, purge: bool,
+            components: tuple[float, float, float, float, float] = _NO_COMPONENTS) -> None:
         self.count += 1
         self.total_latency_ns += latency_ns
         if not ok and op == VMALLOC:
@@ -145,6 +150,7 @@ class OpLog:
             self.failed[key] = self.failed.get(key, 0) + 1
         if self.keep_ops:
             self.f.extend((t_ns, latency_ns, lock_wait_ns, lock_hold_ns))
+            self.f.extend(components)
             self.i.extend((caller, cpu, op, size_bytes, align, addr, ok, list_nodes, tree_nodes, purge))
         else:
             # LogHistogram.add of the caller's and the window's histogram, inlined (hot path;
@@ -231,6 +237,8 @@ class OpLog:
             "purge": i[:, 9].astype(bool),
             "measured": f[:, 0] >= mt[caller] if len(caller) else np.zeros(0, dtype=bool),
         }
+        for k, name in enumerate(COMPONENT_COLUMNS, start=4):
+            cols[name] = f[:, k]
         return pd.DataFrame(cols, columns=list(OPS_COLUMNS))
 
     def latency_stats(self, ops: pd.DataFrame | None = None, caller: int | None = None) -> dict[str, float]:

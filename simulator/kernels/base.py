@@ -66,6 +66,7 @@ class KernelBase:
         self.vm_areas: dict[int, tuple[int, int]] = {}   # addr -> (mapped pages, area bytes)
         self.lazy_nr = 0                                  # vmap_lazy_nr (pages)
         self.lazy_areas = 0                               # lazily freed, not yet released
+        self.flushed_ns: dict[Any, float] = {}            # TLB flush time per flushing caller
 
     # -- __vmalloc_node_range ---------------------------------------------------
     def vmalloc(self, c: Any, size_bytes: int, align: int = 1, vstart: int | None = None,
@@ -84,29 +85,50 @@ class KernelBase:
         ve = c.vmalloc_end if vend is None else vend
         t0 = env.now + c.debt
         c.debt += cost.vmalloc_pre_ns                 # kmalloc vm_struct + vmap_area
-        addr, wait, hold, ln, tn, purged = yield from self.alloc_vmap_area(c, area_bytes, align, vs, ve)
+        addr, wait, hold, ln, tn, purged, (obj, prg, fl, prg_hold) = yield from self.alloc_vmap_area(
+            c, area_bytes, align, vs, ve)
+        obj += cost.vmalloc_pre_ns
         if addr is None:
             eng.enomem += 1
             eng.warn(f"vmap allocation for size {area_bytes} failed: "
                      "use vmalloc=<size> to increase size")
             c.debt = c.debt + cost.enomem_ns
             eng.oplog.add(t0, c.idx, c.cpu, VMALLOC, size_bytes, align, 0, False,
-                          env.now + c.debt - t0, wait, hold, ln, tn, purged)
+                          env.now + c.debt - t0, wait, hold, ln, tn, purged,
+                          (hold - prg_hold, obj + cost.enomem_ns, 0.0, prg, fl))
             return None
         if addr in self.vm_areas:                    # conservation: never hand out a live area
             eng.violation(f"vmalloc returned {addr:#x}, which is live", f"op {eng.oplog.count} "
                           f"(vmalloc {size_bytes} bytes on cpu {c.cpu})")
         self.vm_areas[addr] = (npages, area_bytes)
-        c.debt = c.debt + cost.vmalloc_post_fixed_ns + npages * cost.vmalloc_page_ns
+        pages = npages * cost.vmalloc_page_ns
         if zero:
-            c.debt += npages * cost.zero_page_ns
+            pages += npages * cost.zero_page_ns
+        c.debt = c.debt + cost.vmalloc_post_fixed_ns + pages
         eng.oplog.add(t0, c.idx, c.cpu, VMALLOC, size_bytes, align, addr, True,
-                      env.now + c.debt - t0, wait, hold, ln, tn, purged)
+                      env.now + c.debt - t0, wait, hold, ln, tn, purged,
+                      (hold - prg_hold, obj + cost.vmalloc_post_fixed_ns, pages, prg, fl))
         self.rcu_callbacks(c)
         return addr
 
     def alloc_vmap_area(self, c: Any, size: int, align: int, vstart: int, vend: int) -> Gen:
         raise NotImplementedError
+
+    # -- latency components (ops.parquet search_ns ... flush_ns) -----------------------
+    def flushed(self, c: Any, ns: float) -> float:
+        """A TLB flush of ``ns`` by ``c`` (its op's ``flush_ns``); returns ``ns``."""
+        self.flushed_ns[c] = self.flushed_ns.get(c, 0.0) + ns
+        return ns
+
+    def timed_purge(self, c: Any, purge: Gen) -> Gen:
+        """Run a purge on ``c``'s op path: ``(its result, purge_ns, flush_ns)``;
+        ``purge_ns``: the purge's time less its spin waits (the result's
+        ``wait``) and its TLB flush, so mutex waits and critical sections."""
+        t = self.env.now + c.debt
+        f = self.flushed_ns.get(c, 0.0)
+        r = yield from purge
+        fl = self.flushed_ns.get(c, 0.0) - f
+        return r, self.env.now + c.debt - t - r[-2] - fl, fl
 
     # -- issue 11 prices (simulator/costmodel.py) ---------------------------------
     def lines_ns(self, lock: Any, cpu: int, steps: Any, contended: bool) -> float:

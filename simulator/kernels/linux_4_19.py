@@ -60,6 +60,7 @@ class Kernel(KernelBase):
         wait = hold = 0.0
         ln = tn = 0
         purged = False
+        prg = fl = prg_hold = 0.0                     # the overflow purge's components
         while True:                                   # retry once after a purge
             t_req, t_own, acq = yield from eng.spin_lock(c, lock)
             wait += t_own - t_req
@@ -76,11 +77,12 @@ class Kernel(KernelBase):
             lock.set_release(t_rel)
             if r.addr is not None or purged:
                 c.debt = t_rel - env.now
-                return r.addr, wait, hold, ln, tn, purged
+                return r.addr, wait, hold, ln, tn, purged, (0.0, prg, fl, prg_hold)
             yield env.timeout(t_rel - env.now)        # overflow: unlock, purge, retry
-            w2, h2 = yield from self.purge_vmap_area_lazy(c)
+            (w2, h2), prg, fl = yield from self.timed_purge(c, self.purge_vmap_area_lazy(c))
             wait += w2
             hold += h2
+            prg_hold = h2
             purged = True
 
     # -- vfree --------------------------------------------------------------------
@@ -103,30 +105,36 @@ class Kernel(KernelBase):
             eng.warn(f"Trying to vfree() nonexistent vm area ({addr:#x})")
             c.debt = t_rel - env.now
             eng.oplog.add(t0, c.idx, c.cpu, VFREE, 0, 1, addr, False,
-                          env.now + c.debt - t0, wait, hold, 0, tn, False)
+                          env.now + c.debt - t0, wait, hold, 0, tn, False, (hold, 0.0, 0.0, 0.0, 0.0))
             return
         npages, area_bytes = info
+        srch = hold
         # __vunmap: remove_vm_area (unmap the pages, then free_vmap_area_noflush),
         # then free the pages and kfree the pages array and the vm_struct.
         unmapped = t_rel - env.now + npages * cost.vfree_unmap_page_ns
         if self.cost.line_transfer:                   # atomic_add on vmap_lazy_nr
-            unmapped += self.lines.line("vmap_lazy_nr", c.cpu)
+            x = self.lines.line("vmap_lazy_nr", c.cpu)
+            unmapped += x
+            srch += x
         after = npages * cost.vfree_free_page_ns + cost.vfree_post_fixed_ns
         if unmapped > 0 and env.peek() <= env.now + unmapped:
             yield env.timeout(unmapped)               # others act before the area is lazy
             unmapped = 0.0
         nr_lazy = self.free_vmap_area_noflush(addr, area_bytes)   # at the end of the unmapping
         purge = False
+        prg = fl = 0.0
         if nr_lazy > self.lazy_max:
             if unmapped > 0:
                 yield env.timeout(unmapped)
                 unmapped = 0.0
-            purge, w2, h2 = yield from self.try_purge_vmap_area_lazy(c)
+            (purge, w2, h2), prg, fl = yield from self.timed_purge(c, self.try_purge_vmap_area_lazy(c))
             wait += w2
             hold += h2
         c.debt = unmapped + after
         eng.oplog.add(t0, c.idx, c.cpu, VFREE, npages * self.page_size, 1, addr, True,
-                      env.now + c.debt - t0, wait, hold, 0, tn, purge)
+                      env.now + c.debt - t0, wait, hold, 0, tn, purge,
+                      (srch, cost.vfree_post_fixed_ns,
+                       npages * (cost.vfree_unmap_page_ns + cost.vfree_free_page_ns), prg, fl))
         self.rcu_callbacks(c)
 
     def free_vmap_area_noflush(self, addr: int, area_bytes: int) -> int:
@@ -177,7 +185,7 @@ class Kernel(KernelBase):
         self.vmap_purge_list = []
         eng.purges += 1
         eng.tlb_flushes += 1
-        yield env.timeout(cost.tlb_flush_ns((self.lazy_hi - self.lazy_lo) // self.page_size))
+        yield env.timeout(self.flushed(c, cost.tlb_flush_ns((self.lazy_hi - self.lazy_lo) // self.page_size)))
         resched_threshold = 2 * self.lazy_max if self.priority_threshold else None
         hold = 0.0
         c.debt = 0.0

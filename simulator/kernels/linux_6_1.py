@@ -127,10 +127,12 @@ class Kernel(KernelBase):
         wait = hold = 0.0
         ln = tn = 0
         purged = False
+        obj = prg = fl = prg_hold = 0.0               # latency components (KernelBase.vmalloc)
         while True:
             # preload_this_cpu_lock: a vmap_area for an NE split, before the lock
             if not self.ne_fit_preload_node[c.cpu]:
                 c.debt += cost.kmalloc_ns
+                obj += cost.kmalloc_ns
                 self.ne_fit_preload_node[c.cpu] = True
             t_req, t_own, acq = yield from self.eng.spin_lock(c, self.free_vmap_area_lock)
             wait += t_own - t_req
@@ -152,18 +154,19 @@ class Kernel(KernelBase):
             if r.addr is not None:
                 break
             if purged:
-                return None, wait, hold, ln, tn, purged
+                return None, wait, hold, ln, tn, purged, (obj, prg, fl, prg_hold)
             c.debt = 0.0
             yield env.timeout(t_rel - env.now)           # overflow: purge, retry once
-            w2, h2 = yield from self.purge_vmap_area_lazy(c)
+            (w2, h2), prg, fl = yield from self.timed_purge(c, self.purge_vmap_area_lazy(c))
             wait += w2
             hold += h2
+            prg_hold = h2
             purged = True
         nb = policy.nr_busy
         s = policy.insert_vmap_area(r.addr, size)
         tn += s.tree_nodes
         w, h = yield from self._section(c, self.vmap_area_lock, s, (nb, 0))
-        return r.addr, wait + w, hold + h, ln, tn, purged
+        return r.addr, wait + w, hold + h, ln, tn, purged, (obj, prg, fl, prg_hold)
 
     # -- vfree ----------------------------------------------------------------------
     def vfree(self, c: Any, addr: int) -> Gen:
@@ -182,11 +185,11 @@ class Kernel(KernelBase):
         if info is None:
             eng.warn(f"Trying to vfree() nonexistent vm area ({addr:#x})")
             eng.oplog.add(t0, c.idx, c.cpu, VFREE, 0, 1, addr, False,
-                          env.now + c.debt - t0, wait, hold, 0, tn, False)
+                          env.now + c.debt - t0, wait, hold, 0, tn, False, (hold, 0.0, 0.0, 0.0, 0.0))
             return
         npages, area_bytes = info
         c.debt += npages * cost.vfree_unmap_page_ns   # vunmap_range_noflush
-        w, h, t2 = yield from self.free_vmap_area_noflush(c, addr, area_bytes)
+        w, h, t2, x = yield from self.free_vmap_area_noflush(c, addr, area_bytes)
         wait += w
         hold += h
         tn += t2
@@ -195,7 +198,9 @@ class Kernel(KernelBase):
             self.schedule_drain_work(c.cpu)
         c.debt = c.debt + npages * cost.vfree_free_page_ns + cost.vfree_post_fixed_ns
         eng.oplog.add(t0, c.idx, c.cpu, VFREE, npages * self.page_size, 1, addr, True,
-                      env.now + c.debt - t0, wait, hold, 0, tn, drain)
+                      env.now + c.debt - t0, wait, hold, 0, tn, drain,
+                      (hold + x, cost.vfree_post_fixed_ns,
+                       npages * (cost.vfree_unmap_page_ns + cost.vfree_free_page_ns), 0.0, 0.0))
 
     def free_vmap_area_noflush(self, c: Any, addr: int, area_bytes: int) -> Gen:
         """unlink_va under vmap_area_lock (6.3+: find_unlink_vmap_area, the
@@ -209,12 +214,14 @@ class Kernel(KernelBase):
             _, s = policy.find_unlink_vmap_area(addr)
         w1, h1 = yield from self._section(c, self.vmap_area_lock, s, (nb, 0))
         self.lazy_nr += area_bytes // self.page_size
+        x = 0.0                                      # lock-free bookkeeping (search_ns)
         if self.cost.line_transfer:                  # atomic_long_add on vmap_lazy_nr
-            c.debt += self.lines.line("vmap_lazy_nr", c.cpu)
+            x = self.lines.line("vmap_lazy_nr", c.cpu)
+            c.debt += x
         nl = policy.nr_lazy
         s = policy.free_vmap_area_noflush(addr, area_bytes)
         w2, h2 = yield from self._section(c, self.purge_vmap_area_lock, s, (nl, 0))
-        return w1 + w2, h1 + h2, s.tree_nodes
+        return w1 + w2, h1 + h2, s.tree_nodes, x
 
     # -- purge ----------------------------------------------------------------------
     def schedule_drain_work(self, cpu: int) -> None:
@@ -263,7 +270,7 @@ class Kernel(KernelBase):
         eng.purges += 1
         eng.tlb_flushes += 1
         span = (blocks[-1][1] - blocks[0][0]) // self.page_size
-        yield env.timeout(cost.tlb_flush_ns(span))
+        yield env.timeout(self.flushed(c, cost.tlb_flush_ns(span)))
         lock = self.free_vmap_area_lock
         resched_threshold = 2 * self.lazy_max if self.priority_threshold else None
         t_req, t_own, acq = yield from eng.spin_lock(c, lock)

@@ -150,8 +150,10 @@ class Kernel(KernelBase):
         wait = hold = 0.0
         ln = tn = 0
         purged = False
+        prg = fl = prg_hold = 0.0                         # latency components (KernelBase.vmalloc)
         # vmalloc_pre_ns holds the vmap_area's kmalloc: node_alloc runs before it
         c.debt -= cost.kmalloc_ns
+        obj = -cost.kmalloc_ns
         node = policy.node_alloc_target(vstart, vend, c.cpu)
         if node is not None and policy.node_pool_len(node, size):
             (addr, vn_id, ns), wait, hold = yield from self._locked(
@@ -162,9 +164,11 @@ class Kernel(KernelBase):
         self.node_steps.add(ns)
         if addr is None:
             c.debt += cost.kmalloc_ns                     # kmem_cache_alloc_node(vmap_area)
+            obj += cost.kmalloc_ns
             while True:
                 if not self.ne_fit_preload_node[c.cpu]:   # preload_this_cpu_lock
                     c.debt += cost.kmalloc_ns
+                    obj += cost.kmalloc_ns
                     self.ne_fit_preload_node[c.cpu] = True
                 r, w, h = yield from self._locked(c, self.free_vmap_area_lock,
                                                   lambda: self._alloc_free_tree(c, size, align, vstart, vend))
@@ -176,12 +180,13 @@ class Kernel(KernelBase):
                     addr = r.addr
                     break
                 if purged:
-                    return None, wait, hold, ln, tn, purged
+                    return None, wait, hold, ln, tn, purged, (obj, prg, fl, prg_hold)
                 d, c.debt = c.debt, 0.0
                 yield env.timeout(d)                      # overflow: purge, retry once
-                w2, h2 = yield from self.purge_vmap_area_lazy(c, True)
+                (w2, h2), prg, fl = yield from self.timed_purge(c, self.purge_vmap_area_lazy(c, True))
                 wait += w2
                 hold += h2
+                prg_hold = h2
                 purged = True
         node = policy.addr_to_node_id(addr)
 
@@ -191,7 +196,7 @@ class Kernel(KernelBase):
             return s, s, (nb, 0)
         s, w, h = yield from self._locked(c, self.busy_lock[node], insert)
         tn += s.tree_nodes
-        return addr, wait + w, hold + h, ln, tn, purged
+        return addr, wait + w, hold + h, ln, tn, purged, (obj, prg, fl, prg_hold)
 
     def _alloc_free_tree(self, c: Any, size: int, align: int, vstart: int,
                          vend: int) -> tuple[Any, Steps, tuple[int, int]]:
@@ -226,7 +231,7 @@ class Kernel(KernelBase):
         if size is None or info is None:
             eng.warn(f"Trying to vfree() nonexistent vm area ({addr:#x})")
             eng.oplog.add(t0, c.idx, c.cpu, VFREE, 0, 1, addr, False,
-                          env.now + c.debt - t0, wait, hold, 0, tn, False)
+                          env.now + c.debt - t0, wait, hold, 0, tn, False, (hold, 0.0, 0.0, 0.0, 0.0))
             return
         npages, area_bytes = info
         c.debt += npages * cost.vfree_unmap_page_ns       # vunmap_range_noflush
@@ -245,7 +250,9 @@ class Kernel(KernelBase):
             self.schedule_drain_work(c.cpu)
         c.debt = c.debt + npages * cost.vfree_free_page_ns + cost.vfree_post_fixed_ns
         eng.oplog.add(t0, c.idx, c.cpu, VFREE, npages * self.page_size, 1, addr, True,
-                      env.now + c.debt - t0, wait, hold, 0, tn, drain)
+                      env.now + c.debt - t0, wait, hold, 0, tn, drain,
+                      (hold, cost.vfree_post_fixed_ns,
+                       npages * (cost.vfree_unmap_page_ns + cost.vfree_free_page_ns), 0.0, 0.0))
 
     # -- purge ----------------------------------------------------------------------
     def schedule_drain_work(self, cpu: int) -> None:
@@ -327,8 +334,9 @@ class Kernel(KernelBase):
             return wait, hold
         eng.purges += 1
         eng.tlb_flushes += 1
+        fl = self.flushed(c, cost.tlb_flush_ns((end - start) // self.page_size))   # from now + debt
         d, c.debt = c.debt, 0.0
-        yield env.timeout(d + cost.tlb_flush_ns((end - start) // self.page_size))
+        yield env.timeout(d + fl)
         helpers = marked[:policy.nr_purge_helpers(len(marked))]
         workers = [env.process(self._purge_vmap_node_work(node)) for node in helpers]
         for node in marked[len(helpers):]:
