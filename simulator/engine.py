@@ -33,7 +33,6 @@ from .metrics import OpLog, run_summary, sample_row
 from .spec import CallerSpec, RunSpec
 
 _PRINTK_BURST, _PRINTK_INTERVAL_NS = 10, 5_000_000_000  # printk_ratelimit(): 10 per 5 s
-_MAX_LOCKS = 64           # random streams reserved for a generation's spinlocks
 
 
 class SelfCheckError(RuntimeError):
@@ -140,8 +139,8 @@ class Engine:
         self.spec = spec
         self.env = simpy.Environment()
         self.cost = CostModel(spec.cost, spec.cpus)
-        # child i: caller i's rng; child n + k: lock k's (unfair handoff)
-        self._streams = np.random.SeedSequence(spec.seed).spawn(len(spec.callers) + _MAX_LOCKS)
+        # child i: caller i's rng; child n + k: lock k's (unfair handoff), see spinlock()
+        self._streams = np.random.SeedSequence(spec.seed).spawn(len(spec.callers))
         self.locks: dict[str, SpinLock] = {}
         self.mutexes: dict[str, Mutex] = {}
         self.callers = [CpuCaller(self, i, c, np.random.default_rng(self._streams[i]))
@@ -165,7 +164,9 @@ class Engine:
     # -- what a generation is offered --------------------------------------------
     def spinlock(self, name: str) -> SpinLock:
         """A new spinlock of the profile's kind (lock_kind, handoff costs)."""
-        seq = self._streams[len(self.spec.callers) + len(self.locks)]
+        # the (callers + k)-th child of SeedSequence(seed), made on demand: no limit
+        seq = np.random.SeedSequence(self.spec.seed,
+                                     spawn_key=(len(self.spec.callers) + len(self.locks),))
         lock = SpinLock(self.env, self.spec.cpus, self.cost.lock_order, self.cost.lock_handoff_ns,
                         self.cost.lock_waiter_ns, rng=np.random.default_rng(seq))
         self.locks[name] = lock

@@ -392,6 +392,7 @@ def run_summary(eng: Any) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], p
         st["loop_time_ns"] = (c.end_ns - t0) if t0 is not None and not c.background else math.nan
         for col in CALLER_COLUMNS:
             summary[f"{CALLER_PREFIX}{c.label}:{col}"] = st.get(col, math.nan)
+    summary.update(eng.kernel.extras())
     hist = None
     if not spec.metrics.keep_ops:
         hist = oplog.histograms(labels)

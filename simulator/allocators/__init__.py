@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from importlib import import_module
+from typing import Any
 
 from .base import (AllocatorError, AllocResult, InvariantError, NonexistentAreaError,
                    Steps, make_range, tree_depth)
@@ -30,7 +31,7 @@ _REGISTRY = {
 ALLOCATORS: tuple[str, ...] = tuple(_REGISTRY)
 
 
-def policy_class(name: str) -> type:
+def policy_class(name: str) -> Any:
     """The class implementing allocator ``name`` (ValueError if unknown)."""
     try:
         module, cls = _REGISTRY[name]

@@ -39,7 +39,7 @@ one tree_erase and no nodes (``find_vmap_area`` counts the vfree lookup).
 
 from __future__ import annotations
 
-from .base import AllocResult, InvariantError, NonexistentAreaError, Steps, check_request
+from .base import AllocResult, InvariantError, NonexistentAreaError, Steps, check_request, tree_depth
 from .free_tree import (FreeVmapAreaRbAugmentCb, FreeVmapAreaTree, VmapArea,
                         augment_tree_propagate_from)
 
@@ -135,7 +135,7 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
         if addr is not None:
             busy = self._busy
             # insert_vmap_area(va, &vmap_area_root): modelled busy-tree descent
-            steps.tree_nodes += len(busy).bit_length()  # tree_nodes: tree_depth(nr_busy)
+            steps.tree_nodes += tree_depth(len(busy))  # tree_nodes: tree_depth(nr_busy)
             steps.tree_inserts += 1                      # tree_inserts: rb_insert_color
             busy[addr] = addr + size
         return AllocResult(addr, steps)

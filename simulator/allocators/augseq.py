@@ -42,6 +42,7 @@ Starts must stay sorted and distinct; the owner guarantees it.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 
 LOAD = 64
 _NEG = -1
@@ -54,7 +55,7 @@ class AugSeqError(AssertionError):
 class AugSeq:
     __slots__ = ("_s", "_e", "_v", "_cmax", "_seg", "_K", "_fen", "_n", "_ofirst", "_oslot")
 
-    def __init__(self, items: list[tuple[int, int, int]] = ()) -> None:
+    def __init__(self, items: Iterable[tuple[int, int, int]] = ()) -> None:
         items = list(items)
         chunks = []
         for k in range(0, len(items), LOAD):
@@ -70,9 +71,9 @@ class AugSeq:
         while K < want:
             K <<= 1
         self._K = K
-        self._s = [[] for _ in range(K)]
-        self._e = [[] for _ in range(K)]
-        self._v = [[] for _ in range(K)]
+        self._s: list[list[int]] = [[] for _ in range(K)]
+        self._e: list[list[int]] = [[] for _ in range(K)]
+        self._v: list[list[int]] = [[] for _ in range(K)]
         self._cmax = [_NEG] * K
         m = len(chunks)
         self._ofirst, self._oslot = [], []
@@ -216,7 +217,7 @@ class AugSeq:
         return self._seg[1] if self._n else _NEG
 
     def items(self) -> list[tuple[int, int, int]]:
-        out = []
+        out: list[tuple[int, int, int]] = []
         for c in self._oslot:
             out.extend(zip(self._s[c], self._e[c], self._v[c]))
         return out
@@ -432,7 +433,7 @@ class AugSeq:
             self._seg_set(c, val)
         if len(s) > 2 * LOAD:
             self._split(c)
-            return self.find(start)
+            return self.find(start)  # type: ignore[return-value]  # just inserted
         return c, j
 
     def delete(self, c: int, j: int) -> tuple[int, int]:

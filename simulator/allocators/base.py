@@ -47,7 +47,7 @@ Counting rules (per operation, all ints unless named):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Protocol, runtime_checkable
 
 #: The fit types of mm/vmalloc.c (``enum fit_type``).
 FIT_TYPES = ("FL", "LE", "RE", "NE")
@@ -199,6 +199,59 @@ def check_request(rng: Range, size: int, align: int, vstart: int | None, vend: i
     return vs, ve
 
 
+@runtime_checkable
+class VmapPolicy(Protocol):
+    """What every policy offers the generations and the metrics.
+
+    ``alloc`` / ``free`` / ``find_vmap_area`` each stand for one critical
+    section of their kernel (split-lock policies add theirs, see
+    ``split_tree.py`` and ``vmap_nodes.py``).  Complexity, n areas: ``alloc``
+    and ``free`` O(log n) in the tree policies; busy-list and the RFC walk
+    O(n) list nodes as their kernels do, with O(log n) bookkeeping per node
+    skipped (``busy_list.py``'s table); read-outs O(1) or O(log n); ``check``
+    O(n) (it verifies the whole state)."""
+
+    DESCRIPTION: ClassVar[str]
+    rng: Range
+
+    def alloc(self, size: int, align: int = 1, vstart: int | None = None,
+              vend: int | None = None) -> AllocResult:
+        """Find (and, except split-tree's, insert) an area of ``size`` bytes."""
+
+    def free(self, addr: int) -> Steps:
+        """Release the busy area starting at ``addr`` (NonexistentAreaError if none)."""
+
+    def find_vmap_area(self, addr: int) -> Steps:
+        """The counted busy-tree lookup of vfree: ``tree_depth(nr_busy)`` nodes; no change."""
+
+    def check(self) -> None:
+        """Raise InvariantError when the state is inconsistent."""
+
+    def busy_areas(self) -> list[tuple[int, int]]:
+        """The busy areas, (start, end), ascending."""
+
+    def free_blocks(self) -> list[tuple[int, int]]:
+        """The free blocks, (start, end), ascending (5.2+: over the whole address space)."""
+
+    @property
+    def nr_busy(self) -> int:
+        """Areas in the busy structure now."""
+
+    @property
+    def nr_free_blocks(self) -> int:
+        """Free blocks inside [vmalloc_start, vmalloc_end)."""
+
+    @property
+    def nr_free_objects(self) -> int:
+        """vmap_areas of the free structure ``Steps.free_nodes`` walk (0 for busy-list)."""
+
+    def largest_free_bytes(self) -> int:
+        """The largest free block inside the vmalloc range."""
+
+    def total_free_bytes(self) -> int:
+        """The free bytes inside the vmalloc range."""
+
+
 def steps_fields() -> tuple[str, ...]:
     """Names of the Steps fields, in a stable order (for metrics columns)."""
     return Steps.FIELDS
@@ -207,4 +260,5 @@ def steps_fields() -> tuple[str, ...]:
 __all__ = [
     "FIT_TYPES", "Steps", "AllocResult", "AllocatorError", "NonexistentAreaError",
     "InvariantError", "Range", "make_range", "check_request", "tree_depth", "steps_fields",
+    "VmapPolicy",
 ]

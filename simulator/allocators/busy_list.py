@@ -92,7 +92,7 @@ class BusyListAllocator:
                    "(O(n) when the cache is dropped)")
 
     def __init__(self, rng: Range, initial_busy: list[tuple[int, int]]) -> None:
-        self.range = rng
+        self.range = self.rng = rng
         items = []
         prev_end = rng.vstart
         for s, e in initial_busy:
@@ -172,7 +172,7 @@ class BusyListAllocator:
         first = None
         if self.free_vmap_cache is not None:
             first = seq.find(self.free_vmap_cache)
-            addr = ((seq.end(*first) + am1) & mask) & ~am1
+            addr = ((seq.end(*first) + am1) & mask) & ~am1  # type: ignore[misc]  # a cursor: never None here
             if addr < vstart:                    # goto nocache
                 self.cached_hole_size = 0
                 self.free_vmap_cache = None
@@ -250,7 +250,7 @@ class BusyListAllocator:
             if small_align:
                 p_fit = cand
                 break
-            pe = seq.end(*seq.prev(*cand))
+            pe = seq.end(*seq.prev(*cand))  # type: ignore[misc]  # a cursor: never None here
             if (((pe + am1) & mask) & ~am1) + size <= seq.start(*cand):
                 p_fit = cand
                 break
@@ -268,7 +268,7 @@ class BusyListAllocator:
                 cand = seq.first_ge(cur[0], cur[1], self.cached_hole_size + 1)
                 if cand is None or cand >= stop:
                     break
-                pe = seq.end(*seq.prev(*cand))
+                pe = seq.end(*seq.prev(*cand))  # type: ignore[misc]  # a cursor: never None here
                 gap = seq.start(*cand) - (((pe + am1) & mask) & ~am1)
                 if gap > self.cached_hole_size:
                     self.cached_hole_size = gap
@@ -276,7 +276,7 @@ class BusyListAllocator:
 
         steps.list_nodes += seq.distance(first[0], first[1], stop[0], stop[1])
         last = seq.prev(*stop)
-        return self._found(((seq.end(*last) + am1) & mask) & ~am1, size, vstart, vend)
+        return self._found(((seq.end(*last) + am1) & mask) & ~am1, size, vstart, vend)  # type: ignore[misc]  # a cursor: never None here
 
     @staticmethod
     def _found(addr: int, size: int, vstart: int, vend: int) -> int | None:
@@ -311,7 +311,7 @@ class BusyListAllocator:
         cur = seq.insert_at(at[0], at[1], start, end, gap)
         rng = self.range
         vms, vme = rng.vmalloc_start, rng.vmalloc_end
-        nz = gap > 0 and vms < start < vme
+        nz = int(gap > 0 and vms < start < vme)
         nxt = seq.next(*cur)
         if not seq.is_end(*nxt):
             old = seq.val(*nxt)

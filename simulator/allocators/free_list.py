@@ -178,7 +178,7 @@ class FreeListAllocator(BusyListAllocator):
         # last_free_va_chunk va_start address.
         if last_free_va_start and va_start <= last_free_va_start:
             fl = self.free_vmap_area_list
-            p = fl.prev(*fl.find(va_start))
+            p = fl.prev(*fl.find(va_start))  # type: ignore[misc]  # va_start is on the list
             self.last_free_va_chunk = fl.start(*p) if p is not None else None
 
     # ------------------------------------------------ alloc_vmalloc_area()
@@ -195,7 +195,7 @@ class FreeListAllocator(BusyListAllocator):
             self.free_va_max_size = 0
             self.last_free_va_chunk = None
         else:
-            begin = fl.find(self.last_free_va_chunk)
+            begin = fl.find(self.last_free_va_chunk)  # type: ignore[assignment]  # the cached chunk is on the list
         if not len(fl):
             return None
 
@@ -327,7 +327,7 @@ class FreeListAllocator(BusyListAllocator):
         return len(self.free_vmap_area_list) - self._empty_blocks
 
     @property
-    def nr_free_objects(self) -> int:
+    def nr_free_objects(self) -> int:  # type: ignore[override]
         """vmap_area objects on the free list/tree, empty ones included: what
         ``Steps.free_nodes`` walked."""
         return len(self.free_vmap_area_list)

@@ -363,7 +363,7 @@ class FreeVmapAreaTree:
         """The counted busy-tree lookup of vfree (``__find_vmap_area`` under
         ``vmap_area_lock``): tree_depth(nr_busy) nodes; changes nothing."""
         steps = Steps()
-        steps.tree_nodes = len(self._busy).bit_length()  # tree_nodes: tree_depth(nr_busy)
+        steps.tree_nodes = tree_depth(len(self._busy))  # tree_nodes: tree_depth(nr_busy)
         return steps
 
     # ----------------------------------------------------- read-outs

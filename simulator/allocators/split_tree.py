@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-from .base import AllocResult, InvariantError, NonexistentAreaError, Range, Steps, check_request
+from .base import AllocResult, InvariantError, NonexistentAreaError, Range, Steps, check_request, tree_depth
 from .free_tree import FreeVmapAreaTree, VmapArea, augment_tree_propagate_from
 
 
@@ -142,7 +142,7 @@ class SplitTreeAllocator(FreeVmapAreaTree):
         del self._allocated[addr]
         steps = Steps()
         busy = self._busy
-        steps.tree_nodes = len(busy).bit_length()  # tree_nodes: tree_depth(nr_busy)
+        steps.tree_nodes = tree_depth(len(busy))  # tree_nodes: tree_depth(nr_busy)
         steps.tree_inserts = 1                      # tree_inserts: rb_insert_color
         busy[addr] = addr + size
         return steps
@@ -152,7 +152,7 @@ class SplitTreeAllocator(FreeVmapAreaTree):
         of the busy area starting at ``addr``, or None (nothing changes)."""
         steps = Steps()
         busy = self._busy
-        steps.tree_nodes = len(busy).bit_length()  # tree_nodes: tree_depth(nr_busy)
+        steps.tree_nodes = tree_depth(len(busy))  # tree_nodes: tree_depth(nr_busy)
         end = busy.pop(addr, None)
         if end is None:
             return None, steps
@@ -185,7 +185,7 @@ class SplitTreeAllocator(FreeVmapAreaTree):
         steps = Steps()
         lazy = self._lazy
         starts = self._lazy_starts
-        steps.tree_nodes = len(starts).bit_length()  # tree_nodes: find_va_links, tree_depth(nr_lazy)
+        steps.tree_nodes = tree_depth(len(starts))  # tree_nodes: find_va_links, tree_depth(nr_lazy)
         i = bisect_left(starts, addr)
         # get_va_next_sibling: the next lazy area in address order, if any
         nxt = starts[i] if i < len(starts) else None

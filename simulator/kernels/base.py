@@ -47,14 +47,6 @@ class KernelBase:
         self.lines = LineOwners(eng.cost)         # who wrote each lock's data last
         self.rcu_pending = [0] * spec.cpus        # kfree_rcu'd objects whose callbacks are due
         self.policy = policy
-        if not hasattr(policy, "find_vmap_area"):        # TEMPORARY until every policy has it
-            from ..allocators.base import Steps, tree_depth
-
-            def find_vmap_area(addr: int) -> Steps:
-                st = Steps()
-                st.tree_nodes = tree_depth(policy.nr_busy)
-                return st
-            policy.find_vmap_area = find_vmap_area
         self.page_size = spec.address_space.page_size
         self.guard_page = spec.guard_page
         self.lazy_max = lazy_max_pages(spec.cpus, self.page_size)
@@ -164,6 +156,10 @@ class KernelBase:
         p = self.policy
         return (p.nr_busy, self.lazy_areas, self.lazy_nr, p.nr_free_blocks,
                 p.largest_free_bytes(), p.total_free_bytes())
+
+    def extras(self) -> dict[str, Any]:
+        """Generation-specific summary columns (none by default)."""
+        return {}
 
     def lazy_intervals(self) -> list[tuple[int, int]]:
         """The lazily freed areas not yet released, (start, end)."""

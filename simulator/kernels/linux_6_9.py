@@ -55,16 +55,13 @@ __purge_vmap_area_lazy(full_pool_decay)::
 Simplifications: as in linux-6.1, a kworker runs on its CPU's index without
 taking CPU time from that CPU's caller.  Pool list operations cost only the
 lock's acquire and release.  The per-area work of purge_vmap_node (KASAN,
-list moves, the atomic) is ``purge_area_ns`` outside the locks.  Up to 63
-spinlocks come from the engine's seeded streams; further node locks (more
-than 20 CPUs) get their own stream seeded from (seed, 69, lock index).
+list moves, the atomic) is ``purge_area_ns`` outside the locks.  Every node
+lock is an engine spinlock with its own seeded stream.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import numpy as np
 
 from ..allocators.base import Steps
 from ..allocators.vmap_nodes import NodeSteps, VmapNodesAllocator
@@ -73,7 +70,6 @@ from ..metrics import VFREE
 from .base import Gen, KernelBase
 from .linux_6_1 import Worker
 
-_ENGINE_STREAMS = 64          # simulator.engine._MAX_LOCKS
 _NO_STEPS = Steps()           # a section that walks no tree (list operations only)
 
 
@@ -100,17 +96,27 @@ class Kernel(KernelBase):
         self.drain_pending = False
         self.drain_running = False
         self.node_steps = NodeSteps()            # run totals of the node layer's counters
+        self.pool_tries = 0                      # vmallocs that were eligible for a pool
+        self.purge_node_ns = [0.0] * n           # simulated time in purge_vmap_node, per node
+        self.purge_node_helper = [0] * n         # ... of which runs on a helper kworker
+
+    def extras(self) -> dict[str, Any]:
+        """Summary columns of the node layer: pool use and the purge split across nodes."""
+        ns, n = self.node_steps, len(self.purge_node_ns)
+        total = sum(self.purge_node_ns)
+        busiest = max(self.purge_node_ns) if n else 0.0
+        return {"vmap_nodes": n,
+                "pool_tries": self.pool_tries, "pool_hits": ns.pool_hits,
+                "pool_hit_rate": ns.pool_hits / self.pool_tries if self.pool_tries else 0.0,
+                "pool_rotations": ns.pool_rotations, "pool_adds": ns.pool_adds,
+                "pool_decayed": ns.pool_decayed,
+                "purge_nodes_ns": total,
+                "purge_nodes_used": sum(1 for t in self.purge_node_ns if t > 0),
+                "purge_busiest_node_share": busiest / total if total else 0.0,
+                "purge_helper_runs": sum(self.purge_node_helper)}
 
     def _node_lock(self, name: str) -> SpinLock:
-        eng = self.eng
-        if len(eng.spec.callers) + len(eng.locks) < _ENGINE_STREAMS:
-            return eng.spinlock(name)
-        seq = np.random.SeedSequence([eng.spec.seed, 69, len(eng.locks)])
-        cost = eng.cost
-        lock = SpinLock(self.env, eng.spec.cpus, cost.lock_order, cost.lock_handoff_ns,
-                        cost.lock_waiter_ns, rng=np.random.default_rng(seq))
-        eng.locks[name] = lock
-        return lock
+        return self.eng.spinlock(name)
 
     # -- read-outs ------------------------------------------------------------------
     def sample(self) -> tuple[int, int, int, int, int, int]:
@@ -155,6 +161,8 @@ class Kernel(KernelBase):
         c.debt -= cost.kmalloc_ns
         obj = -cost.kmalloc_ns
         node = policy.node_alloc_target(vstart, vend, c.cpu)
+        if node is not None:
+            self.pool_tries += 1                  # eligible for the pools (hit or miss)
         if node is not None and policy.node_pool_len(node, size):
             (addr, vn_id, ns), wait, hold = yield from self._locked(
                 c, self.pool_lock[node],
@@ -355,12 +363,19 @@ class Kernel(KernelBase):
     def _purge_vmap_node_work(self, node: int) -> Gen:
         """A kworker on CPU ``node`` (schedule_work_on) running purge_vmap_node."""
         w = Worker(node % self.eng.spec.cpus)
+        self.purge_node_helper[node] += 1
         wait, hold = yield from self.purge_vmap_node(w, node)
         if w.debt > 0:
             yield self.env.timeout(w.debt)
         return wait, hold
 
     def purge_vmap_node(self, c: Any, node: int) -> Gen:
+        t0 = self.env.now + c.debt
+        wait, hold = yield from self._purge_vmap_node(c, node)
+        self.purge_node_ns[node] += self.env.now + c.debt - t0
+        return wait, hold
+
+    def _purge_vmap_node(self, c: Any, node: int) -> Gen:
         policy = self.policy
         local, ns = policy.purge_vmap_node(node)
         self.node_steps.add(ns)

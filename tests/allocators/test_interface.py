@@ -255,3 +255,16 @@ def test_nr_free_objects_counts_the_walked_free_structure() -> None:
         else:
             # the whole-space tree: [1, base + 2P), the hole, [.., 2^64 - 1) around the range
             assert a.nr_free_objects == whole == 4 and a.nr_free_blocks == 2
+
+
+def test_every_policy_satisfies_the_protocol() -> None:
+    from simulator.allocators.base import VmapPolicy
+    for name in ALLOCATORS:
+        a = create(name, vstart=VS, vend=VE)
+        assert isinstance(a, VmapPolicy), name
+        s = a.find_vmap_area(VS)                       # counted, changes nothing
+        assert isinstance(s, Steps) and a.busy_areas() == []
+
+    class Half:                                        # negative control
+        def alloc(self, size, align=1, vstart=None, vend=None): ...
+    assert not isinstance(Half(), VmapPolicy)
