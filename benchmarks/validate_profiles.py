@@ -152,7 +152,8 @@ def sweep_section(jobs: int, n: int) -> list[str]:
             lines.append(f"| {k} | {a:,.0f} ns | {b:,.0f} ns | {a / b:.2f} | {100 * spin:.0f}% |")
         lines.append("")
     one = per_iter(res[("x86-zen2-32c", 1, True)], n)
-    two_on, two_off = per_iter(res[("x86-zen2-32c", 2, True)], n), per_iter(res[("x86-zen2-32c", 2, False)], n)
+    two_on = per_iter(res[("x86-zen2-32c", 2, True)], n)
+    two_off = per_iter(res[("x86-zen2-32c", 2, False)], n)
     lines += [
         "**Why the curves differ on x86-zen2-32c.** One CPU moves no line, so both curves start at "
         f"{one:,.0f} ns. From two CPUs on, each 1-page vmalloc/vfree takes vmap_area_lock three "
@@ -194,7 +195,8 @@ def rcu_section(jobs: int, n: int) -> list[str]:
         for rcu in (True, False):
             t = [per_iter(res[(dev, cpu, g, rcu)], n) for g in GENS]
             lines.append(f"| {dev} ({cpu}) | {'on' if rcu else 'off'} | {t[0]:,.1f} ns | {t[1]:,.1f} ns | "
-                         f"{t[2]:,.1f} ns | {100 * (t[1] / t[0] - 1):+.2f}% | {100 * (t[2] / t[0] - 1):+.2f}% |")
+                         f"{t[2]:,.1f} ns | {100 * (t[1] / t[0] - 1):+.2f}% | "
+                         f"{100 * (t[2] / t[0] - 1):+.2f}% |")
     c = load_device("x86-laptop")["cost"]
     per = c["call_rcu_ns"] + c["rcu_callback_ns"] + c["node_hot_ns"]
     lines += ["", "**What the mechanism changes.** 4.19's `__free_vmap_area` frees each purged "

@@ -40,7 +40,8 @@ from typing import Any
 #: name -> (type, what it prices).  Types: "ns" (float >= 0), "bytes"/"count"
 #: (int >= 0), "ceiling" (int >= 1 or None = no cap), "lock" (a lock kind).
 PARAMETERS: dict[str, tuple[str, str]] = {
-    "cache_bytes": ("bytes", "cache that holds the walked vmap_area structures (last level the walk fits in)"),
+    "cache_bytes": ("bytes", "cache that holds the walked vmap_area structures (last level the walk fits "
+                             "in)"),
     "vmap_area_bytes": ("bytes", "bytes of one struct vmap_area (slab object)"),
     "node_hot_ns": ("ns", "one walked list/tree node when the structure fits cache_bytes"),
     "node_cold_ns": ("ns", "one walked list/tree node when the structure does not fit (a cache miss)"),
@@ -49,7 +50,8 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "augment_update_ns": ("ns", "one compute_subtree_max_size evaluation, per Steps.augment_updates"),
     "merge_ns": ("ns", "list/field updates of one coalescing, per Steps.merges"),
     "fit_ns": ("ns", "classify + split a free block (adjust va_start/va_end), once when Steps.fit is set"),
-    "kmalloc_ns": ("ns", "one kmalloc of a small object (vmap_area, vm_struct, pages array; Steps.objects_allocated)"),
+    "kmalloc_ns": ("ns", "one kmalloc of a small object (vmap_area, vm_struct, pages array; "
+                         "Steps.objects_allocated)"),
     "kfree_ns": ("ns", "one kfree of a small object (Steps.objects_freed, vm_struct, pages array)"),
     "page_alloc_ns": ("ns", "alloc_page of one order-0 page (vmalloc, per page)"),
     "page_free_ns": ("ns", "__free_page of one page (vfree, per page)"),
@@ -59,17 +61,22 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "tlb_flush_fixed_ns": ("ns", "flush_tlb_kernel_range: fixed part (local flush + IPI setup)"),
     "tlb_flush_remote_cpu_ns": ("ns", "flush_tlb_kernel_range: per remote CPU (IPI + remote flush)"),
     "tlb_flush_page_ns": ("ns", "flush_tlb_kernel_range: per page of the span, up to the ceiling"),
-    "tlb_flush_page_ceiling": ("ceiling", "span in pages above which a full flush replaces per-page flushes (None: no cap)"),
+    "tlb_flush_page_ceiling": ("ceiling", "span in pages above which a full flush replaces "
+                                          "per-page flushes (None: no cap)"),
     "tlb_flush_full_ns": ("ns", "the full flush that replaces per-page flushes above the ceiling"),
-    "lock_kind": ("lock", "vmap_area_lock: qspinlock (FIFO), ticket (FIFO + per-waiter handoff) or tas (unfair)"),
+    "lock_kind": ("lock", "vmap_area_lock: qspinlock (FIFO), ticket (FIFO + per-waiter handoff) or tas "
+                          "(unfair)"),
     "lock_acquire_ns": ("ns", "uncontended spin_lock"),
     "lock_release_ns": ("ns", "spin_unlock"),
     "lock_handoff_ns": ("ns", "handoff to a spinning waiter (one cache-line transfer)"),
     "lock_waiter_ns": ("ns", "ticket lock: extra handoff cost per spinning CPU (Boyd-Wickizer et al. 2012)"),
-    "purge_area_ns": ("ns", "per purged area overhead of __purge_vmap_area_lazy beyond the allocator's Steps"),
+    "purge_area_ns": ("ns", "per purged area overhead of __purge_vmap_area_lazy beyond the allocator's "
+                            "Steps"),
     # -- issue 11: cache-line ownership and the topology that prices it
-    "line_transfer": ("switch", "charge the transfer of lines last written by another CPU (lock word + protected data)"),
-    "threads_per_core": ("count", "SMT threads per core (CPU i and i + cpus/threads are siblings, Linux numbering)"),
+    "line_transfer": ("switch", "charge the transfer of lines last written by another CPU "
+                                "(lock word + protected data)"),
+    "threads_per_core": ("count", "SMT threads per core (CPU i and i + cpus/threads are siblings, Linux "
+                                  "numbering)"),
     "cores_per_cluster": ("count", "cores sharing a last-level cache (cluster / CCX); 0: all cores"),
     "clusters_per_socket": ("count", "clusters per socket; 0: one socket"),
     "line_same_core_ns": ("ns", "one line moved between SMT siblings of a core"),
@@ -77,16 +84,19 @@ PARAMETERS: dict[str, tuple[str, str]] = {
     "line_cross_cluster_ns": ("ns", "one line moved between clusters / CCXs of one socket"),
     "line_cross_socket_ns": ("ns", "one line moved between sockets"),
     # -- deferred RCU frees (4.x) against kmem_cache reuse (5.2+)
-    "rcu_free": ("switch", "4.x kfree_rcu: call_rcu in the section, callbacks in a burst later on the same CPU"),
+    "rcu_free": ("switch", "4.x kfree_rcu: call_rcu in the section, callbacks in a burst later on the same "
+                           "CPU"),
     "call_rcu_ns": ("ns", "kfree_rcu/call_rcu: queue one callback (irqs off, a list append)"),
-    "rcu_callback_ns": ("ns", "rcu_do_batch: invoke one kfree callback, beyond the kfree itself and the object's line"),
+    "rcu_callback_ns": ("ns", "rcu_do_batch: invoke one kfree callback, beyond the kfree itself and the "
+                              "object's line"),
     # -- page zeroing
     "zero_pages": ("switch", "price zeroing for __GFP_ZERO / vzalloc callers (Caller.vmalloc zero=True)"),
     "clear_page_ns": ("ns", "clear_page / memset of one page (page size / fill bandwidth)"),
     # -- per-level tree caching
     "level_cache": ("switch", "tree descents: top levels that fit cache_bytes hot, deeper levels cold"),
     # -- per-CPU speed
-    "clusters": ("clusters", "CPU clusters with their own time_scale and cache_bytes (big.LITTLE); null: identical CPUs"),
+    "clusters": ("clusters", "CPU clusters with their own time_scale and cache_bytes (big.LITTLE); null: "
+                             "identical CPUs"),
     # -- arch defaults read by workloads
     "thread_size_bytes": ("bytes", "THREAD_SIZE (kernel stack); 0: 16 KiB on 64-bit, 8 KiB on 32-bit"),
     "thread_align_bytes": ("bytes", "THREAD_ALIGN; 0: THREAD_SIZE (arm64 with VMAP_STACK: 2 x THREAD_SIZE)"),
@@ -200,7 +210,8 @@ def check_clusters(value: Any, where: str) -> list[dict[str, Any]] | None:
         return None
     if not isinstance(value, list) or not value:
         raise ValueError(f"{where}: expected a list of clusters (cpus, time_scale, ...) or null")
-    out, seen = [], set()
+    out: list[Any] = []
+    seen: set[Any] = set()
     for i, cl in enumerate(value):
         w = f"{where}[{i}]"
         if not isinstance(cl, dict):

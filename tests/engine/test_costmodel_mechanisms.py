@@ -91,8 +91,10 @@ def _two_cpu_loop(gen: str, cpus: tuple[int, int], on: bool) -> dict:
 @pytest.mark.parametrize("gen", ["linux-4.19", "linux-6.1"])
 def test_ownership_transfer_is_charged_and_priced_by_distance(gen: str) -> None:
     # fails when the transfer is not charged: then on == off for both pairs
-    same = _two_cpu_loop(gen, (0, 1), True)["loop_time_ns"] - _two_cpu_loop(gen, (0, 1), False)["loop_time_ns"]
-    cross = _two_cpu_loop(gen, (0, 4), True)["loop_time_ns"] - _two_cpu_loop(gen, (0, 4), False)["loop_time_ns"]
+    def extra(pair: tuple[int, int]) -> float:
+        on, off = _two_cpu_loop(gen, pair, True), _two_cpu_loop(gen, pair, False)
+        return on["loop_time_ns"] - off["loop_time_ns"]
+    same, cross = extra((0, 1)), extra((0, 4))
     cost = load_device("x86-zen2-32c")["cost"]
     assert same > 0
     # the same sections move the same lines; only the price per line differs
@@ -118,7 +120,8 @@ def test_rcu_prices() -> None:
     assert m.rcu_burst_ns(n_fit) == pytest.approx(
         n_fit * (c["rcu_callback_ns"] + c["kfree_ns"] + c["node_hot_ns"]))
     big = n_fit + 1
-    assert m.rcu_burst_ns(big) == pytest.approx(big * (c["rcu_callback_ns"] + c["kfree_ns"] + c["node_cold_ns"]))
+    assert m.rcu_burst_ns(big) == pytest.approx(
+        big * (c["rcu_callback_ns"] + c["kfree_ns"] + c["node_cold_ns"]))
     off = model("x86-laptop", rcu_free=False)
     assert off.rcu_defer_ns(3) == 0.0 and off.rcu_burst_ns(100) == 0.0
 
