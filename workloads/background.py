@@ -53,10 +53,10 @@ def churn(caller: Caller, rate_per_s: float, lifetime: Any,
     next_arrival = int(caller.now_ns) + poisson_gap_ns(caller, rate_per_s)
     while caller.running():
         if pending and pending[0][0] <= next_arrival:
-            t, _, addr = heapq.heappop(pending)
+            t, _, due = heapq.heappop(pending)
             yield from sleep_until(caller, t)
             if caller.running():
-                yield from depart(addr)
+                yield from depart(due)
             continue
         yield from sleep_until(caller, next_arrival)
         if not caller.running():

@@ -60,11 +60,11 @@ def random_behaviour(caller: Caller, p: RandomParams) -> Generator[Any, Any, Non
     while caller.running():
         at_cap = p.max_live is not None and n_live >= p.max_live
         if live and (at_cap or live[0][0] <= next_alloc):
-            t, _, addr = heapq.heappop(live)
+            t, _, due = heapq.heappop(live)
             yield from sleep_until(caller, t)
             if not caller.running():
                 break
-            yield from caller.vfree(addr)
+            yield from caller.vfree(due)
             n_live -= 1
             next_alloc = max(next_alloc, int(caller.now_ns)) if at_cap else next_alloc
             continue

@@ -172,7 +172,7 @@ class BusyListAllocator:
         first = None
         if self.free_vmap_cache is not None:
             first = seq.find(self.free_vmap_cache)
-            addr = ((seq.end(*first) + am1) & mask) & ~am1  # type: ignore[misc]  # a cursor: never None here
+            addr = ((seq.end(*first) + am1) & mask) & ~am1  # type: ignore[misc]  # never None
             if addr < vstart:                    # goto nocache
                 self.cached_hole_size = 0
                 self.free_vmap_cache = None
@@ -250,7 +250,7 @@ class BusyListAllocator:
             if small_align:
                 p_fit = cand
                 break
-            pe = seq.end(*seq.prev(*cand))  # type: ignore[misc]  # a cursor: never None here
+            pe = seq.end(*seq.prev(*cand))  # type: ignore[misc]  # never None
             if (((pe + am1) & mask) & ~am1) + size <= seq.start(*cand):
                 p_fit = cand
                 break
@@ -268,7 +268,7 @@ class BusyListAllocator:
                 cand = seq.first_ge(cur[0], cur[1], self.cached_hole_size + 1)
                 if cand is None or cand >= stop:
                     break
-                pe = seq.end(*seq.prev(*cand))  # type: ignore[misc]  # a cursor: never None here
+                pe = seq.end(*seq.prev(*cand))  # type: ignore[misc]  # never None
                 gap = seq.start(*cand) - (((pe + am1) & mask) & ~am1)
                 if gap > self.cached_hole_size:
                     self.cached_hole_size = gap
@@ -276,7 +276,7 @@ class BusyListAllocator:
 
         steps.list_nodes += seq.distance(first[0], first[1], stop[0], stop[1])
         last = seq.prev(*stop)
-        return self._found(((seq.end(*last) + am1) & mask) & ~am1, size, vstart, vend)  # type: ignore[misc]  # a cursor: never None here
+        return self._found(((seq.end(*last) + am1) & mask) & ~am1, size, vstart, vend)  # type: ignore[misc]  # never None
 
     @staticmethod
     def _found(addr: int, size: int, vstart: int, vend: int) -> int | None:

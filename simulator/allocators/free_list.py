@@ -195,7 +195,7 @@ class FreeListAllocator(BusyListAllocator):
             self.free_va_max_size = 0
             self.last_free_va_chunk = None
         else:
-            begin = fl.find(self.last_free_va_chunk)  # type: ignore[assignment]  # the cached chunk is on the list
+            begin = fl.find(self.last_free_va_chunk)  # type: ignore[assignment]  # on the list
         if not len(fl):
             return None
 
