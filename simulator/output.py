@@ -152,7 +152,7 @@ def render_sweep(saved: SavedResults, d: Path, plots: bool = True) -> None:
     from . import report
     plot_files: list[Path] = []
     if plots:
-        from .plots import make_sweep_plots
+        from .plots_sweep import make_sweep_plots
         plot_files = make_sweep_plots(saved, d / "plots")
     (d / "report.md").write_text(report.render_sweep_report(saved, [p.relative_to(d) for p in plot_files]),
                                  encoding="utf-8")
@@ -267,12 +267,36 @@ def rerender(d: str | Path) -> SavedResults:
     plots = bool((saved.scenario.get("output") or {}).get("plots", True))
     for _, point in saved.points:
         assert point.path is not None
-        render_dir(point, point.path, plots)
+        _render_in_place(point.path, lambda t, point=point: render_dir(point, t, plots))
     if saved.points:
-        render_sweep(saved, Path(d), plots)
+        _render_in_place(Path(d), lambda t: render_sweep(saved, t, plots))
     else:
-        render_dir(saved, Path(d), plots)
+        _render_in_place(Path(d), lambda t: render_dir(saved, t, plots))
     return saved
+
+
+def _render_in_place(d: Path, render: Callable[[Path], None]) -> None:
+    """Render into a hidden directory inside ``d``, then move each file over its old
+    version with signals blocked: an interrupted ``vmsim report`` leaves the old
+    report and plots, never half-written ones."""
+    from .interrupts import commit_guard
+    tmp = d / f".render.tmp-{os.getpid()}"
+    for stale in d.glob(".render.tmp-*"):
+        pid = stale.name.rsplit("-", 1)[1]
+        if stale.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        render(tmp)
+        with commit_guard():
+            for src in sorted(p for p in tmp.rglob("*") if p.is_file()):
+                dst = d / src.relative_to(tmp)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 __all__ = ["clean_stale", "times_in_ns", "SavedResults", "default_out_dir", "write_results", "load_results", "rerender",

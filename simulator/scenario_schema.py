@@ -228,6 +228,9 @@ def json_schema() -> dict[str, Any]:
         for k, v in ps.pop("$defs", {}).items():
             defs.setdefault(k, v)
         props = {k: v for k, v in caller.get("properties", {}).items()}
+        if "cpus" in props and "anyOf" in props["cpus"]:          # "0-31", "0-3,8" (cpulist)
+            props["cpus"] = dict(props["cpus"], anyOf=[*props["cpus"]["anyOf"], {
+                "type": "string", "pattern": r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$"}])
         props["workload"] = {"const": name, "description": wl.description}
         props.update(ps.get("properties", {}))
         variants.append({"type": "object", "title": f"caller: {name}", "description": wl.description,
