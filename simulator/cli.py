@@ -90,8 +90,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     jobs = args.jobs or min(2, os.cpu_count() or 1)
     log = None if args.quiet else (lambda line: print(line, flush=True))
     from .runner import pool
-    with pool(jobs, args.scheduler):      # one set of workers for every batch of the fit
-        result, _ = calibrate(spec, jobs=jobs, log=log)
+    from .runner import SchedulerError
+    try:
+        with pool(jobs, args.scheduler):  # one set of workers for every batch of the fit
+            result, _ = calibrate(spec, jobs=jobs, log=log)
+    except SchedulerError as exc:
+        raise BadInput(str(exc)) from None
     print(format_report(result))
     from .calibrate import poor_fit
     reasons = poor_fit(result)
@@ -318,8 +322,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         # one pool (Dask when --jobs > 1 or --scheduler) for every run of every point,
         # longest first; each finished run is kept in OUT/.work for --resume
         everything = [s for specs in group_specs for s in specs]
-        with pool(jobs, args.scheduler):
-            res = _run_specs(everything, jobs, progress, store=store, timeline=args.timeline)
+        from .runner import SchedulerError
+        try:
+            with pool(jobs, args.scheduler):
+                res = _run_specs(everything, jobs, progress, store=store, timeline=args.timeline)
+        except SchedulerError as exc:
+            raise BadInput(str(exc)) from None
         parts, k = [], 0
         for (label, group), specs in zip(groups, group_specs):
             part = results_of(specs, res.runs[k:k + len(specs)])

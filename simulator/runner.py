@@ -143,7 +143,7 @@ def estimate(spec: RunSpec) -> float:
 
 def run_key(spec: RunSpec) -> str:
     """A finished run's name in a :class:`RunStore`: a digest of the RunSpec."""
-    from . import __version__
+    from ._version import __version__
     return hashlib.sha256(f"{__version__}\n{spec!r}".encode()).hexdigest()[:32]
 
 
@@ -206,6 +206,22 @@ def _worker_task(spec: RunSpec, timeline: bool) -> RunResult:
     return simulate(spec, timeline=timeline)
 
 
+def _reachable(address: str) -> None:
+    """A TCP scheduler address answers (OSError at once if not: no Client is made,
+    none is left to time out when garbage collected)."""
+    import socket
+    from urllib.parse import urlsplit
+    if "://" not in address:
+        address = f"tcp://{address}"
+    u = urlsplit(address)
+    if u.scheme in ("tcp", "tls") and u.hostname:
+        socket.create_connection((u.hostname, u.port or 8786), timeout=5).close()
+
+
+class SchedulerError(ValueError):
+    """The Dask scheduler named by --scheduler / VMSIM_SCHEDULER cannot be reached."""
+
+
 class Pool:
     """The workers of one command: in-process (``jobs <= 1``, no scheduler) or Dask."""
 
@@ -230,7 +246,14 @@ class Pool:
         logging.getLogger("distributed").setLevel(logging.CRITICAL)
         from distributed import Client
         if self.address is not None:
-            self.client = Client(self.address, set_as_default=False, timeout="20s")
+            try:
+                _reachable(self.address)
+                self.client = Client(self.address, set_as_default=False, timeout="10s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise SchedulerError(f"Dask scheduler {self.address}: cannot connect "
+                                     f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+                                     f"accepted: the address of a running scheduler, such as "
+                                     f"tcp://host:8786 (--scheduler or ${SCHEDULER_ENV})") from None
             return self.client
         from distributed import LocalCluster
         from .interrupts import SIGNALS
@@ -465,5 +488,5 @@ def run(scenario: Any, jobs: int = 1, progress: Progress | bool | None = None, *
     return run_specs(specs, jobs=jobs, progress=progress)
 
 
-__all__ = ["Pool", "Results", "RunStore", "SCHEDULER_ENV", "estimate", "pool", "run",
+__all__ = ["Pool", "Results", "RunStore", "SCHEDULER_ENV", "SchedulerError", "estimate", "pool", "run",
            "results_of", "run_key", "run_specs", "simulate"]
