@@ -77,6 +77,8 @@ behave as in C.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .augseq import AugSeq, AugSeqError
 from .base import (AllocResult, InvariantError, NonexistentAreaError, Range, Steps,
                    check_request, tree_depth)
@@ -122,6 +124,8 @@ class BusyListAllocator:
         self.cached_hole_size = 0
         self.cached_vstart = 0
         self.cached_align = 0
+        self.cache_resets: dict[str, int] = {}    # observability: free_vmap_cache resets by cause
+        self.on_cache_reset: Any = None           # observability: called with the cause, if set
 
     # ----------------------------------------------------------------- API
     def alloc(self, size: int, align: int = 1, vstart: int | None = None,
@@ -163,6 +167,10 @@ class BusyListAllocator:
         # Invalidate cache if we have more permissive parameters.
         if (self.free_vmap_cache is None or size < self.cached_hole_size
                 or vstart < self.cached_vstart or align < self.cached_align):
+            if self.free_vmap_cache is not None:  # a reset (observability: count its cause)
+                self._cache_reset("size < cached_hole_size" if size < self.cached_hole_size
+                                  else "vstart < cached_vstart" if vstart < self.cached_vstart
+                                  else "align < cached_align")
             self.cached_hole_size = 0            # nocache:
             self.free_vmap_cache = None
         # record if we encounter less permissive parameters
@@ -174,6 +182,7 @@ class BusyListAllocator:
             first = seq.find(self.free_vmap_cache)
             addr = ((seq.end(*first) + am1) & mask) & ~am1  # type: ignore[misc]  # never None
             if addr < vstart:                    # goto nocache
+                self._cache_reset("cached area below vstart")
                 self.cached_hole_size = 0
                 self.free_vmap_cache = None
                 first = None
@@ -295,18 +304,7 @@ class BusyListAllocator:
         at = seq.locate(start)
         prev = seq.prev(*at)
         prev_end = seq.end(*prev) if prev is not None else self.range.vstart
-        # rb_link_node at the null link the descent reaches: the right child
-        # of the in-order predecessor if free, else the successor's left.
-        va = RbNode(start, end)
-        pnode = self._va[seq.start(*prev)] if prev is not None else None
-        if pnode is not None and pnode.right is None:
-            rb_link_node(va, pnode, self.vmap_area_root, False)
-        elif not seq.is_end(*at):
-            rb_link_node(va, self._va[seq.start(*at)], self.vmap_area_root, True)
-        else:
-            rb_link_node(va, None, self.vmap_area_root, True)
-        rb_insert_color(va, self.vmap_area_root)
-        self._va[start] = va
+        self._rb_insert(RbNode(start, end), self._va[seq.start(*prev)] if prev is not None else None)
         gap = start - prev_end
         cur = seq.insert_at(at[0], at[1], start, end, gap)
         rng = self.range
@@ -325,6 +323,26 @@ class BusyListAllocator:
         if start < vme and end > vms:
             self._vm_busy_bytes += min(end, vme) - max(start, vms)
 
+    def _rb_insert(self, va: RbNode, pred: RbNode | None) -> None:
+        """The rb-tree half of __insert_vmap_area, given va's in-order
+        predecessor: rb_link_node at the null link the descent reaches (the
+        predecessor's right child if free, else the successor's left child,
+        the successor being the leftmost node right of the predecessor), then
+        rb_insert_color."""
+        root = self.vmap_area_root
+        if pred is not None and pred.right is None:
+            rb_link_node(va, pred, root, False)
+        else:
+            n = root.rb_node if pred is None else pred.right
+            if n is None:
+                rb_link_node(va, None, root, True)
+            else:
+                while n.left is not None:
+                    n = n.left
+                rb_link_node(va, n, root, True)
+        rb_insert_color(va, root)
+        self._va[va.va_start] = va
+
     def _free_vmap_area(self, addr: int, steps: Steps) -> None:
         """4.19 ``__free_vmap_area``: the cache rule, unlink, kfree_rcu."""
         seq = self.vmap_area_list
@@ -334,6 +352,12 @@ class BusyListAllocator:
         self._free_vmap_cache_rule(cur)
         self._unlink_vmap_area(cur, steps)
         steps.objects_freed += 1                 # kfree_rcu(va, rcu_head)
+
+    def _cache_reset(self, cause: str) -> None:
+        """Observability: one reset of free_vmap_cache by alloc_vmap_area, by cause."""
+        self.cache_resets[cause] = self.cache_resets.get(cause, 0) + 1
+        if self.on_cache_reset is not None:
+            self.on_cache_reset(cause)
 
     def _free_vmap_cache_rule(self, cur: Cursor) -> None:
         """The free_vmap_cache update at the top of 4.19's __free_vmap_area."""
@@ -464,17 +488,17 @@ class BusyListAllocator:
             if gap != s - prev_end:
                 raise InvariantError(f"stale gap before [{s:#x}, {e:#x})")
             prev_end = e
-        if self._busy_bytes != sum(e - s for s, e, _ in items):
+        busy = self.busy_areas()
+        if self._busy_bytes != sum(e - s for s, e in busy):
             raise InvariantError("busy byte count is stale")
         check_augseq(self.vmap_area_list)
         msg = rb_validate(self.vmap_area_root)
         if msg is not None:
             raise InvariantError(f"vmap_area_root: {msg}")
-        if [(n.va_start, n.va_end) for n in rb_inorder(self.vmap_area_root)] != [
-                (s, e) for s, e, _ in items]:
-            raise InvariantError("vmap_area_root and vmap_area_list hold different areas")
-        if len(self._va) != len(items):
-            raise InvariantError("the area -> node map is stale")
+        if [(n.va_start, n.va_end) for n in rb_inorder(self.vmap_area_root)] != busy:
+            raise InvariantError("vmap_area_root and the busy areas differ")
+        if len(self._va) != len(busy) or self.nr_busy != len(busy):
+            raise InvariantError("the area -> node map or nr_busy is stale")
         if self.free_vmap_cache is not None and self.vmap_area_list.find(self.free_vmap_cache) is None:
             raise InvariantError(f"free_vmap_cache {self.free_vmap_cache:#x} is not a live busy area")
 

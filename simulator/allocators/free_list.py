@@ -89,6 +89,7 @@ from .augseq import AugSeq
 from .base import (AllocatorError, AllocResult, InvariantError, Range, Steps, check_request,
                    tree_depth)
 from .busy_list import BusyListAllocator, check_augseq
+from .rbtree import RbNode, rb_erase
 
 
 class RfcFreeListCorruption(AllocatorError):
@@ -104,8 +105,23 @@ class FreeListAllocator(BusyListAllocator):
                    "last_free_va_chunk, coalescing on free")
 
     def __init__(self, rng: Range, initial_busy: list[tuple[int, int]]) -> None:
-        super().__init__(rng, initial_busy)
+        super().__init__(rng, initial_busy)             # every area in vmap_area_root
         vms, vme = rng.vmalloc_start, rng.vmalloc_end
+        # Lean mode (see _lean_ok): vmalloc areas [s, e) with VMALLOC_START <= s
+        # and e <= VMALLOC_END stay out of the gap list (vmap_area_list here),
+        # in _vm_busy (start -> end) and _vm_end (end -> start).
+        self._lean = all(e <= vms or (vms <= s and e <= vme) for s, e in initial_busy)
+        self._vm_busy: dict[int, int] = {}
+        self._vm_end: dict[int, int] = {}
+        if self._lean:
+            self._vm_busy = {s: e for s, e in initial_busy if s >= vms}
+            self._vm_end = {e: s for s, e in self._vm_busy.items()}
+            items, prev_end = [], rng.vstart
+            for s, e in initial_busy:
+                if s < vms:
+                    items.append((s, e, s - prev_end))
+                    prev_end = e
+            self.vmap_area_list = AugSeq(items)
         # vmalloc_init: "Build free areas." around the vmlist.
         vmlist = [(max(s, vms), min(e, vme)) for s, e in initial_busy if s < vme and e > vms]
         blocks = []
@@ -124,6 +140,7 @@ class FreeListAllocator(BusyListAllocator):
         self.free_va_max_size = 0
         self.last_alloc_vstart = 0
         self.last_alloc_align = 0
+        self._fit_block_start = 0                     # start of the block the last fit split
 
     # ----------------------------------------------------------------- API
     def alloc(self, size: int, align: int = 1, vstart: int | None = None,
@@ -139,8 +156,13 @@ class FreeListAllocator(BusyListAllocator):
         if vms <= vstart < vme:                                 # is_vmalloc_addr(vstart)
             addr = self.alloc_vmalloc_area(size, align, vstart, vend, steps)
             if addr is not None:                                # found: (no free_vmap_cache)
-                self._insert_vmap_area(addr, addr + size, steps)
+                if self._lean:
+                    self._insert_vm_area(addr, addr + size, steps)
+                else:
+                    self._insert_vmap_area(addr, addr + size, steps)
             return addr
+        if self._lean and vend > vms:
+            self._leave_lean_mode()
         addr = self._search(size, align, vstart, vend, steps)   # the old path
         if addr is not None:
             if addr < vme and addr + size > vms:
@@ -155,24 +177,87 @@ class FreeListAllocator(BusyListAllocator):
             self.free_vmap_cache = addr
         return addr
 
+    # ------------------------------------------------------------ lean mode
+    # The old path's walks and descents only look at areas below vend (a
+    # body runs for an area only if its va_start < addr + size <= vend), and
+    # rb_prev of an area below VMALLOC_START is below it too.  So while every
+    # old-path request has vend <= VMALLOC_START and every area is either
+    # below VMALLOC_START or inside the vmalloc range, the vmalloc areas need
+    # not be in the gap list: the same addresses and counts come out (the
+    # descent still reads the real rb-tree, which holds every area, and
+    # nr_busy counts them all).  The first old-path request with vend >
+    # VMALLOC_START puts them in (O(n), once).
+
+    def _leave_lean_mode(self) -> None:
+        busy = self.busy_areas()
+        items, prev_end = [], self.range.vstart
+        for s, e in busy:
+            items.append((s, e, s - prev_end))
+            prev_end = e
+        self.vmap_area_list = AugSeq(items)
+        self._vm_busy, self._vm_end = {}, {}
+        self._lean = False
+        # the busy-list read-outs' bookkeeping (unused by free-list) restarts
+        vms, vme = self.range.vmalloc_start, self.range.vmalloc_end
+        self._nz_vm = sum(1 for s, _, g in items if g > 0 and vms < s < vme)
+        self._vm_busy_bytes = sum(max(0, min(e, vme) - max(s, vms)) for s, e in busy)
+
+    def _insert_vm_area(self, start: int, end: int, steps: Steps) -> None:
+        """Lean __insert_vmap_area of a vmalloc-path area: the busy tree only.
+        Its predecessor ends where the free block it came from started
+        (``_fit_block_start``): a vmalloc area, or else the last area below."""
+        steps.tree_nodes += tree_depth(self.nr_busy)
+        steps.tree_inserts += 1
+        p = self._vm_end.get(self._fit_block_start)
+        if p is None:
+            seq = self.vmap_area_list
+            q = seq.locate_le(start)
+            pred = self._va[seq.start(*q)] if q is not None else None
+        else:
+            pred = self._va[p]
+        self._rb_insert(RbNode(start, end), pred)
+        self._vm_busy[start] = end
+        self._vm_end[end] = start
+        self._busy_bytes += end - start
+
+    @property
+    def nr_busy(self) -> int:
+        return len(self.vmap_area_list) + len(self._vm_busy)
+
+    def busy_areas(self) -> list[tuple[int, int]]:
+        out = super().busy_areas()
+        if self._vm_busy:
+            out = sorted(out + list(self._vm_busy.items()))
+        return out
+
     def _free_vmap_area(self, addr: int, steps: Steps) -> None:
         """The RFC's ``__free_vmap_area``."""
         rng = self.range
-        seq = self.vmap_area_list
-        cur = seq.find(addr)
-        if cur is None:
-            super()._free_vmap_area(addr, steps)                # raises NonexistentAreaError
-            return
-        end = seq.end(*cur)
-        if not rng.vmalloc_start < end <= rng.vmalloc_end:      # the old rules
-            super()._free_vmap_area(addr, steps)
-            return
-        if self.free_vmap_cache == addr:
-            raise RfcFreeListCorruption(
-                f"RFC 2018 __free_vmap_area({addr:#x}): free_vmap_cache points at this vmalloc area, "
-                "and the RFC skips the cache update for vmalloc areas: it would dangle.")
-        last_free_va_start = self.last_free_va_chunk or 0
-        self._unlink_vmap_area(cur, steps)                      # rb_erase + list_del_rcu
+        end = self._vm_busy.pop(addr, None)
+        if end is not None:                                     # lean: a vmalloc area
+            del self._vm_end[end]
+            if self.free_vmap_cache == addr:                    # (cannot happen in lean mode)
+                raise RfcFreeListCorruption(f"free_vmap_cache would dangle at {addr:#x}")
+            last_free_va_start = self.last_free_va_chunk or 0
+            rb_erase(self._va.pop(addr), self.vmap_area_root)   # rb_erase; list_del_rcu
+            steps.tree_erases += 1
+            self._busy_bytes -= end - addr
+        else:
+            seq = self.vmap_area_list
+            cur = seq.find(addr)
+            if cur is None:
+                super()._free_vmap_area(addr, steps)            # raises NonexistentAreaError
+                return
+            end = seq.end(*cur)
+            if not rng.vmalloc_start < end <= rng.vmalloc_end:  # the old rules
+                super()._free_vmap_area(addr, steps)
+                return
+            if self.free_vmap_cache == addr:
+                raise RfcFreeListCorruption(
+                    f"RFC 2018 __free_vmap_area({addr:#x}): free_vmap_cache points at this vmalloc "
+                    "area, and the RFC skips the cache update for vmalloc areas: it would dangle.")
+            last_free_va_start = self.last_free_va_chunk or 0
+            self._unlink_vmap_area(cur, steps)                  # rb_erase + list_del_rcu
         va_start = self._merge_add_free_va_area(addr, end, steps)
         # Update a search criteria if merging/inserting is done before
         # last_free_va_chunk va_start address.
@@ -250,6 +335,7 @@ class FreeListAllocator(BusyListAllocator):
             return None                               # Nothing has been found, give up.
 
         b_start, b_end = fl.start(*p_fit), fl.end(*p_fit)
+        self._fit_block_start = b_start
         self.last_free_va_chunk = b_start
         self.last_alloc_vstart = vstart
         self.last_alloc_align = align
@@ -356,6 +442,14 @@ class FreeListAllocator(BusyListAllocator):
     def check(self) -> None:
         self._check_busy()
         rng = self.range
+        if self._vm_end != {e: s for s, e in self._vm_busy.items()}:
+            raise InvariantError("the lean end -> start map is stale")
+        if self._lean and any(e > rng.vmalloc_start for s, e, _ in self.vmap_area_list.items()):
+            raise InvariantError("lean mode with an area of the gap list above VMALLOC_START")
+        if any(not (rng.vmalloc_start <= s < e <= rng.vmalloc_end) for s, e in self._vm_busy.items()):
+            raise InvariantError("an area kept apart as a vmalloc area is not one")
+        if not self._lean and self._vm_busy:
+            raise InvariantError("vmalloc areas kept apart outside lean mode")
         busy = self.busy_areas()
         fl = self.free_vmap_area_list
         items = fl.items()

@@ -9,7 +9,10 @@ plus a list of ops:
   into exhaustion), alignments 1 .. 4 MiB (1, sub-page and page powers of two
   included), vstart/vend None (the allocator's range) or a sub-range;
 * ``("free", k)``: free the live area number ``k % len(live)`` (skipped when
-  nothing is live).
+  nothing is live);
+* ``("alloc_from", size_bytes, align, k, at_end)``: an alloc whose vstart is
+  the start (or end) of live area ``k % len(live)``, vend the allocator's
+  (VMALLOC_START for a vstart below it), resolved when the ops run.
 
 Sizes and alignments come half the time from a per-sequence palette (so freed
 holes are refilled by exact fits), and an alloc may repeat 2..24 times in a
@@ -204,6 +207,14 @@ def op_lists(draw: st.DrawFn, layout: Layout, max_ops: int = 60,
     ops: list[Op] = []
     for _ in range(n):
         kind = draw(st.integers(0, 3))
+        if kind == 1 and draw(st.integers(0, 2)) == 0:
+            # an alloc from the start or the end of a live area (resolved when
+            # run: ``("alloc_from", size, align, k, at_end)``): vstart on the
+            # boundary of abutting areas, where 4.19's descent depends on the
+            # rb-tree's shape
+            size, align = palette[draw(st.integers(0, len(palette) - 1))]
+            ops.append(("alloc_from", size, align, draw(st.integers(0, 1 << 16)), draw(st.booleans())))
+            continue
         if kind <= 1:                   # 0: one alloc, 1: a burst of a palette alloc
             vs, ve = regions[draw(st.integers(0, len(regions) - 1))]
             if kind == 1 or draw(st.booleans()):

@@ -88,6 +88,18 @@ def run_lockstep(policy: str, layout: Layout, ops: list[Op]) -> None:
     live: list[int] = [s for s, _ in layout.initial_busy]   # early areas can be freed too
     for n, op in enumerate(ops):
         where = f"{policy} op {n} {op!r}"
+        if op[0] == "alloc_from":
+            if not live:
+                continue
+            _, size, align, k, at_end = op
+            area = dict(fast.busy_areas())
+            vs = live[k % len(live)]
+            vs = area[vs] if at_end else vs
+            ve = layout.vmalloc_start if vs < layout.vmalloc_start else layout.vend
+            if vs >= ve:
+                continue
+            op = ("alloc", size, align, vs, ve)
+            where = f"{policy} op {n} {op!r}"
         if op[0] == "alloc":
             _, size, align, vs, ve = op
             res = _both(where, lambda: fast.alloc(size, align, vs, ve), lambda: ref.alloc(size, align, vs, ve))
@@ -403,3 +415,21 @@ def test_free_list_straddling_request_below_the_vmalloc_range_is_fine() -> None:
     models = _arm32_pair([ARM_MODULES, (0xc0000000, ARM_VMALLOC[0])])
     expect_alloc(models, P, 1, 0xbf000000, 0xff800000, ARM_MODULES[1],
                  steps(list_nodes=1, tree_nodes=2 + 2, tree_inserts=1))
+
+
+def test_free_list_old_path_descent_reads_the_whole_busy_tree() -> None:
+    """The RFC's old path over module areas [m, m+1p), [m+1p, m+2p) (pages):
+    vmalloc_init links them in order, then the vmalloc area at VMALLOC_START;
+    rb_insert_color makes [m+1p, m+2p) the root.  vstart = m+1p, vend =
+    MODULES_END: the descent stops at the root (the upper of the abutting
+    pair): one body, found m+2p.  Without the vmalloc area the root is
+    [m, m+1p) (the lower one, its right child [m+1p, m+2p)): two bodies.
+    Descent depth(n) + insert depth(n) tree nodes."""
+    m, vms = ARM_MODULES[0], ARM_VMALLOC[0]
+    mods = [(m, m + P), (m + P, m + 2 * P)]
+    models = _arm32_pair(mods + [(vms, vms + P)])
+    expect_alloc(models, P, 1, m + P, ARM_MODULES[1], m + 2 * P,
+                 steps(list_nodes=1, tree_nodes=2 + 2, tree_inserts=1))
+    models = _arm32_pair(mods)
+    expect_alloc(models, P, 1, m + P, ARM_MODULES[1], m + 2 * P,
+                 steps(list_nodes=2, tree_nodes=2 + 2, tree_inserts=1))
