@@ -470,8 +470,7 @@ def make_plots(saved: SavedResults, d: Path) -> list[Path]:
 # ------------------------------------------------------------------ sweeps
 
 
-from .plots_sweep import _numeric_x, make_sweep_plots, sweep_axis, sweep_figure  # noqa: E402,F401
 
-__all__ = ["make_plots", "make_sweep_plots", "spin_share", "style", "steady_limits", "sweep_axis",
+__all__ = ["make_plots", "spin_share", "style", "steady_limits",
            "latency_cdf_figure", "latency_over_time_figure", "areas_over_time_figure", "lock_figure",
-           "sweep_figure", "caller_groups", "caller_kinds"]
+           "caller_groups", "caller_kinds"]

@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from .output import SavedResults
+from .saved import SavedResults
 from .plots import _MAX_CALLER_PANELS, _callers_of, _figure, _save, _title, caller_groups, log_scale, style
 from .report import run_wide, time_limited
 

@@ -67,7 +67,7 @@ def test_job_count_sweep_in_one_file(tmp_path, run_vmsim):
         assert sorted(set(ops["cpu"])) == list(range(n))
     assert (out / "plots" / "sweep.png").is_file()
     # the sweep plot's x axis is the job count itself: numeric, log 2, a tick per value
-    from simulator.plots import sweep_figure
+    from simulator.plots_sweep import sweep_figure
     fig = sweep_figure(load_results(out))
     ax = fig.axes[0]
     assert ax.get_xlabel() == "jobs"
@@ -79,7 +79,7 @@ def test_job_count_sweep_in_one_file(tmp_path, run_vmsim):
 def test_sweep_axis_goes_log_when_values_span_decades():
     from matplotlib.figure import Figure
 
-    from simulator.plots import _numeric_x
+    from simulator.plots_sweep import _numeric_x
     ax = Figure().subplots()
     _numeric_x(ax, [1, 2, 4, 8, 16, 32])
     assert ax.get_xscale() == "log" and ax.xaxis.get_transform().base == 2

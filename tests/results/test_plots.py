@@ -93,7 +93,8 @@ def test_sweep_plot_of_a_time_stopped_run(tmp_path, run_vmsim):
     sc.write_text(SWEEP)
     out = tmp_path / "out"
     run_vmsim("run", str(sc), "--out", str(out), "--quiet")
-    fig = plots.sweep_figure(load_results(out))
+    from simulator import plots_sweep
+    fig = plots_sweep.sweep_figure(load_results(out))
     axes = [ax for ax in fig.axes if ax.get_visible()]
     titles = [ax.get_title() for ax in axes]
     assert "loop time" not in titles
