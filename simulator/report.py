@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import impossible_alignment
+from .report_why import why_sections
 from .saved import SavedResults
 from .spread import fmt_interval, mean_ci, noise_verdict, paired_difference, spread_frame
 
@@ -358,6 +359,7 @@ def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
     out.append(_caller_section(saved))
     out.append(_test_vmalloc_section(saved))
     out.append(_lock_section(saved))
+    out.append(why_sections(saved))      # components, busy-list cache resets, trace fidelity
     out.append("Lock wait share (tables above): the share of the summed operation latency spent "
                "waiting for the generation's spinlocks, all of them. Fragmentation: 1 - largest free "
                "block / total free space, at the end of the run.\n")

@@ -98,13 +98,50 @@ def simulate(spec: RunSpec, *, allocator_factory: Callable[[RunSpec], Any] | Non
     def kernel_factory(eng: Engine) -> Any:
         return kernel_cls(eng, policy)
     eng = Engine(spec, kernel_factory, behaviours)
+    resets = _watch_cache_resets(eng)
     if not timeline:
-        return eng.run()
-    from .timeline import Recorder
-    rec = Recorder.attach(eng)
-    res = eng.run()
-    res.timeline = rec.finish()        # type: ignore[attr-defined]
+        res = eng.run()
+    else:
+        from .timeline import Recorder
+        rec = Recorder.attach(eng)
+        res = eng.run()
+        res.timeline = rec.finish()    # type: ignore[attr-defined]
+    if resets is not None:
+        res.summary.update(_cache_reset_columns(resets))
     return res
+
+
+#: summary.csv columns of the busy-list (Linux 4.19) free_vmap_cache resets:
+#: ``cache_resets``, ``cache_resets:<cause>``, ``cache_resets:<cause>:<caller>``
+CACHE_RESETS = "cache_resets"
+
+
+def _watch_cache_resets(eng: Engine) -> dict[tuple[str, str], int] | None:
+    """Count each free_vmap_cache reset of a busy-list policy by cause and by
+    the caller whose alloc_vmap_area made it (the CPU holding vmap_area_lock:
+    one caller per CPU).  None for policies without that cache."""
+    policy = getattr(eng.kernel, "policy", None)
+    lock = eng.locks.get("vmap_area_lock")
+    if policy is None or lock is None or not hasattr(policy, "on_cache_reset"):
+        return None
+    labels = {c.cpu: c.label for c in eng.callers}
+    counts: dict[tuple[str, str], int] = {}
+
+    def on_cache_reset(cause: str) -> None:
+        key = (cause, labels.get(lock.holder, "?"))
+        counts[key] = counts.get(key, 0) + 1
+    policy.on_cache_reset = on_cache_reset
+    return counts
+
+
+def _cache_reset_columns(counts: dict[tuple[str, str], int]) -> dict[str, int]:
+    out = {CACHE_RESETS: sum(counts.values())}
+    for (cause, _), n in sorted(counts.items()):
+        key = f"{CACHE_RESETS}:{cause}"
+        out[key] = out.get(key, 0) + n
+    for (cause, label), n in sorted(counts.items()):
+        out[f"{CACHE_RESETS}:{cause}:{label}"] = n
+    return out
 
 
 def _simulate_timeline(spec: RunSpec) -> RunResult:
