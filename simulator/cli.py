@@ -294,6 +294,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         raise BadInput(f"{out}: {blocker} is a file, not a directory; choose another --out")
+    try:                                 # where the results go must be creatable before the run
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"{out}: cannot create the directory {out.parent} ({exc.strerror}); "
+                       "choose another --out") from None
+    try:                                 # a probe: results are written beside out, then renamed
+        import tempfile
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=out.parent))
+    except OSError as exc:
+        raise BadInput(f"{out}: cannot write in {out.parent} ({exc.strerror}); "
+                       "choose another --out") from None
     from .output import clean_stale
     clean_stale(out)                     # hidden directories of killed runs into out
     only_work = out.is_dir() and [p.name for p in out.iterdir()] == [".work"]

@@ -515,11 +515,28 @@ def _preflight_allocators(source: str, allocators: tuple[str, ...], asp: Address
                                 f"space: {exc}") from None
 
 
+class LayoutWarning(UserWarning):
+    """Initial-layout areas outside the allocator's range (``vmsim`` prints one line)."""
+
+
+def _warn_outside(path: str, areas: Any, vstart: int, vend: int, loaded: int) -> None:
+    """Warn when areas of an initial layout lie (partly) outside [vstart, vend)."""
+    import warnings
+    out = [a for a in areas if a.start < vstart or a.end > vend]
+    if out:
+        part = sum(1 for a in out if max(a.start, vstart) < min(a.end, vend))
+        warnings.warn(f"{path}: {len(out)} of its {len(areas)} areas lie outside the allocator's "
+                      f"range {vstart:#x}..{vend:#x} of the device profile and address space "
+                      f"({len(out) - part} left out, {part} clipped; first: line {out[0].line}, "
+                      f"{out[0].start:#x}-{out[0].end:#x}); {loaded} areas loaded: the dump of "
+                      "another machine or kernel?", LayoutWarning, stacklevel=2)
+
+
 def _initial_busy(source: str, path: str, vstart: int, vend: int,
                   page: int = units.DEFAULT_PAGE_SIZE) -> tuple[tuple[int, int], ...]:
     from . import vmallocinfo
     loc = ("address_space", "initial_layout")
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise ScenarioError(source, loc, f"no such file {path} (paths are relative to the scenario file)")
     try:
         info = vmallocinfo.parse_vmallocinfo(path, page_size=page)
@@ -543,6 +560,7 @@ def _initial_busy(source: str, path: str, vstart: int, vend: int,
         raise ScenarioError(source, loc, f"{path}: none of its {len(info.areas)} areas lies in the "
                             f"allocator's range {vstart:#x}..{vend:#x}: wrong device or address "
                             "space? accepted: a layout with at least one area in the range")
+    _warn_outside(path, info.areas, vstart, vend, len(busy))
     return tuple((int(s), int(e)) for s, e in busy)
 
 
