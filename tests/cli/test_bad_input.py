@@ -176,3 +176,11 @@ def test_every_shipped_scenario_still_validates(tmp_path: Path) -> None:
         res = vmsim("validate", str(path), cwd=tmp_path)
         assert res.returncode == 0, res.stderr
     assert tree(tmp_path) == set()
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_the_run(tmp_path: Path) -> None:
+    _files(tmp_path, {"s.yaml": BASE})
+    before = tree(tmp_path)
+    res = vmsim("run", "s.yaml", "--out", "/proc/vmsim-results", "--quiet", cwd=tmp_path)
+    assert_bad_input(res, "/proc/vmsim-results", "cannot write in /proc", before=before, root=tmp_path)
+    assert res.stdout == ""
