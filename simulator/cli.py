@@ -8,6 +8,7 @@
     vmsim schema
     vmsim calibrate MEASURED.yaml --out PROFILE.yaml [--jobs N] [--accept-poor-fit]
     vmsim compare-dmesg LOG --scenario FILE [--iterations N] [--markdown FILE]
+    vmsim trace-check TRACE --layout VMALLOCINFO [--scenario FILE]
 
 Exit status: 0 ok, 2 bad input (one line on stderr naming the file and the
 YAML path), 1 internal error (one line; the traceback only with ``--debug``),
@@ -149,6 +150,25 @@ def cmd_compare_dmesg(args: argparse.Namespace) -> int:
         Path(args.markdown).write_text(markdown_table(rows), encoding="utf-8")
         print(f"wrote {args.markdown}")
     return 0
+
+
+def cmd_trace_check(args: argparse.Namespace) -> int:
+    """Does a /proc/vmallocinfo dump show the address space at the trace's start?"""
+    from workloads.trace_replay import check_fit
+    vrange = None
+    page = 4096
+    if args.scenario:
+        sc = _load(args.scenario)
+        spec = (sc.points[0][1] if sc.is_sweep else sc).run_specs()[0]
+        vrange = (spec.address_space.vstart, spec.address_space.vend)
+        page = spec.address_space.page_size
+    try:
+        ok, lines = check_fit(args.trace, args.layout, page_size=page, vrange=vrange)
+    except (ValueError, OSError) as exc:
+        raise BadInput(str(exc)) from None
+    for line in lines:
+        print(line)
+    return 0 if ok else 1
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -386,6 +406,16 @@ def _resume_argv(args: argparse.Namespace) -> str:
 
 # ------------------------------------------------------------------ parser
 
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+                  line: Any = None) -> None:
+    """vmsim's own warnings (an initial layout outside the range) as one line."""
+    if category.__name__ == "LayoutWarning":
+        print(f"vmsim: warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+        return
+    import warnings
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors (exit 2)."""
 
@@ -476,6 +506,19 @@ def build_parser() -> argparse.ArgumentParser:
     cd.add_argument("--jobs", type=int, metavar="N", help="worker processes")
     cd.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     cd.set_defaults(func=cmd_compare_dmesg)
+
+    tc = sub.add_parser("trace-check", parents=[common], help="does a vmallocinfo dump fit a "
+                        "trace's start", description="Check that LAYOUT (/proc/vmallocinfo taken "
+                        "at the start of TRACE) is the address space TRACE starts from: every "
+                        "traced free of an older area finds it in the layout, no traced allocation "
+                        "overlaps a busy layout area; exit 0 if it fits, 1 if not "
+                        "(docs/trace-replay.md).")
+    tc.add_argument("trace", metavar="TRACE", help="an ftrace capture of the vmalloc events")
+    tc.add_argument("--layout", required=True, metavar="VMALLOCINFO", help="the /proc/vmallocinfo "
+                    "dump taken at the trace's start")
+    tc.add_argument("--scenario", metavar="FILE", help="also check that the layout lies in this "
+                    "scenario's address space")
+    tc.set_defaults(func=cmd_trace_check)
     return p
 
 
@@ -491,6 +534,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = getattr(args, "debug", False) or "--debug" in argv
     from . import interrupts
     interrupts.install()
+    import warnings
+    warnings.showwarning = _show_warning
     try:
         if getattr(args, "devices", None):
             from .devices import DeviceError, set_device_dirs

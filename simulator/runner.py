@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import signal
 import threading
 import time
@@ -108,7 +109,39 @@ def simulate(spec: RunSpec, *, allocator_factory: Callable[[RunSpec], Any] | Non
         res.timeline = rec.finish()    # type: ignore[attr-defined]
     if resets is not None:
         res.summary.update(_cache_reset_columns(resets))
+    res.summary.update(_trace_columns(res.log, spec))
     return res
+
+
+_FIDELITY = re.compile(r": trace fidelity: (\d+)/(\d+) allocations at the traced va_start; "
+                       r"first divergence: (.*)$")
+_T = re.compile(r" t=(\d+) ")
+
+
+def _trace_columns(log: list[str], spec: RunSpec) -> dict[str, Any]:
+    """summary.csv columns of trace-replay callers (their last log line):
+    ``trace:allocs`` (replayed allocations that succeeded in the trace),
+    ``trace:va_start_matches``, ``trace:va_start_match_share``,
+    ``trace:first_divergence`` (the earliest in trace time, of any caller),
+    ``trace:initial_areas`` (busy areas of the initial layout loaded)."""
+    same = compared = 0
+    first: tuple[int, str] | None = None
+    for line in log:
+        m = _FIDELITY.search(line)
+        if not m:
+            continue
+        same += int(m.group(1))
+        compared += int(m.group(2))
+        if m.group(3) != "none":
+            t = _T.search(m.group(3))
+            key = (int(t.group(1)) if t else 0, m.group(3))
+            first = key if first is None or key < first else first
+    if not compared and first is None and not any(_FIDELITY.search(x) for x in log):
+        return {}
+    return {"trace:allocs": compared, "trace:va_start_matches": same,
+            "trace:va_start_match_share": same / compared if compared else float("nan"),
+            "trace:first_divergence": first[1] if first else "none",
+            "trace:initial_areas": len(spec.address_space.initial_busy)}
 
 
 #: summary.csv columns of the busy-list (Linux 4.19) free_vmap_cache resets:

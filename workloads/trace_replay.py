@@ -63,6 +63,7 @@ class Step:
     vstart: int = 0
     vend: int = 0
     line: int = 0                  # line in the trace file
+    va_start: int | None = None    # alloc: the traced address (None: failed in the trace)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ def build_script(trace: Trace) -> Script:
                 ident = area
                 reallocated += f["va_start"] in live   # its free was lost
                 live[f["va_start"]] = (ident, e.cpu)
-            steps.setdefault(e.cpu, []).append(Step(e.t_ns, "alloc", ident, *request, line=e.line))
+            steps.setdefault(e.cpu, []).append(Step(e.t_ns, "alloc", ident, *request, line=e.line,
+                                                    va_start=None if ident is None else f["va_start"]))
         elif e.event == "free_vmap_area_noflush":
             owner = live.pop(f["va_start"], None)
             if owner is None:
@@ -196,6 +198,8 @@ def trace_replay(caller: Caller, p: TraceReplayParams) -> Generator[Any, Any, No
     caller.measure_start()
     start = caller.now_ns
     addrs: dict[int, int] = {}
+    compared = same = 0                     # trace fidelity: simulated == traced va_start
+    divergence = None
     for s in steps:
         if not caller.running():
             break
@@ -208,6 +212,12 @@ def trace_replay(caller: Caller, p: TraceReplayParams) -> Generator[Any, Any, No
         if s.kind == "alloc":
             vs, ve = (s.vstart, s.vend) if p.ranges == "trace" else (None, None)
             addr = yield from caller.vmalloc(s.size_bytes - guard_bytes, s.align, vs, ve, guard=p.guard)
+            if s.va_start is not None:
+                compared += 1
+                if addr == s.va_start:
+                    same += 1
+                elif divergence is None:
+                    divergence = s, addr
             if addr is not None:
                 if s.area is not None:
                     addrs[s.area] = addr
@@ -218,7 +228,98 @@ def trace_replay(caller: Caller, p: TraceReplayParams) -> Generator[Any, Any, No
             addr = addrs.pop(s.area, None)             # None: its allocation failed here
             if addr is not None:
                 yield from caller.vfree(addr)
+    caller.log(fidelity_line(caller.label, os.path.basename(p.trace), compared, same, divergence))
+
+
+#: the log line a replaying caller ends with (simulator.runner reads it back)
+FIDELITY = "trace fidelity"
+
+
+def fidelity_line(label: str, trace: str, compared: int, same: int,
+                  divergence: tuple[Step, int | None] | None) -> str:
+    """``<label>: trace fidelity: <same>/<compared> allocations at the traced
+    va_start; first divergence: <trace>:<line> t=<ns> traced 0x.. simulated 0x..|ENOMEM``."""
+    if divergence is None:
+        first = "none"
+    else:
+        s, addr = divergence
+        got = "ENOMEM" if addr is None else f"{addr:#x}"
+        first = f"{trace}:{s.line} t={s.t_ns} traced {s.va_start:#x} simulated {got}"
+    return f"{label}: {FIDELITY}: {same}/{compared} allocations at the traced va_start; first divergence: {first}"
 
 
 register(Workload("trace-replay", "replay an ftrace capture of alloc_vmap_area / "
                   "free_vmap_area_noflush events, per traced CPU", TraceReplayParams, trace_replay))
+
+
+# ------------------------------------------------------------------ do the pieces fit?
+
+def check_fit(trace_path: str, layout_path: str, page_size: int = 4096,
+              vrange: tuple[int, int] | None = None) -> tuple[bool, list[str]]:
+    """Does ``/proc/vmallocinfo`` dump ``layout_path`` show the address space at
+    the start of trace ``trace_path``?  (``vmsim trace-check``; see
+    docs/trace-replay.md.)  Returns (fits, report lines).
+
+    * every traced free of an area allocated before the trace must find that
+      area (same start) in the layout;
+    * no area the trace allocates may overlap a layout area still busy then
+      (a layout area is busy until the trace frees it);
+    * with ``vrange``: the layout's areas lie inside the allocator's range.
+    """
+    from simulator.vmallocinfo import parse_vmallocinfo
+
+    trace = parse_trace(trace_path)
+    info = parse_vmallocinfo(layout_path, page_size=page_size)
+    if info.hashed:
+        return False, [f"{layout_path}: addresses are hashed (%pK): run the dump as root "
+                       "(kptr_restrict) to replay from it"]
+    layout = {a.start: a for a in info.areas}
+    busy = sorted((a.start, a.end, a.line) for a in info.areas)
+    freed: set[int] = set()
+    live: set[int] = set()
+    lines: list[str] = []
+    missing = clashes = pre_frees = allocs = 0
+    import bisect
+    starts = [b[0] for b in busy]
+    for e in trace.events:
+        f = e.fields
+        if e.event == "alloc_vmap_area" and not f["failed"]:
+            allocs += 1
+            s, end = f["va_start"], f["va_start"] + f["size"]
+            live.add(s)
+            i = bisect.bisect_right(starts, s) - 1
+            for b in busy[max(0, i):i + 2]:
+                if b[0] < end and s < b[1] and b[0] not in freed:
+                    clashes += 1
+                    if clashes <= 3:
+                        lines.append(f"clash: {trace_path}:{e.line} allocates {s:#x}-{end:#x}, "
+                                     f"busy in the layout ({layout_path}:{b[2]} {b[0]:#x}-{b[1]:#x}) "
+                                     "and not freed before in the trace")
+        elif e.event == "purge_vmap_area_lazy":      # lazily freed layout areas are released
+            freed.update(a.start for a in info.areas if a.kind == "unpurged")
+        elif e.event == "free_vmap_area_noflush":
+            s = f["va_start"]
+            if s in live:
+                live.discard(s)
+                continue
+            pre_frees += 1
+            if s in layout:
+                freed.add(s)
+            else:
+                missing += 1
+                if missing <= 3:
+                    lines.append(f"missing: {trace_path}:{e.line} frees {s:#x}, allocated before the "
+                                 f"trace, and the layout has no area there")
+    outside = 0
+    if vrange is not None:
+        outside = sum(1 for a in info.areas if a.start < vrange[0] or a.end > vrange[1])
+    ok = not missing and not clashes
+    lines.insert(0, f"{layout_path}: {len(info.areas)} areas; {trace_path}: {allocs} allocations, "
+                    f"{pre_frees} frees of areas allocated before the trace "
+                    f"({pre_frees - missing} found in the layout, {missing} not); "
+                    f"{clashes} allocations overlap a busy layout area"
+                    + (f"; {outside} layout areas outside the range {vrange[0]:#x}..{vrange[1]:#x}"
+                       if vrange is not None else ""))
+    lines.append("ok: the layout fits the trace's start" if ok else
+                 "mismatch: the layout was not taken at the trace's start (docs/trace-replay.md)")
+    return ok, lines
