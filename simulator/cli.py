@@ -359,15 +359,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                 res = _run_specs(everything, jobs, progress, store=store, timeline=args.timeline)
         except SchedulerError as exc:
             raise BadInput(str(exc)) from None
-        parts, k = [], 0
+        parts: list[tuple[str, Any]] = []
+        timelines: list[tuple[str, Any]] = []
+        k = 0
         for (label, group), specs in zip(groups, group_specs):
             part = results_of(specs, res.runs[k:k + len(specs)])
             k += len(specs)
-            parts.append((label, _saved_from(part, group), part))
+            parts.append((label, _saved_from(part, group)))
+            timelines.append((label, part))
     finally:
         progress.close()
-    timelines = [(label, part) for label, _, part in parts]
-    parts = [(label, saved) for label, saved, _ in parts]
     if sc.is_sweep:
         import pandas as pd
         import yaml

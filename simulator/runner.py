@@ -161,7 +161,7 @@ def _watch_cache_resets(eng: Engine) -> dict[tuple[str, str], int] | None:
     counts: dict[tuple[str, str], int] = {}
 
     def on_cache_reset(cause: str) -> None:
-        key = (cause, labels.get(lock.holder, "?"))
+        key = (cause, labels.get(lock.holder, "?") if lock.holder is not None else "?")
         counts[key] = counts.get(key, 0) + 1
     policy.on_cache_reset = on_cache_reset
     return counts
@@ -232,7 +232,7 @@ class RunStore:
         f = self._file(spec)
         try:
             with f.open("rb") as fh:
-                return pickle.load(fh)  # noqa: S301: our own files
+                return pickle.load(fh)  # noqa: S301 (our own files)
         except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
             return None
 
@@ -333,7 +333,8 @@ class Pool:
         _LOCAL_WORKERS["forking"] = True
         try:
             import warnings
-            with warnings.catch_warnings(), dask.config.set({"distributed.worker.multiprocessing-method": "fork",
+            with warnings.catch_warnings(), dask.config.set({
+                    "distributed.worker.multiprocessing-method": "fork",
                                   "distributed.worker.daemon": False,
                                   "distributed.admin.tick.limit": "1h"}):
                 warnings.simplefilter("ignore")
@@ -427,7 +428,7 @@ class Pool:
         elif self.client is not None and futures:
             try:
                 self.client.cancel(futures)
-            except Exception:  # noqa: BLE001: best effort while stopping
+            except Exception:  # noqa: BLE001 (best effort while stopping)
                 pass
 
     def _close_in_background(self) -> None:

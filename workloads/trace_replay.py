@@ -157,7 +157,8 @@ class TraceReplayParams(Params):
     def _load(self, info: ValidationInfo) -> TraceReplayParams:
         script = load_script(self.trace)            # TraceError is a ValueError: one line
         ctx = info.context if isinstance(info.context, dict) else {}
-        page = ctx.get("page_size") if isinstance(ctx.get("page_size"), int) else 4096
+        ps = ctx.get("page_size")
+        page: int = ps if isinstance(ps, int) else 4096
         rng = ctx.get("address_range")
         for s in (s for per_cpu in script.steps.values() for s in per_cpu if s.kind == "alloc"):
             if s.align < 1 or s.align & (s.align - 1) or s.align >= 1 << 64:
@@ -225,7 +226,7 @@ def trace_replay(caller: Caller, p: TraceReplayParams) -> Generator[Any, Any, No
                     yield from caller.touch(addr)
             caller.iteration_done()
         else:
-            addr = addrs.pop(s.area, None)             # None: its allocation failed here
+            addr = addrs.pop(s.area, None) if s.area is not None else None   # None: failed here
             if addr is not None:
                 yield from caller.vfree(addr)
     caller.log(fidelity_line(caller.label, os.path.basename(p.trace), compared, same, divergence))
@@ -245,7 +246,8 @@ def fidelity_line(label: str, trace: str, compared: int, same: int,
         s, addr = divergence
         got = "ENOMEM" if addr is None else f"{addr:#x}"
         first = f"{trace}:{s.line} t={s.t_ns} traced {s.va_start:#x} simulated {got}"
-    return f"{label}: {FIDELITY}: {same}/{compared} allocations at the traced va_start; first divergence: {first}"
+    return (f"{label}: {FIDELITY}: {same}/{compared} allocations at the traced va_start; "
+            f"first divergence: {first}")
 
 
 register(Workload("trace-replay", "replay an ftrace capture of alloc_vmap_area / "

@@ -9,8 +9,6 @@ profile's flush_tlb_kernel_range price of some span."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest

@@ -59,7 +59,8 @@ def test_span_names_of_each_generation(run: tuple[Path, dict]) -> None:
             names[e["pid"]].add(e["name"])
     common = {"vmalloc", "vfree", "purge", "TLB flush"}
     assert common | {"vmap_area_lock", "spin vmap_area_lock"} <= names[procs["linux-4.19"]]
-    assert common | {"free_vmap_area_lock", "vmap_area_lock", "purge_vmap_area_lock"} <= names[procs["linux-6.1"]]
+    six_one = {"free_vmap_area_lock", "vmap_area_lock", "purge_vmap_area_lock"}
+    assert common | six_one <= names[procs["linux-6.1"]]
     assert common | {"free_vmap_area_lock", "busy.lock/0", "lazy.lock/0"} <= names[procs["linux-6.9"]]
     cats = {e["cat"] for e in ev if e["ph"] == "X"}
     assert cats == {"op", "lock wait", "critical section", "purge", "tlb flush"}

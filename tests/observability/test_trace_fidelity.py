@@ -32,7 +32,8 @@ def _alloc(t: float, va: int, size: int) -> str:
 
 
 def _free(t: float, va: int) -> str:
-    return f"  test-1  [000] .....  {t:.6f}: free_vmap_area_noflush: va_start={va:#x} nr_lazy=1 nr_lazy_max=32\n"
+    return (f"  test-1  [000] .....  {t:.6f}: free_vmap_area_noflush: va_start={va:#x} "
+            "nr_lazy=1 nr_lazy_max=32\n")
 
 
 LAYOUT = ("0xbf000000-0xbf03d000  249856 module_alloc+0x14/0x64 pages=60 vmalloc\n"
