@@ -19,15 +19,12 @@ import numpy as np
 
 from .metrics import impossible_alignment
 from .report_why import why_sections
+from .report_tables import (  # noqa: F401  (re-exported: plots and the notebook use them)
+    _allocators, _by_design_note, _caller_section, _ns, _per_seed, _spread_section,
+    _test_vmalloc_section, caller_flags, caller_rows, difference_rows, markdown_table, run_wide,
+    spread_rows, time_limited, write_spread)
 from .saved import SavedResults
 from .spread import fmt_interval, mean_ci, noise_verdict
-
-
-def run_wide(summary: Any) -> Any:
-    """The run-wide rows of a summary (per-caller rows carry a ``caller``)."""
-    if "caller" in summary and len(summary):
-        return summary[summary["caller"].isna()]
-    return summary
 
 
 def seed_line(old_ns: float, new_ns: float) -> str:
@@ -37,12 +34,6 @@ def seed_line(old_ns: float, new_ns: float) -> str:
         return f"{old_us}(us) vs {new_us}(us) n/a"
     pct = (new_us - old_us) / old_us * 100
     return f"{old_us}(us) vs {new_us}(us) {math.trunc(pct * 1000) / 1000:+.3f}%"
-
-
-def _allocators(saved: SavedResults) -> list[str]:
-    listed = [str(a) for a in saved.scenario.get("allocators") or []]
-    present = list(dict.fromkeys(run_wide(saved.summary)["allocator"])) if "allocator" in run_wide(saved.summary) else []
-    return [a for a in listed if a in present] + [a for a in present if a not in listed]
 
 
 def _workloads(scenario: dict[str, Any]) -> str:
@@ -77,11 +68,6 @@ def seed_table(saved: SavedResults) -> list[str]:
     return lines
 
 
-def _per_seed(s: Any, allocator: str, col: str) -> dict[int, float]:
-    rows = s[s.allocator == allocator]
-    return {int(k): float(v) for k, v in zip(rows["seed"], rows[col]) if not np.isnan(float(v))}
-
-
 def seed_mean_line(s: Any, old: str, new: str, col: str) -> str:
     """With several seeds: the mean loop times with their 95 % CIs, the mean
     change in percent with its CI (paired over seeds), and whether the
@@ -96,19 +82,6 @@ def seed_mean_line(s: Any, old: str, new: str, col: str) -> str:
     us = lambda v: f"{v:,.0f}"  # noqa: E731
     return (f"  mean of {len(seeds)} seeds: {fmt_interval(ia, us)}(us) vs {fmt_interval(ib, us)}(us) "
             f"{pct.mean:+.3f}% (95% CI {pct.low:+.3f}% .. {pct.high:+.3f}%): {noise_verdict(pct)}")
-
-
-def time_limited(scenario: dict[str, Any], summary: Any = None) -> bool:
-    """Runs stopped by simulated time only: every allocator's loop lasts the
-    same time, so a loop-time comparison says nothing (compare ops, latency).
-    With the summary at hand, only when every run really reached the stop
-    time (workloads that end by themselves first still compare)."""
-    stop = scenario.get("stop") or {}
-    if stop.get("iterations") is not None or stop.get("time") is None:
-        return False
-    if summary is not None and "sim_time_ns" in summary and len(summary):
-        return bool((summary["sim_time_ns"] >= float(stop["time"])).all())
-    return True
 
 
 def _stop_text(scenario: dict[str, Any]) -> str:
@@ -159,10 +132,6 @@ def _allocator_range(scenario: dict[str, Any]) -> tuple[int | None, int]:
     return (min(lo), max(hi)) if lo else (None, 0)
 
 
-def _ns(v: Any) -> str:
-    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{int(round(float(v))):,}"
-
-
 def _pct(v: Any) -> str:
     return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * float(v):.2f}%"
 
@@ -203,15 +172,6 @@ def seeds_text(saved: SavedResults) -> str:
         text += (f" (the scenario lists {', '.join(map(str, listed))}, but no caller draws random "
                  "numbers and the lock is fair: every seed gives the same numbers, so it ran once)")
     return text
-
-
-def markdown_table(rows: list[dict[str, str]]) -> str:
-    if not rows:
-        return "(no runs)\n"
-    cols = list(rows[0])
-    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    out += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
-    return "\n".join(out) + "\n"
 
 
 def text_table(rows: list[dict[str, str]]) -> str:
@@ -371,11 +331,6 @@ def render_sweep_report(saved: SavedResults, plot_files: list[Path]) -> str:
     if plot_files:
         out.append("## Plots\n\n" + "\n".join(f"![{p.stem}]({p.as_posix()})" for p in plot_files) + "\n")
     return "\n".join(out)
-
-
-from .report_tables import (  # noqa: E402,F401  (they use the helpers above; re-exported)
-    _by_design_note, _caller_section, _spread_section, _test_vmalloc_section, caller_flags,
-    caller_rows, difference_rows, spread_rows, write_spread)
 
 
 __all__ = ["spread_rows", "difference_rows", "seed_mean_line", "write_spread", "seeds_text",

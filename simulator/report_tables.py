@@ -1,4 +1,5 @@
-"""The report's tables over seeds and callers (split from :mod:`simulator.report`).
+"""The report's tables over seeds and callers, and the helpers the report's
+sections share (split from :mod:`simulator.report`, which imports this module).
 
 Mean ± 95 % CI per allocator (``spread.csv``), the allocator differences
 against the seed-to-seed noise, a table per caller and the callers whose
@@ -14,9 +15,47 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .report import _allocators, _ns, _per_seed, markdown_table, run_wide, time_limited
 from .saved import SavedResults
 from .spread import fmt_interval, mean_ci, noise_verdict, paired_difference, spread_frame
+
+
+def run_wide(summary: Any) -> Any:
+    """The run-wide rows of a summary (per-caller rows carry a ``caller``)."""
+    if "caller" in summary and len(summary):
+        return summary[summary["caller"].isna()]
+    return summary
+
+def _allocators(saved: SavedResults) -> list[str]:
+    listed = [str(a) for a in saved.scenario.get("allocators") or []]
+    present = list(dict.fromkeys(run_wide(saved.summary)["allocator"])) if "allocator" in run_wide(saved.summary) else []
+    return [a for a in listed if a in present] + [a for a in present if a not in listed]
+
+def _per_seed(s: Any, allocator: str, col: str) -> dict[int, float]:
+    rows = s[s.allocator == allocator]
+    return {int(k): float(v) for k, v in zip(rows["seed"], rows[col]) if not np.isnan(float(v))}
+
+def time_limited(scenario: dict[str, Any], summary: Any = None) -> bool:
+    """Runs stopped by simulated time only: every allocator's loop lasts the
+    same time, so a loop-time comparison says nothing (compare ops, latency).
+    With the summary at hand, only when every run really reached the stop
+    time (workloads that end by themselves first still compare)."""
+    stop = scenario.get("stop") or {}
+    if stop.get("iterations") is not None or stop.get("time") is None:
+        return False
+    if summary is not None and "sim_time_ns" in summary and len(summary):
+        return bool((summary["sim_time_ns"] >= float(stop["time"])).all())
+    return True
+
+def _ns(v: Any) -> str:
+    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{int(round(float(v))):,}"
+
+def markdown_table(rows: list[dict[str, str]]) -> str:
+    if not rows:
+        return "(no runs)\n"
+    cols = list(rows[0])
+    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    out += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
+    return "\n".join(out) + "\n"
 
 
 def _mean_ci_text(values: Any, kind: str) -> str:
