@@ -55,6 +55,9 @@ SUMMARY_RE = re.compile(
 class CalibrationError(ValueError):
     """Bad calibration input: the message is one line naming file and place."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(part.strip() for part in str(message).splitlines() if part.strip()))
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -149,7 +152,7 @@ def _need(d: dict, key: str, where: str, kind: type | tuple = object):
     if key not in d:
         raise CalibrationError(f"{_at(where, key)}: required key is missing")
     if not isinstance(d[key], kind) or (kind is str and not d[key]):
-        raise CalibrationError(f"{_at(where, key)}: expected {_KIND_NAMES.get(kind, kind)} "
+        raise CalibrationError(f"{_at(where, key)}: expected {_KIND_NAMES.get(kind, kind)} "  # type: ignore[call-overload]
                                f"(got {d[key]!r})")
     return d[key]
 
@@ -350,7 +353,7 @@ def simulated_per_iteration(specs: Sequence[RunSpec], jobs: int = 1) -> list[flo
 
     res = run_specs(list(specs), jobs=jobs)
     summary = res.summary
-    return [float(summary.iloc[i]["loop_time_ns"]) / spec.iterations for i, spec in enumerate(specs)]
+    return [float(summary.iloc[i]["loop_time_ns"]) / spec.iterations for i, spec in enumerate(specs)]  # type: ignore[operator]  # iterations set
 
 
 @dataclass
@@ -461,10 +464,10 @@ def calibrate(spec: CalibrationSpec, jobs: int = 1,
                 log(f"round {rnd}, stage {n}: fit {', '.join(st.fit)} to {len(st.measurements)} "
                     f"figure(s), seeds {st.seeds}")
             b = [tuple(map(float, profile["allowed_range"][k])) for k in st.fit]
-            res = fit(st.fit, [float(cost[k]) for k in st.fit], b,
+            res = fit(st.fit, [float(cost[k]) for k in st.fit], b,  # type: ignore[arg-type]  # (lo, hi) pairs
                       [m.per_iteration_ns for m in st.measurements],
                       [m.spread_ns for m in st.measurements],
-                      lambda values, st=st: simulate_all(st.measurements, st.seeds, values),
+                      lambda values, st=st: simulate_all(st.measurements, st.seeds, values),  # type: ignore[misc]
                       labels=[m.name for m in st.measurements], log=log, diff_step=st.diff_step)
             cost.update(zip(res.names, res.fitted))
             evaluations += res.evaluations
@@ -473,7 +476,7 @@ def calibrate(spec: CalibrationSpec, jobs: int = 1,
     all_ms = spec.measurements
     seeds = sorted({s for st in spec.stages for s in st.seeds})
     final = simulate_all(all_ms, seeds, {})
-    result = FitResult(names, start, fitted, bounds, [m.per_iteration_ns for m in all_ms], final,
+    result = FitResult(names, start, fitted, bounds, [m.per_iteration_ns for m in all_ms], final,  # type: ignore[arg-type]
                        [f"{m.name} [{m.allocator}]" for m in all_ms], evaluations + 1)
     return result, profile
 
