@@ -251,7 +251,8 @@ def _load_stage(data: Any, where: str, path: Path, profile: dict[str, Any],
                                f"(got {data.get(key)!r})")
     diff_step = _number(data, "diff_step", where, default=0.01)
     if diff_step >= 1:
-        raise CalibrationError(f"{_at(where, 'diff_step')}: expected a relative step below 1 (got {diff_step:g})")
+        raise CalibrationError(f"{_at(where, 'diff_step')}: expected a relative step below 1 "
+                               f"(got {diff_step:g})")
     ms: list[Measurement] = []
     for i, item in enumerate(_need(data, "measurements", where, list)):
         ms.extend(_load_measurement(item, f"{where}: measurements[{i}]", path))
@@ -329,7 +330,8 @@ def _check_names(ms: list[Measurement], path: Path, profile: dict[str, Any], ite
         except ScenarioError as exc:
             where = format_path(exc.loc) if exc.loc else ""
             where = where.replace("callers[0]", "params", 1) if where.startswith("callers[0]") else where
-            raise CalibrationError(f"{path}: {m.name}: {where + ': ' if where else ''}{exc.message}") from None
+            place = f"{where}: " if where else ""
+            raise CalibrationError(f"{path}: {m.name}: {place}{exc.message}") from None
 
 
 def run_spec_for(m: Measurement, profile: dict[str, Any], cost: dict[str, Any],
@@ -544,7 +546,8 @@ def format_report(result: FitResult) -> str:
     out = ["fitted parameters (allowed range from the profile's sources):",
            f"  {'parameter':<24}{'start':>10}{'fitted':>10}   allowed"]
     for n, s, f, (lo, hi) in zip(result.names, result.start, result.fitted, result.bounds):
-        edge = "  (at a bound)" if math.isclose(f, lo, rel_tol=1e-3) or math.isclose(f, hi, rel_tol=1e-3) else ""
+        at_bound = math.isclose(f, lo, rel_tol=1e-3) or math.isclose(f, hi, rel_tol=1e-3)
+        edge = "  (at a bound)" if at_bound else ""
         out.append(f"  {n:<24}{s:>10.4g}{f:>10.4g}   [{lo:g}, {hi:g}]{edge}")
     out.append("residuals (simulated vs measured, per iteration):")
     for label, m, s, r in zip(result.labels, result.measured_ns, result.simulated_ns, result.residuals_pct):

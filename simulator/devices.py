@@ -14,8 +14,8 @@ scenario or calibration file that names it).  A profile is read with the
 strict YAML loader of :mod:`simulator.yamlsafe` and validated in full only
 when it is used: a broken profile beside it never affects another.
 
->>> sorted(list_devices())
-['arm64-biglittle', 'embedded-arm32', 'embedded-arm64', 'qemu-x86', 'x86-laptop', 'x86-server', 'x86-zen2-32c']
+>>> sorted(list_devices())[:4]
+['arm64-biglittle', 'embedded-arm32', 'embedded-arm64', 'qemu-x86']
 >>> load_device("qemu-x86", {"node_cold_ns": 120})["cost"]["node_cold_ns"]
 120.0
 """
@@ -125,7 +125,8 @@ def _check_address_space(path: Path, asp: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in asp.items():
         if key not in _ADDRESS_KEYS:
-            raise DeviceError(f"{path}: address_space.{key}: unknown key; accepted: {', '.join(_ADDRESS_KEYS)}")
+            raise DeviceError(f"{path}: address_space.{key}: unknown key; accepted: "
+                              f"{', '.join(_ADDRESS_KEYS)}")
         if key == "page_size":
             if isinstance(value, bool) or value not in _PAGE_SIZES:
                 raise DeviceError(f"{path}: address_space.page_size: expected one of "

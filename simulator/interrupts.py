@@ -9,22 +9,20 @@ swallowed somewhere (an ``Exception ignored in ...`` finaliser) is still
 seen: :func:`check` raises it again, and the results directory is committed
 only if no signal came (:func:`commit_guard`).
 
-Worker processes (:func:`pool_map`) ignore SIGINT and SIGHUP (a terminal
-sends them to the whole process group: the parent decides), die with their
-parent even when it is killed with SIGKILL (``prctl(PR_SET_PDEATHSIG,
-SIGKILL)``), and are terminated as soon as the parent stops waiting for them
-(an interrupt or an error).
+Worker processes (:mod:`simulator.runner`'s local Dask workers) block these
+signals (a terminal sends them to the whole process group: the parent
+decides), die with their parent even when it is killed with SIGKILL
+(``prctl(PR_SET_PDEATHSIG, SIGKILL)`` right after the fork), and are stopped
+as soon as the parent stops waiting for them (an interrupt or an error).
 
 Exit status: 128 + the signal number (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -116,48 +114,5 @@ def commit_guard() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _die_with_parent(parent: int) -> None:
-    """Worker initialiser: killed with the parent (PR_SET_PDEATHSIG), deaf to the
-    terminal's SIGINT/SIGHUP (the parent handles those and terminates the pool)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):   # pragma: no cover  (no prctl: best effort)
-            pass
-    if os.getppid() != parent:              # the parent died before prctl took effect
-        os._exit(1)
-
-
-def pool_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
-    """``fn`` over ``items`` in ``workers`` processes, results in order.
-
-    The workers die with this process (even on SIGKILL) and are terminated
-    when the caller stops iterating early: an exception, an interrupt, or
-    ``close()`` of the generator."""
-    import multiprocessing as mp
-
-    ctx = mp.get_context("fork")
-    pool = ctx.Pool(processes=workers, initializer=_die_with_parent, initargs=(os.getpid(),))
-    finished = False
-    try:
-        yield from pool.imap(fn, list(items))
-        finished = True
-    finally:
-        if finished:
-            pool.close()
-            pool.join()
-        else:
-            for proc in list(getattr(pool, "_pool", [])):   # at once: nothing of theirs is kept
-                try:
-                    proc.kill()
-                except (OSError, AttributeError):
-                    pass
-            pool.terminate()
-
-
 __all__ = ["Interrupted", "SIGNALS", "check", "commit_guard", "ignore_further", "install",
-           "pool_map", "received"]
+           "received"]

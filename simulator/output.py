@@ -267,7 +267,7 @@ def rerender(d: str | Path) -> SavedResults:
     plots = bool((saved.scenario.get("output") or {}).get("plots", True))
     for _, point in saved.points:
         assert point.path is not None
-        _render_in_place(point.path, lambda t, point=point: render_dir(point, t, plots))
+        _render_in_place(point.path, lambda t, point=point: render_dir(point, t, plots))  # type: ignore[misc]
     if saved.points:
         _render_in_place(Path(d), lambda t: render_sweep(saved, t, plots))
     else:
@@ -299,5 +299,6 @@ def _render_in_place(d: Path, render: Callable[[Path], None]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-__all__ = ["clean_stale", "times_in_ns", "SavedResults", "default_out_dir", "write_results", "load_results", "rerender",
+__all__ = ["clean_stale", "times_in_ns", "SavedResults", "default_out_dir", "write_results", "load_results",
+           "rerender",
            "atomic_dir", "write_parquet", "write_csv", "ResultsDirError", "FILES"]

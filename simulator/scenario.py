@@ -89,7 +89,7 @@ def _accepted_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
             else:
                 break
         if isinstance(part, int) or typing.get_origin(ann) in (list, dict):
-            args = typing.get_args(ann)
+            args = list(typing.get_args(ann))
             ann = args[-1] if args else Any
             if isinstance(part, int):
                 continue
@@ -124,7 +124,7 @@ def _from_validation(source: str, exc: ValidationError, model: Any,
         accepted = sorted(set(_accepted_keys(model, tuple(err["loc"][:-1])) + list(extra_keys)))
         msg = _unknown("key", str(err["loc"][-1]), accepted)
     else:
-        msg = _message(err)
+        msg = _message(dict(err))
     if len(errors) > 1:
         msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return ScenarioError(source, loc, msg)
@@ -252,7 +252,8 @@ class Scenario:
         c = sc.config
         return [RunSpec(scenario=c.name, allocator=a, seed=s, cpus=sc.cpus,
                         device=str(sc.cost.get("name", c.device.profile)),
-                        cost=dict(sc.cost.get("cost", sc.cost)), address_space=sc.address_space, callers=sc.callers,
+                        cost=dict(sc.cost.get("cost", sc.cost)), address_space=sc.address_space,
+                        callers=sc.callers,
                         iterations=c.stop.iterations, time_ns=c.stop.time,
                         metrics=MetricsSpec(sample_interval_ns=c.metrics.sample_interval,
                                             keep_ops=c.metrics.keep_ops,
@@ -465,7 +466,7 @@ def _resolve(data: dict[str, Any], source: str, base: Path) -> Scenario:
     if space.initial_layout:
         layout = Path(space.initial_layout)
         layout_path = str(layout if layout.is_absolute() else (base / layout).resolve())
-        busy = _initial_busy(source, layout_path, vstart, vend, page)
+        busy = _initial_busy(source, layout_path, vstart, vend, page)  # type: ignore[assignment]
     asp = AddressSpace(vstart=vstart, vend=vend, vmalloc_start=vm[0], vmalloc_end=vm[1],
                        modules_start=mod[0] if mod else None, modules_end=mod[1] if mod else None,
                        page_size=page, word_bits=word_bits, initial_busy=busy)

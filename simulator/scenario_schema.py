@@ -163,7 +163,8 @@ class KernelConfig(_Model):
     guard_page: StrictBool = Field(True, description="vmalloc adds one guard page (no VM_NO_GUARD)")
     purge_priority_threshold: StrictBool | None = Field(
         None, description="2019 rule: no lock break while the lazy backlog > 2 x lazy_max_pages; "
-                          "default: the generation's kernel (off for linux-4.19 and rfc-2018, on from linux-5.2)")
+                          "default: the generation's kernel (off for linux-4.19 and rfc-2018, "
+                          "on from linux-5.2)")
 
 
 class ScenarioConfig(_Model):

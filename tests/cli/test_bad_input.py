@@ -111,13 +111,15 @@ SCENARIO_CASES = [
     ("random-align-too-big", {"s.yaml": RANDOM.format(extra="    align: " + str(1 << 64))},
      ["s.yaml", "callers[0].align", "accepted"]),
     ("layout-not-page-aligned", {"s.yaml": LAYOUT,
-                                 "layout.txt": "0xf0800100-0xf0803100   12288 start_kernel+0x10/0x20 pages=2 vmalloc\n"},
+                                 "layout.txt": AREA.replace("0xf0800000-0xf0803000",
+                                                            "0xf0800100-0xf0803100") + "\n"},
      ["s.yaml", "address_space.initial_layout", "layout.txt:1", "page aligned"]),
     ("layout-overlap", {"s.yaml": LAYOUT, "layout.txt": AREA + "\n" +
                         "0xf0802000-0xf0804000    8192 start_kernel+0x10/0x20 pages=1 vmalloc\n"},
      ["s.yaml", "layout.txt", "line 2", "not address-sorted"]),     # read as a hashed dump
     ("layout-outside-range", {"s.yaml": LAYOUT,
-                              "layout.txt": "0x10000000-0x10003000   12288 start_kernel+0x10/0x20 pages=2 vmalloc\n"},
+                              "layout.txt": AREA.replace("0xf0800000-0xf0803000",
+                                                         "0x10000000-0x10003000") + "\n"},
      ["s.yaml", "layout.txt", "none of its 1 areas", "accepted"]),
     ("trace-empty", {"s.yaml": TRACE.format(trace="t.trace"), "t.trace": ""},
      ["s.yaml", "callers[0]", "t.trace", "empty"]),

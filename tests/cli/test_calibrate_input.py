@@ -25,7 +25,8 @@ fit: [map_page_ns]
 measurements:
   - {dmesg: board.log, allocator: busy-list}
 """
-SUMMARY = "[ 101.000001] Summary: fix_size_alloc_test passed: 1 failed: 0 repeat: 1 loops: {loops} avg: 934 usec\n"
+SUMMARY = ("[ 101.000001] Summary: fix_size_alloc_test passed: 1 failed: 0 repeat: 1 "
+           "loops: {loops} avg: 934 usec\n")
 
 CASES = [
     ("string-figure", {"m.yaml": ONE.format(figure="per_iteration_us: fast")}, [],
@@ -57,7 +58,8 @@ CASES = [
     ("out-in-missing-directory", {"m.yaml": ONE.format(figure="per_iteration_us: 1")},
      ["--out", "nowhere/board.yaml"], ["nowhere/board.yaml", "no such directory"]),
     ("device-zzz", {"m.yaml": ONE.format(figure="per_iteration_us: 1").replace("qemu-x86", "./b.yaml"),
-                    "b.yaml": "description: x\ncpus: 1\naddress_space: {vmalloc_start: zzz, vmalloc_end: 0x2000}\n"
+                    "b.yaml": "description: x\ncpus: 1\n"
+                              "address_space: {vmalloc_start: zzz, vmalloc_end: 0x2000}\n"
                               "cost: {}\n"}, [],
      ["m.yaml", "device", "b.yaml", "address_space.vmalloc_start", "'zzz'"]),
 ]

@@ -149,7 +149,8 @@ def test_interrupt_during_the_write_keeps_the_old_results_or_commits_new_ones(tm
 
 def test_stale_temporary_directories_are_removed_by_the_next_run(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(LONG.format(name="short", time="1 ms").replace(
-        "allocators: [busy-list, augmented-tree]", "allocators: [busy-list]").replace("seeds: [1, 2]", "seeds: [1]"))
+        "allocators: [busy-list, augmented-tree]", "allocators: [busy-list]").replace(
+        "seeds: [1, 2]", "seeds: [1]"))
     dead, live = _dead_pid(), os.getpid()
     for name in (f".r.tmp-{dead}", f".r.old-{dead}", f".r.tmp-{live}"):
         (tmp_path / name).mkdir()

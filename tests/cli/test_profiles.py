@@ -70,7 +70,8 @@ def test_devices_dir_option_and_a_broken_neighbour(tmp_path: Path) -> None:
     _scenario(tmp_path, "broken", "u.yaml")
     before = tree(tmp_path)
     assert_bad_input(vmsim("validate", "u.yaml", "--devices", str(devs), cwd=tmp_path),
-                     "u.yaml", "device.profile", "broken.yaml", "not valid YAML", before=before, root=tmp_path)
+                     "u.yaml", "device.profile", "broken.yaml", "not valid YAML", before=before,
+                     root=tmp_path)
     assert_bad_input(vmsim("validate", "s.yaml", "--devices", str(tmp_path / "nodir"), cwd=tmp_path),
                      "nodir", "--devices", "accepted")
 
@@ -90,7 +91,8 @@ BROKEN_PROFILES = [
 ]
 
 
-@pytest.mark.parametrize("old_new,names", [c[1:] for c in BROKEN_PROFILES], ids=[c[0] for c in BROKEN_PROFILES])
+@pytest.mark.parametrize("old_new,names", [c[1:] for c in BROKEN_PROFILES],
+                         ids=[c[0] for c in BROKEN_PROFILES])
 def test_a_broken_profile_is_named_by_file_and_key(tmp_path: Path, old_new, names) -> None:
     old, new = old_new
     assert old in QEMU

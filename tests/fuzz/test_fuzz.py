@@ -155,8 +155,9 @@ def test_fuzz_scenario_loader_and_schema(tmp_path: Path) -> None:
 # ------------------------------------------------------------ data files
 HEX = st.one_of(st.integers(0, 2**64), st.integers(0, 2**80), st.sampled_from([0, 4096, 0xf0800000]))
 TOKENS = st.sampled_from(["vmalloc", "ioremap", "vmap", "user", "vpages", "vm_map_ram", "unpurged vm_area",
-                          "pages=3", "pages=", "phys=0x1000", "N0=3", "N=3", "[mod]", "start_kernel+0x10/0x20",
-                          "0xdeadbeef", "foo+0x1/0x2", "", "\t", "#", "xyz", "pages=" + "9" * 50])
+                          "pages=3", "pages=", "phys=0x1000", "N0=3", "N=3", "[mod]",
+                          "start_kernel+0x10/0x20", "0xdeadbeef", "foo+0x1/0x2", "", "\t", "#", "xyz",
+                          "pages=" + "9" * 50])
 
 
 @st.composite

@@ -36,7 +36,8 @@ def caller(draw: Any, cpu: int, background: bool) -> dict[str, Any]:
     c: dict[str, Any] = {"workload": workload, "cpus": cpu, "background": background}
     if workload == "random":
         c.update(size=draw(SIZES), align=draw(ALIGNS), measure=not background,
-                 lifetime=draw(st.sampled_from(["10 us", "forever", {"kind": "exponential", "mean": "50 us"}])))
+                 lifetime=draw(st.sampled_from(["10 us", "forever",
+                                                {"kind": "exponential", "mean": "50 us"}])))
         if draw(st.booleans()):
             c["vstart"] = draw(ADDRS)
         if draw(st.booleans()):

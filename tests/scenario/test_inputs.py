@@ -81,5 +81,6 @@ def test_a_profile_is_read_only_when_used(tmp_path: Path, monkeypatch) -> None:
         load_device("bad")
     good = (DEVICES_DIR / "qemu-x86.yaml").read_text()
     (tmp_path / "dup.yaml").write_text(good.replace("cpus: 4", "cpus: 4\ncpus: 2", 1))
-    with pytest.raises(DeviceError, match=r"dup.yaml: cpus: duplicate key 'cpus' \(line 6, first given on line 5\)"):
+    with pytest.raises(DeviceError,
+                       match=r"dup.yaml: cpus: duplicate key 'cpus' \(line 6, first given on line 5\)"):
         load_device("dup")

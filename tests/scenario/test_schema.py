@@ -10,7 +10,6 @@ import yaml
 from support import MINIMAL, REPO
 
 import workloads
-from simulator.allocators import ALLOCATORS
 from simulator.scenario import ScenarioConfig, ScenarioError, json_schema, load_scenario, parse_scenario
 
 
@@ -80,7 +79,8 @@ def test_cpus_all_gives_one_caller_per_cpu(write):
 
 def test_stop_time_and_background(write):
     text = MINIMAL.replace("stop:\n  iterations: 10\n", "stop:\n  time: 2 s\n").replace(
-        "    cpus: 0\n", "    cpus: 0\n  - workload: fix_size_alloc_test\n    cpus: 1\n    background: true\n")
+        "    cpus: 0\n",
+        "    cpus: 0\n  - workload: fix_size_alloc_test\n    cpus: 1\n    background: true\n")
     spec = load_scenario(write(text)).run_specs()[0]
     assert spec.time_ns == 2_000_000_000 and spec.iterations is None
     assert [c.background for c in spec.callers] == [False, True]
