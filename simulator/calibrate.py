@@ -140,7 +140,7 @@ class CalibrationSpec:
         return [n for st in self.stages for n in st.fit]
 
 
-_KIND_NAMES = {str: "a string", list: "a list", dict: "a mapping"}
+_KIND_NAMES: dict[Any, str] = {str: "a string", list: "a list", dict: "a mapping"}
 
 
 def _at(where: str, key: str) -> str:
@@ -152,7 +152,7 @@ def _need(d: dict, key: str, where: str, kind: type | tuple = object):
     if key not in d:
         raise CalibrationError(f"{_at(where, key)}: required key is missing")
     if not isinstance(d[key], kind) or (kind is str and not d[key]):
-        raise CalibrationError(f"{_at(where, key)}: expected {_KIND_NAMES.get(kind, kind)} "  # type: ignore[call-overload]
+        raise CalibrationError(f"{_at(where, key)}: expected {_KIND_NAMES.get(kind, kind)} "
                                f"(got {d[key]!r})")
     return d[key]
 
@@ -355,7 +355,8 @@ def simulated_per_iteration(specs: Sequence[RunSpec], jobs: int = 1) -> list[flo
 
     res = run_specs(list(specs), jobs=jobs)
     summary = res.summary
-    return [float(summary.iloc[i]["loop_time_ns"]) / spec.iterations for i, spec in enumerate(specs)]  # type: ignore[operator]  # iterations set
+    return [float(summary.iloc[i]["loop_time_ns"]) / spec.iterations  # type: ignore[operator]
+            for i, spec in enumerate(specs)]
 
 
 @dataclass
@@ -458,18 +459,18 @@ def calibrate(spec: CalibrationSpec, jobs: int = 1,
 
     names = list(dict.fromkeys(k for st in spec.stages for k in st.fit))
     start = [float(cost[k]) for k in names]
-    bounds = [tuple(map(float, profile["allowed_range"][k])) for k in names]
+    bounds: list[Any] = [tuple(map(float, profile["allowed_range"][k])) for k in names]
     evaluations = 0
     for rnd in range(1, spec.rounds + 1):
         for n, st in enumerate(spec.stages, 1):
             if log is not None:
                 log(f"round {rnd}, stage {n}: fit {', '.join(st.fit)} to {len(st.measurements)} "
                     f"figure(s), seeds {st.seeds}")
-            b = [tuple(map(float, profile["allowed_range"][k])) for k in st.fit]
-            res = fit(st.fit, [float(cost[k]) for k in st.fit], b,  # type: ignore[arg-type]  # (lo, hi) pairs
+            b: list[Any] = [tuple(map(float, profile["allowed_range"][k])) for k in st.fit]
+            res = fit(st.fit, [float(cost[k]) for k in st.fit], b,
                       [m.per_iteration_ns for m in st.measurements],
                       [m.spread_ns for m in st.measurements],
-                      lambda values, st=st: simulate_all(st.measurements, st.seeds, values),  # type: ignore[misc]
+                      lambda values: simulate_all(st.measurements, st.seeds, values),  # fit calls it now
                       labels=[m.name for m in st.measurements], log=log, diff_step=st.diff_step)
             cost.update(zip(res.names, res.fitted))
             evaluations += res.evaluations
@@ -478,7 +479,7 @@ def calibrate(spec: CalibrationSpec, jobs: int = 1,
     all_ms = spec.measurements
     seeds = sorted({s for st in spec.stages for s in st.seeds})
     final = simulate_all(all_ms, seeds, {})
-    result = FitResult(names, start, fitted, bounds, [m.per_iteration_ns for m in all_ms], final,  # type: ignore[arg-type]
+    result = FitResult(names, start, fitted, bounds, [m.per_iteration_ns for m in all_ms], final,
                        [f"{m.name} [{m.allocator}]" for m in all_ms], evaluations + 1)
     return result, profile
 

@@ -144,7 +144,7 @@ class SpinLock:
         elif len(queue) == 1:
             ev, cpu, t_req = queue.popleft()
         else:
-            i = int(self.rng.integers(len(queue)))
+            i = int(self.rng.integers(len(queue)))  # type: ignore[union-attr]  # unfair: rng set
             ev, cpu, t_req = queue[i]
             del queue[i]
         self.spin_ns[cpu] += now + handoff - t_req

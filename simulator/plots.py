@@ -103,7 +103,7 @@ def steady_limits(ax: Axes, values: Any, axis: str = "y") -> bool:
     pad = 0.05 * mag if mag else 1.0
     getattr(ax, f"set_{axis}lim")(lo - pad, hi + pad)
     if getattr(ax, f"get_{axis}scale")() == "linear":
-        ax.ticklabel_format(axis=axis, useOffset=False, style="plain")
+        ax.ticklabel_format(axis=axis, useOffset=False, style="plain")  # type: ignore[arg-type]  # 'x' or 'y'
     return True
 
 

@@ -41,7 +41,7 @@ def _numeric_x(ax: Axes, values: list[float]) -> None:
     if len(v) > 1 and v.min() > 0 and v.max() / v.min() >= 10:
         pow2 = all(float(x).is_integer() and int(x) & (int(x) - 1) == 0 for x in v)
         ax.set_xscale("log", base=2 if pow2 else 10)
-    ax.xaxis.set_major_locator(FixedLocator(v))
+    ax.xaxis.set_major_locator(FixedLocator(v))  # type: ignore[arg-type]  # an array of floats
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticklabels([f"{x:g}" for x in v], rotation=0 if len(v) <= 10 else 45, fontsize="small")
 
@@ -63,7 +63,7 @@ def sweep_figure(saved: SavedResults) -> Figure:
     groups = caller_groups(saved, callers) if callers else [("all callers", None)]
     groups = groups[:1 + _MAX_CALLER_PANELS]
     stopped_by_time = any(time_limited(p.scenario, run_wide(p.summary)) for _, p in saved.points)
-    panels: list[tuple[str, list[str] | None]] = ([] if stopped_by_time else [("loop time", None)]) + groups
+    panels: list[Any] = ([] if stopped_by_time else [("loop time", None)]) + groups
     ncols = min(3, len(panels))
     nrows = -(-len(panels) // ncols)
     fig, axes = _figure(nrows, ncols, figsize=(5.2 * ncols + 0.5, 4.4 * nrows), squeeze=False)

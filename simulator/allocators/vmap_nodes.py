@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import deque
+from typing import Any
 
 from .base import AllocResult, InvariantError, NonexistentAreaError, Range, Steps, check_request, tree_depth
 from .vmap_node_parts import (
@@ -48,7 +49,7 @@ class VmapNodesAllocator:
                    "in front of the global augmented free tree, parallel purge)")
 
     def __init__(self, rng: Range, initial_busy: list[tuple[int, int]], nr_cpus: int = 1,
-                 nr_online_cpus: int | None = None, free_tree: object | None = None,
+                 nr_online_cpus: int | None = None, free_tree: Any = None,
                  lazy_max: int | None = None) -> None:
         """``nr_cpus``: num_possible_cpus (sizes the nodes); ``nr_online_cpus``
         (default nr_cpus) sizes lazy_max_pages; ``lazy_max`` overrides
@@ -138,7 +139,7 @@ class VmapNodesAllocator:
             return None, vn_id, ns
         pool.popleft()
         if not pool:
-            del self._pool[node][idx]
+            del self._pool[node][idx]  # type: ignore[arg-type]  # a pooled size
         ns.pool_hits = 1
         self._held[va.va_start] = va
         return va.va_start, vn_id, ns
@@ -182,7 +183,7 @@ class VmapNodesAllocator:
                 if r.addr is None:
                     return VmapAlloc(None, vn_id, False, purge, steps, ns)
             addr = r.addr
-        add_steps(steps, self.insert_vmap_area(addr, size, vn_id))
+        add_steps(steps, self.insert_vmap_area(addr, size, vn_id))  # type: ignore[arg-type]  # allocated above
         return VmapAlloc(addr, vn_id, hit, purge, steps, ns)
 
     def alloc(self, size: int, align: int = 1, vstart: int | None = None,

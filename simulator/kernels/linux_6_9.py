@@ -342,7 +342,7 @@ class Kernel(KernelBase):
             return wait, hold
         eng.purges += 1
         eng.tlb_flushes += 1
-        fl = self.flushed(c, cost.tlb_flush_ns((end - start) // self.page_size))   # from now + debt
+        fl = self.flushed(c, cost.tlb_flush_ns((end - start) // self.page_size))  # type: ignore[operator]  # now + debt
         d, c.debt = c.debt, 0.0
         yield env.timeout(d + fl)
         helpers = marked[:policy.nr_purge_helpers(len(marked))]
