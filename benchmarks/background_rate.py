@@ -32,7 +32,8 @@ def scenario(rate_per_s: float, iterations: int, seed: int) -> dict:
             "stop": {"iterations": iterations}, "seeds": [seed]}
 
 
-def measure(rate_per_s: float, iterations: int, seed: int, prefill: int = 15_000) -> dict[str, tuple[float, float]]:
+def measure(rate_per_s: float, iterations: int, seed: int,
+            prefill: int = 15_000) -> dict[str, tuple[float, float]]:
     """allocator -> (loop time ms, mean list_nodes per seed-test2 loop vmalloc)."""
     out = {}
     for spec in parse_scenario(scenario(rate_per_s, iterations, seed)).run_specs():

@@ -59,13 +59,15 @@ def per_loop_ns(s: Summary) -> float:
 def line_up(board: list[Summary], log: list[str], allocators: list[str]) -> list[Row]:
     """One row per test, in the board's order, then tests only the simulation ran."""
     sim = simulated_summaries(log)
-    tests = list(dict.fromkeys([b.name for b in board] + [s.name for a in allocators for _, s in sim.get(a, [])]))
+    tests = list(dict.fromkeys([b.name for b in board]
+                               + [s.name for a in allocators for _, s in sim.get(a, [])]))
     by_board = {}
     for b in board:                  # the last line of a test wins (a log of several loads)
         by_board[b.name] = b
     rows = []
     for t in tests:
-        rows.append(Row(t, by_board.get(t), {a: [s for _, s in sim.get(a, []) if s.name == t] for a in allocators}))
+        rows.append(Row(t, by_board.get(t),
+                        {a: [s for _, s in sim.get(a, []) if s.name == t] for a in allocators}))
     return rows
 
 

@@ -158,7 +158,8 @@ def caller_kinds(scenario: dict[str, Any]) -> dict[str, bool]:
         cpus = cpus if isinstance(cpus, list) else [cpus]
         for cpu in cpus:
             name = c.get("name")
-            label = (name if len(cpus) == 1 else f"{name}@cpu{cpu}") if name else f"{c.get('workload')}@cpu{cpu}"
+            label = ((name if len(cpus) == 1 else f"{name}@cpu{cpu}") if name
+                     else f"{c.get('workload')}@cpu{cpu}")
             out[str(label)] = bool(c.get("background"))
     return out
 
@@ -361,7 +362,8 @@ def areas_over_time_figure(saved: SavedResults) -> Figure:
                 y = run[col].to_numpy(dtype=float)
                 ax.plot(run["t_ns"].to_numpy() / scale, y, lw=1.1 if nseeds > 1 else 1.3,
                         alpha=0.75 if nseeds > 1 else 1.0,
-                        label=(f"{a} ({nseeds} seeds)" if nseeds > 1 else f"{a} (seed {seed})") if j == 0 else None,
+                        label=((f"{a} ({nseeds} seeds)" if nseeds > 1 else f"{a} (seed {seed})")
+                               if j == 0 else None),
                         **style(a, i))
                 drawn.append(y)
         if drawn:

@@ -110,7 +110,8 @@ def _jobs_points(data: dict[str, Any], values: list[Any], source: str
     points: list[tuple[str, dict[str, Any]]] = []
     for i, n in enumerate(values):
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ScenarioError(source, ("sweep", "jobs", i), f"a job count is a positive integer (got {n!r})")
+            raise ScenarioError(source, ("sweep", "jobs", i),
+                                f"a job count is a positive integer (got {n!r})")
         label = f"jobs={n}"
         if label in (lab for lab, _ in points):
             raise ScenarioError(source, ("sweep", "jobs", i), f"value {n!r} listed twice")

@@ -74,7 +74,8 @@ def main() -> None:
 
     # frees of areas allocated before the trace began
     for k in range(3):
-        emit(0.0005 * (k + 1), k, f"free_vmap_area_noflush: va_start={VMALLOC_START + (1 << 30) + k * 8 * PAGE:#x} "
+        va_start = VMALLOC_START + (1 << 30) + k * 8 * PAGE
+        emit(0.0005 * (k + 1), k, f"free_vmap_area_noflush: va_start={va_start:#x} "
                                   f"nr_lazy={2 * (k + 1)} nr_lazy_max=24576")
     t = 0.001
     while t < 1.0:

@@ -502,7 +502,8 @@ class FreeVmapAreaTree:
         for s, e in pieces:
             if s != pos or e <= s:
                 raise InvariantError(
-                    f"busy areas and free blocks do not tile the space at {pos:#x} (next piece [{s:#x}, {e:#x}))")
+                    f"busy areas and free blocks do not tile the space at {pos:#x} "
+                    f"(next piece [{s:#x}, {e:#x}))")
             pos = e
         if pos < self._mask:
             raise InvariantError(f"busy areas and free blocks end at {pos:#x}, not {self._mask:#x}")
@@ -510,7 +511,8 @@ class FreeVmapAreaTree:
         vm = [(max(v.va_start, self._vms), min(v.va_end, self._vme)) for v in in_order]
         vm = [(a, b) for a, b in vm if b > a]
         if self._nr_vm_free != len(vm):
-            raise InvariantError(f"nr_free_blocks {self._nr_vm_free} != {len(vm)} blocks in the vmalloc range")
+            raise InvariantError(f"nr_free_blocks {self._nr_vm_free} != {len(vm)} blocks "
+                                 "in the vmalloc range")
         if self.largest_free_bytes() != max((b - a for a, b in vm), default=0):
             raise InvariantError("largest_free_bytes disagrees with the free blocks")
         if self.total_free_bytes() != sum(b - a for a, b in vm):

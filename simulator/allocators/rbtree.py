@@ -47,7 +47,8 @@ class RbNode:
 
     def __repr__(self) -> str:
         c = "B" if self.color else "r"
-        return f"<{type(self).__name__} [{self.va_start:#x}, {self.va_end:#x}) {c} max={self.subtree_max_size:#x}>"
+        return (f"<{type(self).__name__} [{self.va_start:#x}, {self.va_end:#x}) {c} "
+                f"max={self.subtree_max_size:#x}>")
 
 
 class RbRoot:

@@ -95,7 +95,8 @@ class RefAugmentedTree:
             return 0
         brute = brute_subtree_max(node)
         if node.subtree_max_size != brute:
-            raise InvariantError(f"stored subtree_max_size {node.subtree_max_size:#x} != {brute:#x} at {node!r}")
+            raise InvariantError(f"stored subtree_max_size {node.subtree_max_size:#x} != {brute:#x} "
+                                 f"at {node!r}")
         return brute
 
     def compute_subtree_max_size(self, va: RbNode) -> int:

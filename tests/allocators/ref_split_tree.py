@@ -96,7 +96,8 @@ class RefSplitTree:
             return 0
         brute = brute_subtree_max(node)
         if node.subtree_max_size != brute:
-            raise InvariantError(f"stored subtree_max_size {node.subtree_max_size:#x} != {brute:#x} at {node!r}")
+            raise InvariantError(f"stored subtree_max_size {node.subtree_max_size:#x} != {brute:#x} "
+                                 f"at {node!r}")
         return brute
 
     def compute_subtree_max_size(self, va: RbNode) -> int:
@@ -110,7 +111,8 @@ class RefSplitTree:
         self.steps.objects_freed += 1
 
     # ------------------------------------------------------ tree functions
-    def find_va_links(self, va: RbNode, tree: Tree | None, from_: RbNode | None) -> tuple[RbNode | None, bool]:
+    def find_va_links(self, va: RbNode, tree: Tree | None,
+                      from_: RbNode | None) -> tuple[RbNode | None, bool]:
         if tree is not None:
             if tree is self.purge_tree:
                 # the purge tree is counted as a modelled tree

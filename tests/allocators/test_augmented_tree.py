@@ -199,8 +199,8 @@ def test_length_rule_accepts_an_exact_aligned_block_on_the_path():
     # propagate(3, NULL): 3 holds the copied 8P, unchanged (1); 3 was black
     # with no child: rebalance at 4, sibling 5 black with red right child:
     # case 4, rotate(4, 5) computes 4 (1).  Total 3.
-    steps(r.steps, tree_nodes=1 + tree_depth(7 + 2), free_nodes=1, tree_inserts=1, tree_erases=1, fit="FL", objects_freed=1,
-          augment_updates=3)
+    steps(r.steps, tree_nodes=1 + tree_depth(7 + 2), free_nodes=1, tree_inserts=1, tree_erases=1, fit="FL",
+          objects_freed=1, augment_updates=3)
     a.check()
 
 

@@ -102,7 +102,8 @@ def run_lockstep(policy: str, layout: Layout, ops: list[Op]) -> None:
             where = f"{policy} op {n} {op!r}"
         if op[0] == "alloc":
             _, size, align, vs, ve = op
-            res = _both(where, lambda: fast.alloc(size, align, vs, ve), lambda: ref.alloc(size, align, vs, ve))
+            res = _both(where, lambda: fast.alloc(size, align, vs, ve),
+                        lambda: ref.alloc(size, align, vs, ve))
             if res is None:
                 return                          # the RFC would corrupt its free list: stop
             rf, rr = res
@@ -214,17 +215,20 @@ def test_free_list_chunk_rules_by_hand() -> None:
     models = both("free-list")
     # (a)-(c): chunk None -> head; then from the chunk: LE fits, one block each.
     expect_alloc(models, 2 * P, 1, None, None, B, steps(list_nodes=1, free_nodes=1, tree_inserts=1, fit="LE"))
-    expect_alloc(models, 2 * P, 1, None, None, B + 2 * P, steps(list_nodes=1, tree_nodes=1, free_nodes=1, tree_inserts=1, fit="LE"))
-    expect_alloc(models, 2 * P, 1, None, None, B + 4 * P, steps(list_nodes=1, tree_nodes=2, free_nodes=1, tree_inserts=1, fit="LE"))
+    expect_alloc(models, 2 * P, 1, None, None, B + 2 * P,
+                 steps(list_nodes=1, tree_nodes=1, free_nodes=1, tree_inserts=1, fit="LE"))
+    expect_alloc(models, 2 * P, 1, None, None, B + 4 * P,
+                 steps(list_nodes=1, tree_nodes=2, free_nodes=1, tree_inserts=1, fit="LE"))
     # (d) free [2,4): no neighbour block, inserted (slot search depth(1)=1);
     #     it lies below the chunk [6,64): chunk = its prev = NULL.
     expect_free(models, B + 2 * P, steps(tree_nodes=1, free_nodes=1, tree_inserts=1, tree_erases=1))
     # (e) 4p from the head: [2,4) skipped (free_va_max_size = 2p), [6,64) LE.
-    expect_alloc(models, 4 * P, 1, None, None, B + 6 * P, steps(list_nodes=2, tree_nodes=2, free_nodes=2, tree_inserts=1, fit="LE"))
+    expect_alloc(models, 4 * P, 1, None, None, B + 6 * P,
+                 steps(list_nodes=2, tree_nodes=2, free_nodes=2, tree_inserts=1, fit="LE"))
     # (f) 2p <= free_va_max_size: head again; [2,4) is an exact fit (FL).
     expect_alloc(models, 2 * P, 1, None, None, B + 2 * P,
-                 steps(list_nodes=1, tree_nodes=2, free_nodes=1, tree_inserts=1, tree_erases=1, objects_freed=1,
-                       fit="FL"))
+                 steps(list_nodes=1, tree_nodes=2, free_nodes=1, tree_inserts=1, tree_erases=1,
+                       objects_freed=1, fit="FL"))
     # (g) FL left the chunk NULL: head [10,64); ALIGN(10p, 16K) = 12p: NE,
     #     new right block (free-tree insert depth(1)=1) + busy insert depth(5)=3.
     expect_alloc(models, P, 4 * P, None, None, B + 12 * P,
@@ -232,8 +236,8 @@ def test_free_list_chunk_rules_by_hand() -> None:
                        fit="NE"))
     # (h) smaller align than last_alloc_align: head [10,12): exact fit.
     expect_alloc(models, 2 * P, 1, None, None, B + 10 * P,
-                 steps(list_nodes=1, tree_nodes=3, free_nodes=1, tree_inserts=1, tree_erases=1, objects_freed=1,
-                       fit="FL"))
+                 steps(list_nodes=1, tree_nodes=3, free_nodes=1, tree_inserts=1, tree_erases=1,
+                       objects_freed=1, fit="FL"))
     # (i) vstart 40p: head [13,64) does not start above vstart: nva = 40p: NE.
     expect_alloc(models, P, 1, B + 40 * P, None, B + 40 * P,
                  steps(list_nodes=1, tree_nodes=1 + 3, free_nodes=1 + 1, tree_inserts=2, objects_allocated=1,
@@ -249,7 +253,8 @@ def test_free_list_chunk_rules_by_hand() -> None:
     expect_free(models, B + 12 * P, steps(tree_nodes=2, free_nodes=2, tree_inserts=1, tree_erases=1))
     # free [13,14): Next [14,39) merges (frees the busy object), then Prev [12,13)
     # absorbs Next, which is in the free tree (rb_erase): 2 merges.
-    expect_free(models, B + 13 * P, steps(tree_nodes=2, free_nodes=2, tree_erases=2, merges=2, objects_freed=2))
+    expect_free(models, B + 13 * P,
+                steps(tree_nodes=2, free_nodes=2, tree_erases=2, merges=2, objects_freed=2))
     assert models[0].free_blocks() == [(B + 12 * P, B + 39 * P), (B + 41 * P, B + 64 * P)]
     # (l) nothing fits 32p: both blocks examined, failure, nothing changes.
     expect_alloc(models, 32 * P, 1, None, None, None, steps(list_nodes=2, free_nodes=2))
@@ -341,7 +346,8 @@ def test_busy_list_descent_stops_where_the_rb_tree_says() -> None:
     models = both("busy-list", initial_busy=three)
     expect_alloc(models, P, 1, B + P, None, B + 3 * P, steps(list_nodes=2, tree_nodes=2 + 2, tree_inserts=1))
     models = both("busy-list", initial_busy=three)
-    expect_alloc(models, P, 1, B + 2 * P, None, B + 3 * P, steps(list_nodes=2, tree_nodes=2 + 2, tree_inserts=1))
+    expect_alloc(models, P, 1, B + 2 * P, None, B + 3 * P,
+                 steps(list_nodes=2, tree_nodes=2 + 2, tree_inserts=1))
     models = both("busy-list", initial_busy=three[:2])
     expect_alloc(models, P, 1, B + P, None, B + 2 * P, steps(list_nodes=2, tree_nodes=2 + 2, tree_inserts=1))
 
@@ -378,7 +384,8 @@ def test_free_list_vmalloc_init_inserts_empty_first_and_last_blocks() -> None:
     # Nothing is free; the walk from the head still examines the empty block.
     expect_alloc(models, P, 1, None, None, None, steps(list_nodes=1, free_nodes=1))
     # Freeing the area ending at VMALLOC_END merges into the empty last block.
-    expect_free(models, B + 63 * P, steps(tree_nodes=1, free_nodes=1, tree_erases=1, merges=1, objects_freed=1))
+    expect_free(models, B + 63 * P,
+                steps(tree_nodes=1, free_nodes=1, tree_erases=1, merges=1, objects_freed=1))
     for m in models:
         assert m.free_blocks() == [(B + 63 * P, B + 64 * P)] and m.nr_free_objects == 1
 

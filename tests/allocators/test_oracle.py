@@ -171,7 +171,8 @@ def test_busy_list_lowest_fit_when_cache_dropped(case) -> None:
 @pytest.mark.parametrize("policy", ["busy-list", "free-list", "augmented-tree"])
 @ORACLE_SETTINGS
 @given(layout=small_layouts(), size_pages=st.integers(1, 40),
-       align=st.integers(0, 22).map(lambda k: 1 << k), sub=st.tuples(st.integers(0, 127), st.integers(1, 128)))
+       align=st.integers(0, 22).map(lambda k: 1 << k),
+       sub=st.tuples(st.integers(0, 127), st.integers(1, 128)))
 def test_fresh_allocator_lowest_fit(policy: str, layout, size_pages: int, align: int, sub) -> None:
     """No cache yet: busy-list walks from vstart; the others search from the lowest block."""
     vs, ve, initial = layout

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simulator.allocators.rbtree import (RB_BLACK, RB_RED, RbNode, RbRoot, rb_erase, rb_erase_augmented,
-                                         rb_first, rb_insert_augmented, rb_insert_color, rb_last, rb_link_node,
-                                         rb_next, rb_prev, rb_validate)
+                                         rb_first, rb_insert_augmented, rb_insert_color, rb_last,
+                                         rb_link_node, rb_next, rb_prev, rb_validate)
 from strategies import profile_settings
 
 B, R = RB_BLACK, RB_RED

@@ -81,7 +81,8 @@ def test_tlb_flush_ceiling() -> None:
     assert m.tlb_flush_ns(34) == fixed + x86["tlb_flush_full_ns"]
     arm32 = load_device("embedded-arm32")["cost"]
     assert arm32["tlb_flush_page_ceiling"] is None
-    assert CostModel(arm32, 4).tlb_flush_ns(10**6) == arm32["tlb_flush_fixed_ns"] + 10**6 * arm32["tlb_flush_page_ns"]
+    assert (CostModel(arm32, 4).tlb_flush_ns(10**6)
+            == arm32["tlb_flush_fixed_ns"] + 10**6 * arm32["tlb_flush_page_ns"])
     arm64 = load_device("embedded-arm64")["cost"]
     assert arm64["tlb_flush_page_ceiling"] == 512
 

@@ -177,7 +177,8 @@ def test_test_vmalloc_performance_is_sequential_stress_is_shuffled() -> None:
     params = {"run_test_mask": 1 | 16, "test_loop_count": 5, "test_repeat_count": 1}
     perf = [_run_order(drive("test-vmalloc", FakeCaller(seed=s, word_bits=64), params)) for s in range(8)]
     assert all(o == ["fix_size", "fix_align"] for o in perf)
-    stress = [_run_order(drive("test-vmalloc", FakeCaller(seed=s, word_bits=64), {**params, "mode": "stress"}))
+    stress = [_run_order(drive("test-vmalloc", FakeCaller(seed=s, word_bits=64),
+                               {**params, "mode": "stress"}))
               for s in range(8)]
     assert all(sorted(o) == ["fix_align", "fix_size"] for o in stress)
     assert ["fix_align", "fix_size"] in stress          # some seed runs fix_align first

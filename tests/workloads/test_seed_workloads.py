@@ -55,6 +55,7 @@ def test_seed_test2_prefill_then_pattern() -> None:
 @pytest.mark.parametrize("name", ["seed-test1", "seed-test2"])
 def test_seed_loop_stops_with_the_run(name: str) -> None:
     # a time limit: running() turns false and the loop ends early
-    c = drive(name, FakeCaller(iterations=None, time_ns=40_000_000), {"prefill": 10} if name == "seed-test2" else {})
+    c = drive(name, FakeCaller(iterations=None, time_ns=40_000_000),
+              {"prefill": 10} if name == "seed-test2" else {})
     assert 0 < c.done < 1_000_000
     assert c.ops[-1].t_ns >= 40_000_000

@@ -126,8 +126,9 @@ def test_params_check_sizes_and_ranges_against_the_scenario(tmp_path) -> None:
     params = workloads.get("trace-replay").params
     p = write(tmp_path, alloc_line(0, "1.0", VS, 3 * PAGE, vs=0xFFFFFFFFA0000000, ve=0xFFFFFFFFFF000000))
     ctx = {"page_size": PAGE, "address_range": (VS, VE), "base_dir": str(tmp_path)}
-    with pytest.raises(ValidationError, match=r"t.trace:3: vstart..vend 0xffffffffa0000000..0xffffffffff000000 "
-                                              r"lies outside the scenario's address space"):
+    with pytest.raises(ValidationError,
+                       match=r"t.trace:3: vstart..vend 0xffffffffa0000000..0xffffffffff000000 "
+                             r"lies outside the scenario's address space"):
         params.model_validate({"trace": "t.trace"}, context=ctx)
     ok = params.model_validate({"trace": "t.trace", "ranges": "vmalloc"}, context=ctx)
     assert ok.trace == str(p.resolve())                       # resolved against base_dir

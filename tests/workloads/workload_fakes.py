@@ -75,7 +75,8 @@ class FakeCaller:
                 addr = a
                 del self._free[i]
                 if a > s:
-                    self._free.insert(i, (s, a)); i += 1
+                    self._free.insert(i, (s, a))
+                    i += 1
                 if a + need < e:
                     self._free.insert(i, (a + need, e))
                 self.busy[a] = a + need
