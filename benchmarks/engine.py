@@ -66,9 +66,9 @@ if "_bench_fix_size" not in workloads.REGISTRY:
 
 
 def compiled_path() -> bool:
-    """True when ``simulator`` runs compiled (mypyc extension modules)."""
-    import simulator.engine as e
-    return not e.__file__.endswith(".py")
+    """True when ``simulator`` runs compiled (mypyc extension modules: setup.py)."""
+    import simulator.lock as m
+    return not (m.__file__ or "").endswith(".py")
 
 
 def make_spec(generation: str, callers: int, iterations: int, boot_areas: int = 0) -> RunSpec:
