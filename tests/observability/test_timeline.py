@@ -137,3 +137,25 @@ def test_no_probe_without_timeline() -> None:
         assert res.timeline.spans
     finally:
         Engine.run = orig_run             # type: ignore[method-assign]
+
+
+def test_kworker_tracks_of_the_6x_drain(tmp_path: Path) -> None:
+    """A large area and big frees: 6.1's drain_vmap_work purges in a kworker, on its
+    own track beside the CPU's, with its lock sections, flush and purge nested."""
+    doc = {**SCENARIO, "allocators": ["linux-6.1"], "address_space": {},
+           "callers": [{"workload": "random", "cpus": [0, 1],
+                        "size": {"kind": "uniform", "low": "1 page", "high": "256 pages"},
+                        "lifetime": {"kind": "exponential", "mean": "200 us"}}],
+           "stop": {"iterations": 1500}}
+    del doc["address_space"]
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(doc))
+    r = vmsim("run", "s.yaml", "--out", "r", "--quiet", "--jobs", "1", "--timeline", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    ev = json.loads((tmp_path / "r" / "timeline.json").read_text())["traceEvents"]
+    names = {e["tid"]: e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
+    kworkers = {tid for tid, n in names.items() if n.startswith("kworker/")}
+    assert kworkers
+    on_kworker = {e["name"] for e in ev if e["ph"] == "X" and e["tid"] in kworkers}
+    assert {"purge", "TLB flush", "purge_vmap_area_lock", "free_vmap_area_lock"} <= on_kworker
+    assert not {"vmalloc", "vfree"} & on_kworker                 # ops stay on the CPU tracks
+    test_spans_nest_on_every_track((tmp_path / "r", {"traceEvents": ev}))
