@@ -199,10 +199,11 @@ def main(argv: list[str] | None = None) -> int:
               "the rate (docs/workloads.md).", "",
               f"Wall time of the seed reproduction: {wall_s:.0f} s ({len(specs)} runs, "
               f"{args.jobs} worker processes, {os.cpu_count()} CPUs).", ""]
+    Path(args.out).write_text("\n".join(lines))     # part 1 first: it stands on its own
     if not args.no_profiles:
         from benchmarks.validate_profiles import sections
         lines += sections(args.jobs, args.quick_profiles)
-    Path(args.out).write_text("\n".join(lines))
+        Path(args.out).write_text("\n".join(lines))
     print("\n".join(lines))
     print(f"wall time: {wall_s:.1f} s; acceptance {'holds' if all_ok else 'FAILS'}")
     return 0 if all_ok else 1
