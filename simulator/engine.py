@@ -254,9 +254,10 @@ class Engine:
         except Exception as exc:  # noqa: BLE001: InvariantError, AssertionError, ...
             self.violation(f"{type(exc).__name__}: {exc}", f"ops {self._checked_at}")
 
-    def violation(self, what: str, where: str) -> None:
+    def violation(self, what: str, where: str, kind: str = "self-check failed") -> None:
+        """Stop the run: one line naming the allocator, the seed and the operation."""
         spec = self.spec
-        raise SelfCheckError(f"self-check failed: allocator {spec.allocator}, seed {spec.seed}, "
+        raise SelfCheckError(f"{kind}: allocator {spec.allocator}, seed {spec.seed}, "
                              f"{where} at t={self.env.now:.0f} ns: {what}")
 
     def _sampler(self, interval: float) -> Generator[Any, Any, None]:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .metrics import impossible_alignment
+from .report_kernels import lock_rows, lock_section, vmap_nodes_section
 from .report_why import why_sections
 from .report_tables import (  # noqa: F401  (re-exported: plots and the notebook use them)
     _allocators, _by_design_note, _caller_section, _ns, _per_seed, _spread_section,
@@ -255,7 +256,8 @@ def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
     out.append(_by_design_note(saved))
     out.append(_caller_section(saved))
     out.append(_test_vmalloc_section(saved))
-    out.append(_lock_section(saved))
+    out.append(lock_section(saved))
+    out.append(vmap_nodes_section([("", saved.summary)]))
     out.append(why_sections(saved))      # components, busy-list cache resets, trace fidelity
     out.append("Lock wait share (tables above): the share of the summed operation latency spent "
                "waiting for the generation's spinlocks, all of them. Fragmentation: 1 - largest free "
@@ -268,50 +270,6 @@ def render_report(saved: SavedResults, plot_files: list[Path]) -> str:
     if plot_files:
         out.append("## Plots\n\n" + "\n".join(f"![{p.stem}]({p.as_posix()})" for p in plot_files) + "\n")
     return "\n".join(out)
-
-
-def lock_rows(summary: Any) -> list[dict[str, str]]:
-    """One row per allocator (mean over seeds) and lock: the generation's locks
-    side by side (summary columns ``lock_wait_share:<lock>`` and friends).
-    Per-node locks (``busy.lock/<i>`` ...) are summed into one row per kind,
-    their utilisation the busiest node's."""
-    s = run_wide(summary)
-    locks = list(dict.fromkeys(c.split(":", 1)[1] for c in s.columns
-                               if str(c).startswith("lock_wait_share:")))
-    kinds: dict[str, list[str]] = {}
-    for lk in locks:
-        kinds.setdefault(lk.split("/")[0] + ("/<node>" if "/" in lk else ""), []).append(lk)
-    rows: list[dict[str, str]] = []
-    for a in dict.fromkeys(s["allocator"]) if "allocator" in s else []:
-        sub = s[s["allocator"] == a]
-        for kind, members in kinds.items():
-            present = [lk for lk in members if not sub[f"lock_wait_share:{lk}"].isna().all()]
-            if not present:
-                continue
-
-            def total(prefix: str) -> Any:
-                return sum(sub[f"{prefix}:{lk}"].fillna(0) for lk in present)
-            acq = total("lock_acquisitions")
-            util = max(sub[f"lock_utilisation:{lk}"].mean() for lk in present)
-            name = kind if len(present) == 1 and kind == present[0] else f"{kind} x {len(present)}"
-            rows.append({"allocator": str(a), "lock": name,
-                         "wait share": _pct(total("lock_wait_share").mean()),
-                         "acquisitions": f"{acq.mean():,.0f}",
-                         "contended": _pct((total("lock_contended") / acq.clip(lower=1)).mean()),
-                         "utilisation": _pct(util)})
-    return rows
-
-
-def _lock_section(saved: SavedResults) -> str:
-    rows = lock_rows(saved.summary)
-    if not rows:
-        return ""
-    return ("## Locks\n\nEach generation's spinlocks side by side (mean over seeds). Wait share: CPU "
-            "time spent spinning on that lock (handoffs included) over the summed time of every "
-            "vmalloc/vfree of the run, prefill included; contended: the share of acquisitions that "
-            "found the lock held; utilisation: the share of simulated time the lock was held or in "
-            "handoff (per-node locks: the busiest node).\n\n"
-            + markdown_table(rows))
 
 
 def render_sweep_report(saved: SavedResults, plot_files: list[Path]) -> str:
@@ -328,6 +286,10 @@ def render_sweep_report(saved: SavedResults, plot_files: list[Path]) -> str:
         out.append(markdown_table(per_run_rows(point)))
         if "seed" in point.summary and point.summary["seed"].nunique() > 1:
             out.append("Mean over seeds ± 95 % CI half-width:\n\n" + markdown_table(spread_rows(point)))
+        locks = lock_rows(point.summary)
+        if locks:
+            out.append("Locks:\n\n" + markdown_table(locks))
+    out.append(vmap_nodes_section([(label, point.summary) for label, point in saved.points]))
     if plot_files:
         out.append("## Plots\n\n" + "\n".join(f"![{p.stem}]({p.as_posix()})" for p in plot_files) + "\n")
     return "\n".join(out)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..allocators.base import AllocatorError
 from ..metrics import VFREE
 from .base import Gen, KernelBase
 
@@ -65,7 +66,12 @@ class Kernel(KernelBase):
             t_req, t_own, acq = yield from eng.spin_lock(c, lock)
             wait += t_own - t_req
             nb, nf = policy.nr_busy, policy.nr_free_objects       # before the operation
-            r = policy.alloc(size, align, vstart, vend)
+            try:
+                r = policy.alloc(size, align, vstart, vend)
+            except AllocatorError as exc:     # the RFC's old path would corrupt its free list
+                eng.violation(f"{type(exc).__name__}: {exc}", f"op {eng.oplog.count} (vmalloc "
+                              f"{size} bytes, vstart {vstart:#x}, vend {vend:#x}, cpu {c.cpu})",
+                              kind="the modelled kernel cannot go on")
             s = r.steps
             ln += s.list_nodes
             tn += s.tree_nodes
@@ -195,7 +201,11 @@ class Kernel(KernelBase):
         last = len(valist) - 1
         for k, (addr, pages) in enumerate(valist):
             nb, nf = policy.nr_busy, policy.nr_free_objects
-            s = policy.free(addr)                                            # __free_vmap_area
+            try:
+                s = policy.free(addr)                                        # __free_vmap_area
+            except AllocatorError as exc:  # the RFC: free_vmap_cache would dangle
+                eng.violation(f"{type(exc).__name__}: {exc}", f"the purge's free of {addr:#x}",
+                              kind="the modelled kernel cannot go on")
             t += cost.steps_ns(s, nb, nf) + cost.purge_area_ns
             if extra:      # lines from the last holder, vmap_lazy_nr, kfree_rcu
                 t += (self.lines_ns(lock, c.cpu, s, acq == 0.0) + self.kfree_rcu_ns(c, s)

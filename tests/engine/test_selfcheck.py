@@ -98,3 +98,33 @@ def test_the_cli_reports_a_violation_in_one_line_with_exit_1(monkeypatch, tmp_pa
     assert code == 1
     assert len(err) == 1 and err[0].startswith("vmsim: self-check failed: allocator linux-4.19, seed 5")
     assert not out.exists()
+
+
+def test_the_rfcs_free_list_corruption_stops_the_run_in_one_line(write, tmp_path) -> None:
+    # issue 9: a random caller straddling the modules and vmalloc ranges on 32-bit
+    # ARM takes the RFC's old path, which would corrupt the RFC's free list:
+    # vmsim stops with one line (exit 1) instead of producing overlapping areas
+    import subprocess
+    import sys
+    path = write("""
+        name: rfc-straddle
+        device: embedded-arm32
+        allocators: [rfc-2018]
+        callers:
+          - workload: random
+            cpus: 0
+            vstart: 0xbf000000
+            vend: 0xff800000
+            size: {kind: fixed, value: 64 MiB}   # the gap below VMALLOC_START fills after 13
+            lifetime: {kind: fixed, value: 1 s}
+        stop: {time: 150 ms}                     # 64 MiB takes 6.5 ms to map
+        seeds: [1]
+    """)
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "simulator.cli", "run", str(path), "--out", str(out),
+                        "--jobs", "1", "--quiet"], capture_output=True, text=True, timeout=300)
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == 1, p.stderr
+    assert len(err) == 1 and "RfcFreeListCorruption" in err[0]
+    assert err[0].startswith("vmsim: the modelled kernel cannot go on: allocator rfc-2018, seed 1, op ")
+    assert not out.exists()
