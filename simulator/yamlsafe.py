@@ -236,6 +236,9 @@ def read_data_text(path: str | os.PathLike[str], what: str,
     if not _stat.S_ISREG(st.st_mode):
         raise error(f"{name}: not a regular file (a FIFO, device or socket); accepted: a {what} "
                     f"saved to a regular file of at most {limit} bytes")
+    if os.path.basename(name) in ("trace_pipe", "trace_pipe_raw"):    # blocks while it waits
+        raise error(f"{name}: a live ftrace pipe never ends; accepted: a {what} saved to a "
+                    "regular file (cat /sys/kernel/tracing/trace > vmalloc.trace)")
     if st.st_size > limit:
         raise error(f"{name}: {st.st_size} bytes, larger than the accepted {limit} bytes "
                     f"for a {what}")

@@ -58,6 +58,9 @@ def test_data_file_reads_are_bounded(tmp_path: Path) -> None:
         read_data_text(tmp_path / "fifo", "trace file")
     with pytest.raises(ValueError, match=r"is a directory"):
         read_data_text(tmp_path, "trace file")
+    (tmp_path / "trace_pipe").write_text("")            # a live pipe blocks while it waits: refused
+    with pytest.raises(ValueError, match=r"trace_pipe: a live ftrace pipe never ends"):
+        read_data_text(tmp_path / "trace_pipe", "trace file")
     (tmp_path / "bin").write_bytes(b"ok\xff\xfe")
     with pytest.raises(ValueError, match=r"bin: not UTF-8 text \(byte 2\)"):
         read_data_text(tmp_path / "bin", "trace file")
