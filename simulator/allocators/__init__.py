@@ -24,6 +24,7 @@ _REGISTRY = {
     "free-list": ("free_list", "FreeListAllocator"),
     "augmented-tree": ("augmented_tree", "AugmentedTreeAllocator"),
     "split-tree": ("split_tree", "SplitTreeAllocator"),
+    "split-tree-5.10": ("split_tree_510", "SplitTree510Allocator"),
     "vmap-nodes": ("vmap_nodes", "VmapNodesAllocator"),
 }
 
