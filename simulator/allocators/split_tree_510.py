@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from .augmented_tree import AugmentedTreeAllocator
 from .base import AllocResult, Steps, check_request
+from .free_tree import VmapArea
 from .split_tree import SplitTreeAllocator
 
 
@@ -44,10 +45,14 @@ class SplitTree510Allocator(SplitTreeAllocator):
     DESCRIPTION = ("Linux 5.10/5.15 (5.5-5.15): split-tree's locks and trees, the 5.2 search "
                    "(length = size + align - 1); 5.10 merges lazy areas one by one at purge time")
 
-    # 5.2's find_vmap_lowest_match(size, align, vstart), read again in 5.10.13 and
-    # 5.15.100: the identical text (augmented_tree.py has the port and its comments).
-    find_vmap_lowest_match = AugmentedTreeAllocator.find_vmap_lowest_match  # type: ignore[assignment]
     _lowest_match_length_0 = AugmentedTreeAllocator._lowest_match_length_0
+
+    def find_vmap_lowest_match(self, size: int, align: int,  # type: ignore[override]
+                               vstart: int) -> tuple[VmapArea | None, int]:
+        """5.2's ``find_vmap_lowest_match(size, align, vstart)``, read again in
+        5.10.13 and 5.15.100: the identical text (augmented_tree.py has the
+        port and its comments; both classes share the free tree's fields)."""
+        return AugmentedTreeAllocator.find_vmap_lowest_match(self, size, align, vstart)  # type: ignore[arg-type]
 
     def alloc(self, size: int, align: int = 1, vstart: int | None = None,
               vend: int | None = None) -> AllocResult:

@@ -62,6 +62,26 @@ GENERATIONS: dict[str, Generation] = {g.name: g for g in (
                     "tree until the purge; the 2019 purge priority threshold",
         aliases=("augmented-tree",), read="Linux 5.4 mm/vmalloc.c (5.2 differences noted)"),
     Generation(
+        name="linux-5.10", kernels="Linux 5.5 to 5.10 (5.10 read; not Android GKI 5.10)",
+        policy="split-tree-5.10", module="linux_5_10",
+        locks=(("free_vmap_area_lock", "spinlock: free tree + list (search, clip, the purge's merges)"),
+               ("vmap_area_lock", "spinlock: busy tree + list (insert, lookups, unlink)"),
+               _VMAP_PURGE_LOCK),
+        description="split free/busy locks, the 5.2 search; lazy areas on an unsorted llist, "
+                    "merged one by one (newest first) into the free tree by a purge on the "
+                    "freeing CPU; per-CPU NE preload",
+        read="Linux 5.10.13 mm/vmalloc.c (docs/kernels/linux-5.10.md)"),
+    Generation(
+        name="linux-5.15", kernels="Linux 5.11 to 5.15 (5.15 read; also Android GKI 5.10)",
+        policy="split-tree-5.10", module="linux_5_15",
+        locks=(("free_vmap_area_lock", "spinlock: free tree + list (search, clip, merge)"),
+               ("vmap_area_lock", "spinlock: busy tree + list (insert, lookups, unlink)"),
+               ("purge_vmap_area_lock", "spinlock: purge_vmap_area_root + list (lazy areas, merged)"),
+               _VMAP_PURGE_LOCK),
+        description="linux-6.1's split locks and purge tree with the 5.2 search; the purge runs "
+                    "on the freeing CPU (try_purge_vmap_area_lazy, mutex_trylock)",
+        read="Linux 5.15.100 mm/vmalloc.c; Android common 5.10.264 (docs/kernels/linux-5.10.md)"),
+    Generation(
         name="linux-6.1", kernels="Linux 5.18 to 6.2 (6.1 read)", policy="split-tree",
         module="linux_6_1",
         locks=(("free_vmap_area_lock", "spinlock: free tree + list (search, clip, merge)"),

@@ -12,10 +12,19 @@ kernels' ``mm/vmalloc.c`` (docstrings of ``simulator/kernels/*.py``):
   (find_vm_area, remove_vm_area, unlink_va; 6.3+ once:
   find_unlink_vmap_area), then ``purge_vmap_area_lock``
   (merge into the purge tree); the drain kworker = ``purge_vmap_area_lock``
-  (take the list), then ``free_vmap_area_lock`` (merge every block back).
+  (take the list), then ``free_vmap_area_lock`` (merge every block back);
+* 5.15 (5.11-5.15): 6.1's sections, but the purge runs in the vfree that
+  pushed vmap_lazy_nr over lazy_max_pages (try_purge_vmap_area_lazy):
+  ``purge_vmap_area_lock`` (take the list), then ``free_vmap_area_lock``,
+  on the caller, no kworker;
+* 5.10 (5.5-5.10): vmalloc as 6.1; vfree = ``vmap_area_lock`` three times
+  and no purge tree (llist_add is lock-free); the caller's purge takes only
+  ``free_vmap_area_lock`` (each area merged into the free tree).
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -100,3 +109,35 @@ def test_linux_6_1_vfree_never_purges_on_the_freeing_cpu(monkeypatch) -> None:
     assert vf["purge"].sum() >= 1                  # some vfree scheduled the drain
     m = make_spec("linux-6.1", cpus=2).cost
     assert vf["latency_ns"].max() < m["tlb_flush_fixed_ns"]
+
+
+@pytest.mark.parametrize("gen, purge", [("linux-5.10", "F+"), ("linux-5.15", "PF+")])
+def test_5_10_and_5_15_purge_in_the_freeing_task(gen, purge, monkeypatch) -> None:
+    r, seen = _run(gen, monkeypatch, cpus=4)
+    s = r.summary
+    F, V, P = "free_vmap_area_lock", "vmap_area_lock", "purge_vmap_area_lock"
+    letter = {F: "F", V: "V", P: "P"}
+    assert not any(who.startswith("kworker") for who, _ in seen)      # no drain work
+    # vmalloc: F (search + clip), V (insert); vfree: V x 3 (find_vm_area,
+    # remove_vm_area, unlink_va), 5.15: P (merge into the purge tree); then,
+    # when this vfree pushed vmap_lazy_nr over lazy_max_pages, the purge:
+    # 5.15 P (take the list) and F, 5.10 F only (more F: cond_resched_lock)
+    lazy = "" if gen == "linux-5.10" else "P"
+    iteration = re.compile(f"FVVVV{lazy}((?:{purge})?)(?=FV|$)")
+    purges_by_cpu = {}
+    for who in {w for w, _ in seen}:
+        mine = "".join(letter[lk] for w, lk in seen if w == who)
+        groups = [m.group(1) for m in iteration.finditer(mine)]
+        assert "".join(f"FVVVV{lazy}{g}" for g in groups) == mine, who
+        assert len(groups) == 3000
+        purges_by_cpu[who] = sum(1 for g in groups if g)
+    vf = r.ops[r.ops["op"] == "vfree"]
+    # each purge section group is a vfree that purged (the oplog's purge flag)
+    assert sum(purges_by_cpu.values()) == int(vf["purge"].sum()) == s["purges"] >= 1
+    # that vfree waited for the TLB flush and the merges (6.1's never does)
+    m = make_spec(gen, cpus=4).cost
+    assert vf[vf["purge"]]["latency_ns"].min() > m["tlb_flush_fixed_ns"]
+    declared = [lk for lk, _ in resolve(gen).locks]
+    assert declared == [F, V] + ([P] if gen == "linux-5.15" else []) + ["vmap_purge_lock"]
+    for lock in (F, V) + ((P,) if gen == "linux-5.15" else ()):
+        assert s[f"lock_contended:{lock}"] > 0, lock

@@ -67,7 +67,8 @@ def test_an_overlapping_area_is_caught_by_the_periodic_check(gen) -> None:
         simulate(spec, allocator_factory=_faulty(4096, after=5))
 
 
-@pytest.mark.parametrize("gen", ["linux-4.19", "rfc-2018", "linux-5.2", "linux-6.1"])
+@pytest.mark.parametrize("gen", ["linux-4.19", "rfc-2018", "linux-5.2", "linux-5.10", "linux-5.15",
+                                 "linux-6.1"])
 def test_clean_contended_runs_pass_a_check_at_every_sample(gen) -> None:
     # negative control: 4 CPUs, purges, checks every 20 us of simulated time,
     # often while some CPU is between two critical sections of one operation
