@@ -39,6 +39,8 @@ GOLDEN: dict[str, dict[str, float | int]] = {
                    'list_nodes': 68850},
     'rfc-2018': {'ops': 3119, 'loop_time_ns': 8718941.2, 'p99_ns': 5979.6, 'purges': 4, 'list_nodes': 14038},
     'linux-5.2': {'ops': 3120, 'loop_time_ns': 8778484.9, 'p99_ns': 6024.5, 'purges': 4, 'list_nodes': 0},
+    'linux-5.10': {'ops': 3120, 'loop_time_ns': 8846333.1, 'p99_ns': 6020.7, 'purges': 4, 'list_nodes': 0},
+    'linux-5.15': {'ops': 3119, 'loop_time_ns': 8732273.5, 'p99_ns': 6028.5, 'purges': 4, 'list_nodes': 0},
     'linux-6.1': {'ops': 3119, 'loop_time_ns': 8676457.2, 'p99_ns': 6002.1, 'purges': 7, 'list_nodes': 0},
     'linux-6.6': {'ops': 3117, 'loop_time_ns': 8610117.7, 'p99_ns': 6009.6, 'purges': 7, 'list_nodes': 0},
     'linux-6.9': {'ops': 3117, 'loop_time_ns': 8541742.9, 'p99_ns': 5953.5, 'purges': 6, 'list_nodes': 0},
