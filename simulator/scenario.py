@@ -479,7 +479,7 @@ def _resolve(data: dict[str, Any], source: str, base: Path) -> Scenario:
             raise ScenarioError(source, ("allocators", i), f"allocator {a!r} listed twice")
     _preflight_allocators(source, allocators, asp)
     context = {"page_size": page, "base_dir": str(base), "address_range": (vstart, vend),
-               "word_bits": word_bits}
+               "vmalloc_range": vm, "word_bits": word_bits}
     callers, items = _resolve_callers(cfg, data, source, cpus, context)
     if "stop" not in cfg.model_fields_set:
         _check_workloads_end(source, cfg)
@@ -633,17 +633,19 @@ def _check_request_range(source: str, loc: tuple[Any, ...], params: Any, context
     """A workload's fixed vmalloc ``vstart``/``vend``/``align`` parameters, checked
     against the allocator's range as the allocator checks each request at run time."""
     lo, hi = context["address_range"]
+    vm_lo, vm_hi = context.get("vmalloc_range", (lo, hi))   # a request's default vstart/vend
     mask = (1 << context.get("word_bits", 64)) - 1
     vs, ve = getattr(params, "vstart", None), getattr(params, "vend", None)
     if isinstance(vs, int) or isinstance(ve, int):
-        s_, e_ = (lo if vs is None else vs), (hi if ve is None else ve)
+        s_, e_ = (vm_lo if vs is None else vs), (vm_hi if ve is None else ve)
         if s_ < lo or e_ > hi or e_ <= s_:
             key = "vstart" if vs is not None and not lo <= vs < hi else ("vend" if ve is not None
                                                                           else "vstart")
             raise ScenarioError(source, loc + (key,),
                                 f"vstart..vend {s_:#x}..{e_:#x} is not a non-empty part of the "
                                 f"allocator's address space {lo:#x}..{hi:#x}; accepted: a "
-                                "sub-range of it (or leave vstart/vend out: the vmalloc range)")
+                                "sub-range of it (vstart and vend left out are the vmalloc "
+                                f"range's {vm_lo:#x} and {vm_hi:#x})")
     align = getattr(params, "align_bytes", None)
     if isinstance(align, int) and align > mask:
         raise ScenarioError(source, loc + ("align",), f"align {align:#x} does not fit in a "

@@ -87,3 +87,18 @@ def test_a_profile_is_read_only_when_used(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(DeviceError,
                        match=r"dup.yaml: cpus: duplicate key 'cpus' \(line 6, first given on line 5\)"):
         load_device("dup")
+
+
+def test_a_lone_vstart_is_checked_against_the_default_vend_of_a_request() -> None:
+    """Found by tests/fuzz/test_validate_run.py: vstart = VMALLOC_END with vend left out
+    passed validation, and the run failed (a request's vend defaults to VMALLOC_END)."""
+    from simulator.scenario import ScenarioError, parse_scenario
+    doc = {"name": "lone", "device": "qemu-x86", "allocators": ["busy-list"],
+           "callers": [{"workload": "random", "cpus": 0, "measure": True, "vstart": "0xffffe90000000000"}],
+           "stop": {"iterations": 5}}
+    with pytest.raises(ScenarioError, match=r"callers\[0\]\.vstart: vstart..vend "
+                                            r"0xffffe90000000000..0xffffe90000000000 is not a non-empty"):
+        parse_scenario(doc, "lone.yaml")
+    doc["callers"][0]["vstart"] = "0xffffe8ffffff0000"          # one 64 KiB window below VMALLOC_END
+    sc = parse_scenario(doc, "lone.yaml")
+    assert sc.address_space.vmalloc_end == 0xffffe90000000000
