@@ -106,7 +106,7 @@ def cases_section(jobs: int, n: int) -> list[str]:
              "run with that one off. One CPU moves no line, and a single CPU's RCU bursts "
              "need purges: a purge comes every lazy_max_pages / (pages + guard) iterations "
              "(6,144 for 3 pages on a 4-CPU machine, 12,288 on 32 CPUs), so the RCU column "
-             "is small or 0 here; the RCU section below runs long enough to purge many times. "
+             "is 0 here; the RCU section below runs long enough to purge several times. "
              "long_busy_list_alloc_test has its own section below. arm64-biglittle runs on CPU 4 (a big "
              "A73 core; the LITTLE-core rows of the RCU section show CPU 0).", ""]
     for dev in PROFILES:
@@ -272,9 +272,9 @@ def sections(jobs: int = 2, quick: bool = False) -> list[str]:
            "each value cites a datasheet or a microbenchmark ([M]/[D]) or is a tagged estimate "
            "([E]), none comes from a vmalloc timing, and `tests/test_calibrate.py` checks each "
            "value against the range its source allows (`allowed_range`).", ""]
-    out += cases_section(jobs, int(10000 * f))
+    out += cases_section(jobs, int(3000 * f))
     out += sweep_section(jobs, int(1000 * f))
-    out += rcu_section(jobs, int(50000 * f))
+    out += rcu_section(jobs, int(30000 * f))
     out += long_busy_section(jobs, int(2000 * f))
     out += [f"Wall time of part 2: {time.perf_counter() - t0:.0f} s.", ""]
     return out
