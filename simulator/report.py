@@ -106,7 +106,8 @@ def first_enomem_ns(saved: SavedResults) -> dict[tuple[str, int], int | None]:
         if "enomem" in row and row["enomem"] == 0:
             pass                                  # only failures by design (or none)
         elif len(ops) and {"op", "ok"} <= set(ops.columns):
-            fail = ops[(ops.allocator == key[0]) & (ops.seed == key[1]) & (ops.op == "vmalloc") & (~ops.ok.astype(bool))]
+            fail = ops[(ops.allocator == key[0]) & (ops.seed == key[1]) & (ops.op == "vmalloc")
+                       & (~ops.ok.astype(bool))]
             if vstart is not None and len(fail):
                 by_design = [impossible_alignment(int(sz), int(al), vstart, vend)
                              for sz, al in zip(fail["size_bytes"], fail["align"])]
@@ -124,7 +125,7 @@ def first_enomem_ns(saved: SavedResults) -> dict[tuple[str, int], int | None]:
 def _allocator_range(scenario: dict[str, Any]) -> tuple[int | None, int]:
     """[vstart, vend) of a resolved scenario's allocator (vmalloc and modules ranges)."""
     space = scenario.get("address_space") or {}
-    ranges = [space.get(k) for k in ("vmalloc", "modules") if isinstance(space.get(k), dict)]
+    ranges: list[Any] = [space.get(k) for k in ("vmalloc", "modules") if isinstance(space.get(k), dict)]
     try:
         lo = [int(str(r["start"]), 0) for r in ranges]
         hi = [int(str(r["end"]), 0) for r in ranges]
@@ -167,7 +168,8 @@ def seeds_text(saved: SavedResults) -> str:
     """The seeds line of the report: the ones that ran, and why only one ran
     when the scenario lists several but its results cannot depend on the seed."""
     listed = [int(x) for x in saved.scenario.get("seeds") or []]
-    ran = sorted({int(x) for x in run_wide(saved.summary)["seed"]}) if "seed" in run_wide(saved.summary) else []
+    wide = run_wide(saved.summary)
+    ran = sorted({int(x) for x in wide["seed"]}) if "seed" in wide else []
     text = ", ".join(map(str, ran or listed))
     if len(listed) > 1 and len(ran) == 1:
         text += (f" (the scenario lists {', '.join(map(str, listed))}, but no caller draws random "

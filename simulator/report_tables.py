@@ -27,7 +27,8 @@ def run_wide(summary: Any) -> Any:
 
 def _allocators(saved: SavedResults) -> list[str]:
     listed = [str(a) for a in saved.scenario.get("allocators") or []]
-    present = list(dict.fromkeys(run_wide(saved.summary)["allocator"])) if "allocator" in run_wide(saved.summary) else []
+    wide = run_wide(saved.summary)
+    present = list(dict.fromkeys(wide["allocator"])) if "allocator" in wide else []
     return [a for a in listed if a in present] + [a for a in present if a not in listed]
 
 def _per_seed(s: Any, allocator: str, col: str) -> dict[int, float]:
@@ -127,7 +128,8 @@ def caller_rows(saved: SavedResults, allocator: str) -> list[dict[str, str]]:
         row = {"caller": str(caller), "seeds": str(g["seed"].nunique())}
         for col, title, kind in (("ops", "ops", "n"), ("vmalloc_p50_ns", "vmalloc p50 (ns)", "n"),
                                  ("vmalloc_p99_ns", "vmalloc p99 (ns)", "n"),
-                                 ("vfree_p50_ns", "vfree p50 (ns)", "n"), ("vfree_p99_ns", "vfree p99 (ns)", "n"),
+                                 ("vfree_p50_ns", "vfree p50 (ns)", "n"),
+                                 ("vfree_p99_ns", "vfree p99 (ns)", "n"),
                                  ("lock_wait_share", "lock wait share", "pct")):
             row[title] = _mean_ci_text(g[col].astype(float), kind) if col in g else "-"
         rows.append(row)
@@ -148,7 +150,7 @@ def caller_flags(saved: SavedResults, top: int = 3) -> list[str]:
             means = {a: v for a, v in means.items() if not np.isnan(v) and v > 0}
             if len(means) < 2:
                 continue
-            lo_a, hi_a = min(means, key=means.get), max(means, key=means.get)
+            lo_a, hi_a = min(means, key=lambda a: means[a]), max(means, key=lambda a: means[a])
             ratio = means[hi_a] / means[lo_a]
             d = paired_difference(_per_seed(g, lo_a, col), _per_seed(g, hi_a, col))
             found.append((ratio, str(caller), col, lo_a, hi_a, means, d))
