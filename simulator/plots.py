@@ -31,11 +31,12 @@ from .saved import SavedResults
 
 # one fixed colour per kernel generation (the old policy names are its aliases)
 _STYLE = {"linux-4.19": ("#d62728", "-"), "rfc-2018": ("#1f77b4", "--"),
-          "linux-5.2": ("#2ca02c", "-."), "linux-6.1": ("#ff7f0e", "-"),
+          "linux-5.2": ("#2ca02c", "-."), "linux-5.10": ("#8c564b", ":"),
+          "linux-5.15": ("#e377c2", ":"), "linux-6.1": ("#ff7f0e", "-"),
           "linux-6.6": ("#9467bd", "--"), "linux-6.9": ("#17becf", "-.")}
 _STYLE.update({"busy-list": _STYLE["linux-4.19"], "free-list": _STYLE["rfc-2018"],
                "augmented-tree": _STYLE["linux-5.2"]})
-_EXTRA = ["#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
+_EXTRA = ["#7f7f7f", "#bcbd22", "#393b79", "#637939"]
 _CDF_POINTS = 512
 
 

@@ -53,8 +53,9 @@ def _seed_ci(values: Any) -> tuple[float, float]:
 
 
 def sweep_figure(saved: SavedResults) -> Figure:
-    """Per point: loop time (unless the runs stop at a simulated time) and
-    vmalloc p50 / p99 per caller, mean over seeds with 95 % CI error bars."""
+    """Per point: the mean time per vmalloc/vfree, the loop time (unless the runs
+    stop at a simulated time) and vmalloc p50 / p99 per caller, mean over seeds
+    with 95 % CI error bars; one curve per allocator (kernel generation)."""
     s = saved.summary
     labels, xs, numeric = sweep_axis(saved)
     allocs = list(dict.fromkeys(s["allocator"])) if "allocator" in s else []
@@ -63,7 +64,8 @@ def sweep_figure(saved: SavedResults) -> Figure:
     groups = caller_groups(saved, callers) if callers else [("all callers", None)]
     groups = groups[:1 + _MAX_CALLER_PANELS]
     stopped_by_time = any(time_limited(p.scenario, run_wide(p.summary)) for _, p in saved.points)
-    panels: list[Any] = ([] if stopped_by_time else [("loop time", None)]) + groups
+    panels: list[Any] = ([("time per op", None)] + ([] if stopped_by_time else [("loop time", None)])
+                         + groups)
     ncols = min(3, len(panels))
     nrows = -(-len(panels) // ncols)
     fig, axes = _figure(nrows, ncols, figsize=(5.2 * ncols + 0.5, 4.4 * nrows), squeeze=False)
@@ -77,6 +79,9 @@ def sweep_figure(saved: SavedResults) -> Figure:
             if title == "loop time":
                 stats = [("loop_time_ns", "-", "o", 1e6)]
                 rows = wide[wide.allocator == a]
+            elif title == "time per op":
+                stats = [("mean_ns", "-", "o", 1.0)]
+                rows = wide[wide.allocator == a]
             else:
                 stats = [("vmalloc_p50_ns", "-", "o", 1.0), ("vmalloc_p99_ns", "--", "s", 1.0)]
                 rows = (wide if members is None else s[s.caller.astype(str).isin(members)])
@@ -89,17 +94,21 @@ def sweep_figure(saved: SavedResults) -> Figure:
                       for lab in labels]
                 y = np.array([m for m, _ in mc])
                 err = np.array([e for _, e in mc])
-                name = col.removeprefix("vmalloc_").removesuffix("_ns") if title != "loop time" else ""
+                name = (col.removeprefix("vmalloc_").removesuffix("_ns")
+                        if title not in ("loop time", "time per op") else "")
                 ax.errorbar(x, y, yerr=err if nseeds > 1 else None, color=st["color"], linestyle=ls,
                             marker=marker, markersize=4, capsize=3,
                             label=f"{a} {name}".strip())
         if title == "loop time":
             ax.set_ylabel(f"loop time (ms; {spread})")
+        elif title == "time per op":
+            ax.set_ylabel(f"mean vmalloc/vfree time (ns; {spread})")
+            log_scale(ax, "y")
         else:
             ax.set_ylabel(f"vmalloc() latency (ns; {spread})")
             log_scale(ax, "y")
         several = members is not None and len(members) > 1
-        ax.set_title(title if title == "loop time" else f"vmalloc p50 / p99: {title}"
+        ax.set_title(title if title in ("loop time", "time per op") else f"vmalloc p50 / p99: {title}"
                      + (" (mean over its callers)" if several else ""), fontsize="medium")
         if numeric:
             _numeric_x(ax, list(x))
@@ -112,7 +121,7 @@ def sweep_figure(saved: SavedResults) -> Figure:
         ax.legend(title="allocator", fontsize="x-small")
     for ax in flat[len(panels):]:
         ax.set_visible(False)
-    what = "vmalloc p50 / p99 per caller" + ("" if stopped_by_time else " and loop time")
+    what = "time per op, vmalloc p50 / p99 per caller" + ("" if stopped_by_time else ", loop time")
     fig.suptitle(_title(saved, f"Sweep: {what} per point"))
     return fig
 

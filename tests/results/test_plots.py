@@ -109,3 +109,35 @@ def test_sweep_plot_of_a_time_stopped_run(tmp_path, run_vmsim):
     s = pd.read_csv(out / "summary.csv")
     assert set(s["point"]) == {"device.overrides.lock_handoff_ns=20", "device.overrides.lock_handoff_ns=200",
                                "device.overrides.lock_handoff_ns=2000"}
+
+
+def test_generation_sweep_plots_time_per_op_one_curve_per_generation(tmp_path, run_vmsim) -> None:
+    # issue 9: per-op time against CPUs, one curve per kernel generation
+    from simulator import plots_sweep
+    from simulator.output import load_results
+    sc = tmp_path / "g.yaml"
+    sc.write_text("""\
+name: gens
+device: x86-server
+allocators: [linux-4.19, linux-6.1]
+callers:
+  - workload: fix_size_alloc_test
+    cpus: all
+    nr_pages: 1
+stop: {iterations: 40}
+seeds: [1]
+sweep:
+  cpus: [1, 2, 4]
+""")
+    out = tmp_path / "out"
+    run_vmsim("run", str(sc), "--out", str(out), "--quiet")
+    saved = load_results(out)
+    fig = plots_sweep.sweep_figure(saved)
+    ax = next(a for a in fig.axes if a.get_title() == "time per op")
+    lines = {c.get_label(): c.lines[0] for c in ax.containers}      # errorbar containers
+    assert set(lines) == {"linux-4.19", "linux-6.1"}
+    for gen, ln in lines.items():
+        want = [saved.summary[(saved.summary.allocator == gen) & (saved.summary.point == f"cpus={n}")
+                              & saved.summary.caller.isna()]["mean_ns"].iloc[0] for n in (1, 2, 4)]
+        assert list(ln.get_xdata()) == [1, 2, 4]
+        assert np.allclose(ln.get_ydata(), want)
