@@ -53,8 +53,26 @@ def _load(path: str) -> Any:
         raise BadInput(str(exc)) from None
 
 
+def _check_writable(out: Path) -> None:
+    """The results directory ``out`` can be written (BadInput otherwise): no file in its
+    way, and its nearest existing ancestor takes a new directory (a probe made and
+    removed at once; nothing is left).  ``validate`` checks a scenario's output.dir so."""
+    blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise BadInput(f"{out}: {blocker} is a file, not a directory; choose another --out")
+    base = next((p for p in out.parents if p.is_dir()), Path("."))
+    try:
+        import tempfile
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=base))
+    except OSError as exc:
+        raise BadInput(f"{out}: cannot write in {base} ({exc.strerror}); "
+                       "choose another --out") from None
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     sc = _load(args.scenario)
+    if sc.config.output.dir:             # run would refuse an output.dir it cannot write
+        _check_writable(Path(sc.config.output.dir))
     if sc.is_sweep:
         runs = sum(len(p.allocators) * len(p.run_seeds) for _, p in sc.points)
         print(f"{args.scenario}: ok: {sc.name}, sweep of {len(sc.points)} points, {runs} runs")
@@ -311,20 +329,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = Path(sc.config.output.dir)
     else:
         out = default_out_dir(sc.name, args.seed, args.iterations)
-    blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        raise BadInput(f"{out}: {blocker} is a file, not a directory; choose another --out")
-    try:                                 # where the results go must be creatable before the run
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInput(f"{out}: cannot create the directory {out.parent} ({exc.strerror}); "
-                       "choose another --out") from None
-    try:                                 # a probe: results are written beside out, then renamed
-        import tempfile
-        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=out.parent))
-    except OSError as exc:
-        raise BadInput(f"{out}: cannot write in {out.parent} ({exc.strerror}); "
-                       "choose another --out") from None
+    _check_writable(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     from .output import clean_stale
     clean_stale(out)                     # hidden directories of killed runs into out
     only_work = out.is_dir() and [p.name for p in out.iterdir()] == [".work"]

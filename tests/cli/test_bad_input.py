@@ -135,6 +135,8 @@ SCENARIO_CASES = [
      ["s.yaml", "callers[0].size", "/dev/zero", "not a regular file"]),
     ("layout-bad-line", {"s.yaml": LAYOUT, "layout.txt": AREA + "\nnot an area\n"},
      ["s.yaml", "layout.txt:2", "accepted"]),
+    ("output-dir-unwritable", {"s.yaml": BASE + "output: {dir: /proc/vmsim-results}\n"},
+     ["/proc/vmsim-results", "cannot write in /proc", "choose another"]),
     ("unknown-device", {"s.yaml": BASE.replace("qemu-x86", "qemu-x68")},
      ["s.yaml", "device.profile", "did you mean 'qemu-x86'", "accepted"]),
     ("device-file-missing", {"s.yaml": BASE.replace("qemu-x86", "./board.yaml")},
