@@ -150,8 +150,9 @@ def report(figs: dict[str, Any], generations: list[str], big: int, small: int) -
 
 def run_compiled(build_dir: str, argv: list[str]) -> dict[str, Any]:
     """The figures of the compiled build in ``build_dir`` (a subprocess)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([build_dir, os.getcwd()]))
-    out = subprocess.run([sys.executable, "-m", "benchmarks.engine", "--json", *argv],
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.abspath(build_dir), root]))
+    out = subprocess.run([sys.executable, "-P", "-m", "benchmarks.engine", "--json", *argv],
                          env=env, check=True, capture_output=True, text=True)
     figs: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return figs

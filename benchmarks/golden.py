@@ -32,9 +32,9 @@ def _digest(df: Any) -> str:
     return hashlib.sha256(df.to_csv(index=False, float_format="%r").encode()).hexdigest()[:16]
 
 
-def scenario_specs(name: str, iterations: int) -> list[Any]:
+def scenario_specs(name: str, iterations: int, scenarios: Path | None = None) -> list[Any]:
     from simulator.scenario import load_scenario
-    sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+    sc = load_scenario((scenarios or ROOT / "scenarios") / f"{name}.yaml")
     seed = sc.config.seeds[0] if name.startswith("seed-") else None
     specs = list(sc.run_specs(seed=seed, iterations=iterations))
     if name == "generations":
@@ -45,12 +45,14 @@ def scenario_specs(name: str, iterations: int) -> list[Any]:
     return specs
 
 
-def hashes(iterations: int = 300, names: tuple[str, ...] = SCENARIOS) -> dict[str, dict[str, str]]:
-    """{scenario: {frame: hash}} of a run of every scenario in ``names``."""
+def hashes(iterations: int = 300, names: tuple[str, ...] = SCENARIOS,
+           scenarios: Path | None = None) -> dict[str, dict[str, str]]:
+    """{scenario: {frame: hash}} of a run of every scenario in ``names`` (read from
+    ``scenarios``, default this checkout's scenarios/)."""
     from simulator.runner import run_specs
     out: dict[str, dict[str, str]] = {}
     for name in names:
-        res = run_specs(scenario_specs(name, iterations))
+        res = run_specs(scenario_specs(name, iterations, scenarios))
         out[name] = {"summary": _digest(res.summary), "ops": _digest(res.ops),
                      "timeseries": _digest(res.timeseries), "histograms": _digest(res.histograms),
                      "log": hashlib.sha256("\n".join(res.log).encode()).hexdigest()[:16]}

@@ -44,10 +44,13 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
+from mypy_extensions import mypyc_attr
+
 LOAD = 64
 _NEG = -1
 
 
+@mypyc_attr(native_class=False)   # mypyc (VMSIM_COMPILE): an AssertionError stays a Python class
 class AugSeqError(AssertionError):
     """An AugSeq invariant is broken (raised by :meth:`AugSeq.check`)."""
 
