@@ -170,7 +170,10 @@ def sweep_section(jobs: int, n: int) -> list[str]:
         "CPU 4 the pairs cross a CCX and each moved line costs "
         f"{z['line_cross_cluster_ns'] / z['line_same_cluster_ns']:.1f}x more: the knee of "
         "Boyd-Wickizer et al. (the protected data moves with the lock) where the off curve "
-        "only shows the flat handoff (`lock_handoff_ns`).", ""]
+        "only shows the flat handoff (`lock_handoff_ns`). On x86-laptop, CPUs 2 and 3 are the "
+        "SMT siblings of CPUs 0 and 1: a line between siblings costs `line_same_core_ns`, one "
+        "between the two cores `line_same_cluster_ns`; on arm64-biglittle, CPU 4 is the first "
+        "big core: from 5 CPUs on, lines cross the clusters.", ""]
     return lines
 
 
