@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     print("\n".join(report(figs)))
     if args.compiled:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([args.compiled, str(ROOT)]))
-        out = subprocess.run([sys.executable, "-m", "benchmarks.seed_full", "--json",
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.abspath(args.compiled), str(ROOT)]))
+        out = subprocess.run([sys.executable, "-P", "-m", "benchmarks.seed_full", "--json",
                               "--iterations", str(args.iterations), "--jobs", str(args.jobs)],
                              env=env, check=True, capture_output=True, text=True, cwd=ROOT)
         comp = json.loads(out.stdout.strip().splitlines()[-1])
