@@ -300,10 +300,11 @@ class AugSeq:
 
     def next(self, c: int, j: int) -> tuple[int, int]:
         """Cursor after (c, j) (the end cursor after the last item)."""
+        s = self._s[c]
         j += 1
-        if j < len(self._s[c]):
+        if j < len(s):
             return c, j
-        i = self._oindex(c) + 1
+        i = bisect_left(self._ofirst, s[0]) + 1      # _oindex(c) + 1 (inlined)
         return (self._oslot[i], 0) if i < len(self._oslot) else (self._K, 0)
 
     def prev(self, c: int, j: int) -> tuple[int, int] | None:
@@ -315,7 +316,7 @@ class AugSeq:
                 return None
             i = len(self._oslot)
         else:
-            i = self._oindex(c)
+            i = bisect_left(self._ofirst, self._s[c][0])  # _oindex(c) (inlined)
         if i == 0:
             return None
         d = self._oslot[i - 1]
@@ -393,12 +394,19 @@ class AugSeq:
         old = v[j]
         if old != value:
             v[j] = value
-            self._chunk_max_changed(c, old, value)
+            cm = self._cmax[c]               # _chunk_max_changed, inlined (hot path)
+            if value >= cm:
+                if value != cm:
+                    self._seg_set(c, value)
+            elif old == cm and old not in v:   # (a tie leaves the maximum as it is)
+                self._seg_set(c, max(v))
 
     def set_start(self, c: int, j: int, start: int) -> None:
+        s = self._s[c]
         if j == 0:
-            self._ofirst[self._oindex(c)] = start
-        self._s[c][j] = start
+            ofirst = self._ofirst
+            ofirst[bisect_left(ofirst, s[0])] = start     # _oindex(c) (inlined)
+        s[j] = start
 
     def set_end(self, c: int, j: int, end: int) -> None:
         self._e[c][j] = end
@@ -425,13 +433,19 @@ class AugSeq:
                 self._ofirst.append(start)
                 self._oslot.append(c)
         elif j == 0:
-            self._ofirst[self._oindex(c)] = start
+            ofirst = self._ofirst
+            ofirst[bisect_left(ofirst, self._s[c][0])] = start  # _oindex(c) (inlined)
         s, e, v = self._s[c], self._e[c], self._v[c]
         s.insert(j, start)
         e.insert(j, end)
         v.insert(j, val)
         self._n += 1
-        self._fen_add(c, 1)
+        fen = self._fen                          # _fen_add(c, 1), inlined
+        i = c + 1
+        K = self._K
+        while i <= K:
+            fen[i] += 1
+            i += i & -i
         if val > self._cmax[c]:
             self._seg_set(c, val)
         if len(s) > 2 * LOAD:
@@ -442,17 +456,23 @@ class AugSeq:
     def delete(self, c: int, j: int) -> tuple[int, int]:
         """Remove the item at (c, j); return the cursor of the item that followed it."""
         s, e, v = self._s[c], self._e[c], self._v[c]
-        i = self._oindex(c) if j == 0 else -1
+        ofirst = self._ofirst
+        i = bisect_left(ofirst, s[0]) if j == 0 else -1  # _oindex(c) (inlined)
         del s[j], e[j]
         old = v.pop(j)
         self._n -= 1
-        self._fen_add(c, -1)
+        fen = self._fen                          # _fen_add(c, -1), inlined
+        k = c + 1
+        K = self._K
+        while k <= K:
+            fen[k] -= 1
+            k += k & -k
         if not s:                               # the slot empties: nothing is rebuilt
             self._seg_set(c, _NEG)
             del self._ofirst[i], self._oslot[i]
             return (self._oslot[i], 0) if i < len(self._oslot) else (self._K, 0)
         if j == 0:
-            self._ofirst[i] = s[0]
+            ofirst[i] = s[0]
         if old == self._cmax[c] and old not in v:   # (a tie leaves the maximum as it is)
             self._seg_set(c, max(v))
         if j < len(s):

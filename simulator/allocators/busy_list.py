@@ -222,18 +222,20 @@ class BusyListAllocator:
               vend: int, vstart: int, steps: Steps) -> int | None:
         """Count the list walk from ``first`` with ``addr = addr0`` in O(log n)."""
         seq = self.vmap_area_list
+        S, E, K = seq._s, seq._e, seq._K         # (hot path: AugSeq's chunk lists)
         mask = self.range.mask
         am1 = align - 1
-        s_first = seq.start(*first)
+        fc, fj = first
+        s_first = S[fc][fj]
         if not (addr0 + size > s_first and addr0 + size <= vend):
             return self._found(addr0, size, vstart, vend)
         # The body runs for `first` itself.
         if addr0 + self.cached_hole_size < s_first:
             self.cached_hole_size = s_first - addr0
-        nxt = seq.next(*first)
-        if seq.is_end(*nxt):                     # list_is_last -> found
+        nxt = (fc, fj + 1) if fj + 1 < len(S[fc]) else seq.next(fc, fj)
+        if nxt[0] >= K:                          # list_is_last -> found
             steps.list_nodes += 1
-            return self._found(((seq.end(*first) + am1) & mask) & ~am1, size, vstart, vend)
+            return self._found(((E[fc][fj] + am1) & mask) & ~am1, size, vstart, vend)
 
         # p_vend: first p > first whose ALIGN(end of p-1) + size > vend,
         # i.e. end of p-1 > limit (an ALIGN that wraps also lands here).
@@ -242,11 +244,11 @@ class BusyListAllocator:
         q = seq.locate_le(limit) if limit >= 0 else None
         if q is None:
             q = seq.first_cursor()
-        elif seq.end(*q) <= limit:
+        elif E[q[0]][q[1]] <= limit:
             q = seq.next(*q)
         if q < first:
             q = first
-        p_vend = seq.next(*q) if not seq.is_end(*q) else q
+        p_vend = seq.next(*q) if q[0] < K else q
 
         # p_fit: first p > first whose aligned preceding gap holds size.
         small_align = align <= self.range.page_size
@@ -283,9 +285,14 @@ class BusyListAllocator:
                     self.cached_hole_size = gap
                 cur = seq.next(*cand)
 
-        steps.list_nodes += seq.distance(first[0], first[1], stop[0], stop[1])
-        last = seq.prev(*stop)
-        return self._found(((seq.end(*last) + am1) & mask) & ~am1, size, vstart, vend)  # type: ignore[misc]  # never None
+        steps.list_nodes += seq.distance(fc, fj, stop[0], stop[1])
+        sc, sj = stop
+        if sj:
+            pe = E[sc][sj - 1]
+        else:
+            last = seq.prev(sc, sj)
+            pe = E[last[0]][last[1]]  # type: ignore[index]  # never None
+        return self._found(((pe + am1) & mask) & ~am1, size, vstart, vend)
 
     @staticmethod
     def _found(addr: int, size: int, vstart: int, vend: int) -> int | None:
@@ -297,31 +304,46 @@ class BusyListAllocator:
 
     # ------------------------------------------------------ busy tree/list
     def _insert_vmap_area(self, start: int, end: int, steps: Steps) -> None:
-        """__insert_vmap_area(va): busy tree (counted descent) + busy list."""
+        """__insert_vmap_area(va): busy tree (counted descent) + busy list.
+
+        (The hot path: AugSeq cursors are read through its chunk lists.)"""
         seq = self.vmap_area_list
-        steps.tree_nodes += tree_depth(self.nr_busy)
+        steps.tree_nodes += self.nr_busy.bit_length()   # tree_depth(nr_busy)
         steps.tree_inserts += 1
-        at = seq.locate(start)
-        prev = seq.prev(*at)
-        prev_end = seq.end(*prev) if prev is not None else self.range.vstart
-        self._rb_insert(RbNode(start, end), self._va[seq.start(*prev)] if prev is not None else None)
+        c, j = seq.locate(start)
+        if j:                                    # rb_prev: in the same chunk
+            ps = seq._s[c]
+            pred: RbNode | None = self._va[ps[j - 1]]
+            prev_end = seq._e[c][j - 1]
+        else:
+            prev = seq.prev(c, j)
+            if prev is None:
+                pred, prev_end = None, self.range.vstart
+            else:
+                pred, prev_end = self._va[seq._s[prev[0]][prev[1]]], seq._e[prev[0]][prev[1]]
+        self._rb_insert(RbNode(start, end), pred)
         gap = start - prev_end
-        cur = seq.insert_at(at[0], at[1], start, end, gap)
+        c, j = seq.insert_at(c, j, start, end, gap)
         rng = self.range
         vms, vme = rng.vmalloc_start, rng.vmalloc_end
         nz = int(gap > 0 and vms < start < vme)
-        nxt = seq.next(*cur)
-        if not seq.is_end(*nxt):
-            old = seq.val(*nxt)
-            nstart = seq.start(*nxt)
+        j += 1
+        if j < len(seq._s[c]):                   # the next area: in the same chunk
+            nc, nj = c, j
+        else:
+            nc, nj = seq.next(c, j - 1)
+        if nc < seq._K:
+            v = seq._v[nc]
+            old = v[nj]
+            nstart = seq._s[nc][nj]
             new = nstart - end
-            seq.set_val(nxt[0], nxt[1], new)
+            seq.set_val(nc, nj, new)
             if vms < nstart < vme:
                 nz += (new > 0) - (old > 0)
         self._nz_vm += nz
         self._busy_bytes += end - start
         if start < vme and end > vms:
-            self._vm_busy_bytes += min(end, vme) - max(start, vms)
+            self._vm_busy_bytes += (end if end < vme else vme) - (start if start > vms else vms)
 
     def _rb_insert(self, va: RbNode, pred: RbNode | None) -> None:
         """The rb-tree half of __insert_vmap_area, given va's in-order
@@ -331,7 +353,8 @@ class BusyListAllocator:
         rb_insert_color."""
         root = self.vmap_area_root
         if pred is not None and pred.right is None:
-            rb_link_node(va, pred, root, False)
+            va.parent = pred                     # rb_link_node(va, pred, &pred->rb_right)
+            pred.right = va                      # (a new node: red, no children)
         else:
             n = root.rb_node if pred is None else pred.right
             if n is None:
@@ -339,7 +362,8 @@ class BusyListAllocator:
             else:
                 while n.left is not None:
                     n = n.left
-                rb_link_node(va, n, root, True)
+                va.parent = n                    # rb_link_node(va, n, &n->rb_left)
+                n.left = va
         rb_insert_color(va, root)
         self._va[va.va_start] = va
 
@@ -361,36 +385,47 @@ class BusyListAllocator:
 
     def _free_vmap_cache_rule(self, cur: Cursor) -> None:
         """The free_vmap_cache update at the top of 4.19's __free_vmap_area."""
-        if self.free_vmap_cache is None:
+        cache = self.free_vmap_cache
+        if cache is None:
             return
         seq = self.vmap_area_list
-        if seq.end(*cur) < self.cached_vstart:
+        c, j = cur
+        if seq._e[c][j] < self.cached_vstart:
             self.free_vmap_cache = None
-        elif seq.start(*cur) <= self.free_vmap_cache:
+        elif seq._s[c][j] <= cache:
             # free_vmap_cache = rb_prev(&va->rb_node)
-            prev = seq.prev(*cur)
-            self.free_vmap_cache = seq.start(*prev) if prev is not None else None
+            if j:
+                self.free_vmap_cache = seq._s[c][j - 1]
+            else:
+                prev = seq.prev(c, j)
+                self.free_vmap_cache = seq._s[prev[0]][prev[1]] if prev is not None else None
 
     def _unlink_vmap_area(self, cur: Cursor, steps: Steps) -> tuple[int, int]:
-        """rb_erase + RB_CLEAR_NODE + list_del_rcu of the busy area at ``cur``."""
+        """rb_erase + RB_CLEAR_NODE + list_del_rcu of the busy area at ``cur``.
+
+        (The hot path: AugSeq cursors are read through its chunk lists.)"""
         seq = self.vmap_area_list
-        start, end = seq.start(*cur), seq.end(*cur)
-        prev = seq.prev(*cur)
-        prev_end = seq.end(*prev) if prev is not None else self.range.vstart
+        c, j = cur
+        start, end = seq._s[c][j], seq._e[c][j]
+        if j:
+            prev_end = seq._e[c][j - 1]
+        else:
+            prev = seq.prev(c, j)
+            prev_end = seq._e[prev[0]][prev[1]] if prev is not None else self.range.vstart
         rng = self.range
         vms, vme = rng.vmalloc_start, rng.vmalloc_end
-        nz = -(seq.val(*cur) > 0 and vms < start < vme)
-        nxt = seq.delete(*cur)
-        if not seq.is_end(*nxt):
-            old = seq.val(*nxt)
-            nstart = seq.start(*nxt)
+        nz = -(seq._v[c][j] > 0 and vms < start < vme)
+        nc, nj = seq.delete(c, j)
+        if nc < seq._K:
+            old = seq._v[nc][nj]
+            nstart = seq._s[nc][nj]
             new = nstart - prev_end
-            seq.set_val(nxt[0], nxt[1], new)
+            seq.set_val(nc, nj, new)
             if vms < nstart < vme:
                 nz += (new > 0) - (old > 0)
         self._nz_vm += nz
         if start < vme and end > vms:
-            self._vm_busy_bytes -= min(end, vme) - max(start, vms)
+            self._vm_busy_bytes -= (end if end < vme else vme) - (start if start > vms else vms)
         rb_erase(self._va.pop(start), self.vmap_area_root)
         steps.tree_erases += 1
         self._busy_bytes -= end - start
@@ -399,7 +434,7 @@ class BusyListAllocator:
     # ------------------------------------------------------------ read-outs
     @property
     def nr_busy(self) -> int:
-        return len(self.vmap_area_list)
+        return self.vmap_area_list._n
 
     # Fragmentation read-outs cover the vmalloc range [VMALLOC_START,
     # VMALLOC_END), where vmalloc() allocates; O(log n) each.

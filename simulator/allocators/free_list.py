@@ -86,8 +86,7 @@ is lost):
 from __future__ import annotations
 
 from .augseq import AugSeq
-from .base import (AllocatorError, AllocResult, InvariantError, Range, Steps, check_request,
-                   tree_depth)
+from .base import AllocatorError, AllocResult, InvariantError, Range, Steps, check_request
 from .busy_list import BusyListAllocator, check_augseq
 from .rbtree import RbNode, rb_erase
 
@@ -206,23 +205,24 @@ class FreeListAllocator(BusyListAllocator):
         """Lean __insert_vmap_area of a vmalloc-path area: the busy tree only.
         Its predecessor ends where the free block it came from started
         (``_fit_block_start``): a vmalloc area, or else the last area below."""
-        steps.tree_nodes += tree_depth(self.nr_busy)
+        vm_busy = self._vm_busy
+        steps.tree_nodes += (self.vmap_area_list._n + len(vm_busy)).bit_length()  # tree_depth(nr_busy)
         steps.tree_inserts += 1
         p = self._vm_end.get(self._fit_block_start)
         if p is None:
             seq = self.vmap_area_list
             q = seq.locate_le(start)
-            pred = self._va[seq.start(*q)] if q is not None else None
+            pred = self._va[seq._s[q[0]][q[1]]] if q is not None else None
         else:
             pred = self._va[p]
         self._rb_insert(RbNode(start, end), pred)
-        self._vm_busy[start] = end
+        vm_busy[start] = end
         self._vm_end[end] = start
         self._busy_bytes += end - start
 
     @property
     def nr_busy(self) -> int:
-        return len(self.vmap_area_list) + len(self._vm_busy)
+        return self.vmap_area_list._n + len(self._vm_busy)
 
     def busy_areas(self) -> list[tuple[int, int]]:
         out = super().busy_areas()
@@ -272,6 +272,7 @@ class FreeListAllocator(BusyListAllocator):
         """The RFC's ``alloc_vmalloc_area``: nva_start_addr, or None where it
         returns VMALLOC_END."""
         fl = self.free_vmap_area_list
+        S, E, V = fl._s, fl._e, fl._v            # (hot path: AugSeq's chunk lists)
         mask = self.range.mask
         am1 = align - 1
         if (self.last_free_va_chunk is None or size <= self.free_va_max_size
@@ -281,16 +282,17 @@ class FreeListAllocator(BusyListAllocator):
             self.last_free_va_chunk = None
         else:
             begin = fl.find(self.last_free_va_chunk)  # type: ignore[assignment]  # on the list
-        if not len(fl):
+        if not fl._n:
             return None
 
         p_fit = None
         nva = 0
         small_align = align <= self.range.page_size
-        if fl.start(*begin) > vstart:
+        bc, bj = begin
+        if S[bc][bj] > vstart:
             cur = begin                              # the common, cached case
-            if small_align and fl.val(*begin) >= size:
-                nva, p_fit = fl.start(*begin), begin  # the first block examined fits
+            if small_align and V[bc][bj] >= size:
+                nva, p_fit = S[bc][bj], begin        # the first block examined fits
         else:
             # Blocks starting at or below vstart try nva = ALIGN(vstart): only
             # the last of them can reach past vstart.
@@ -323,10 +325,10 @@ class FreeListAllocator(BusyListAllocator):
             steps.free_nodes += 1
         else:
             stop = p_fit if p_fit is not None else fl.end_cursor()
-            skipped = fl.range_max(begin[0], begin[1], stop[0], stop[1])
+            skipped = fl.range_max(bc, bj, stop[0], stop[1])
             if skipped > self.free_va_max_size:
                 self.free_va_max_size = skipped      # free_va_max_size = max(...)
-            walked = fl.distance(begin[0], begin[1], stop[0], stop[1]) + (p_fit is not None)
+            walked = fl.distance(bc, bj, stop[0], stop[1]) + (p_fit is not None)
             steps.list_nodes += walked
             steps.free_nodes += walked
         if p_fit is None:
@@ -334,16 +336,16 @@ class FreeListAllocator(BusyListAllocator):
         if nva + size > vend:
             return None                               # Nothing has been found, give up.
 
-        b_start, b_end = fl.start(*p_fit), fl.end(*p_fit)
+        c, j = p_fit
+        b_start, b_end = S[c][j], E[c][j]
         self._fit_block_start = b_start
         self.last_free_va_chunk = b_start
         self.last_alloc_vstart = vstart
         self.last_alloc_align = align
-        c, j = p_fit
         if b_start == nva and b_end == nva + size:
             steps.fit = "FL"
-            prev = fl.prev(c, j)
-            self.last_free_va_chunk = fl.start(*prev) if prev is not None else None
+            prev = (c, j - 1) if j else fl.prev(c, j)
+            self.last_free_va_chunk = S[prev[0]][prev[1]] if prev is not None else None
             fl.delete(c, j)                            # __remove_free_va_area(b_fit)
             steps.tree_erases += 1
             steps.objects_freed += 1
@@ -357,7 +359,7 @@ class FreeListAllocator(BusyListAllocator):
         else:
             steps.fit = "NE"
             steps.objects_allocated += 1               # kzalloc(..., GFP_NOWAIT)
-            depth = tree_depth(len(fl))                # __insert_vmap_area(va, free tree)
+            depth = fl._n.bit_length()               # __insert_vmap_area: tree_depth(n)
             steps.tree_nodes += depth
             steps.free_nodes += depth
             steps.tree_inserts += 1
@@ -369,9 +371,11 @@ class FreeListAllocator(BusyListAllocator):
     # ------------------------------------------ __merge_add_free_va_area()
     def _merge_add_free_va_area(self, start: int, end: int, steps: Steps) -> int:
         """Merge [start, end) with its neighbours or add it; the va_start of
-        the block it ends up in."""
+        the block it ends up in.  (The hot path: AugSeq cursors are read
+        through its chunk lists.)"""
         fl = self.free_vmap_area_list
-        depth = tree_depth(len(fl))                    # __find_va_slot
+        S, E, V = fl._s, fl._e, fl._v
+        depth = fl._n.bit_length()                   # __find_va_slot: tree_depth(n)
         steps.tree_nodes += depth
         steps.free_nodes += depth
         self._free_bytes += end - start
@@ -380,27 +384,29 @@ class FreeListAllocator(BusyListAllocator):
         # lies left, one at VMALLOC_END == end right).
         c, j = fl.locate(end)
         merged = False
-        if not fl.is_end(c, j) and fl.start(c, j) == end:
+        if c < fl._K and S[c][j] == end:
             # |<------VA------>|<-----Next----->|
-            self._empty_blocks -= fl.val(c, j) == 0
-            fl.resize(c, j, start, fl.end(c, j))
+            self._empty_blocks -= V[c][j] == 0
+            fl.resize(c, j, start, E[c][j])
             if self.last_free_va_chunk == end:
                 self.last_free_va_chunk = start
             steps.merges += 1
             steps.objects_freed += 1                   # __remove_free_va_area(va)
             merged = True
-        prev = fl.prev(c, j)
-        if prev is not None and fl.end(*prev) == start:
-            # |<-----Prev----->|<------VA------>|
-            self._empty_blocks -= fl.val(*prev) == 0
-            result_start = fl.start(*prev)
-            fl.resize(prev[0], prev[1], result_start, fl.end(c, j) if merged else end)
-            if merged:
-                fl.delete(c, j)                        # rb_erase of the merged Next
-                steps.tree_erases += 1
-            steps.merges += 1
-            steps.objects_freed += 1
-            return result_start
+        prev = (c, j - 1) if j else fl.prev(c, j)
+        if prev is not None:
+            pc, pj = prev
+            if E[pc][pj] == start:
+                # |<-----Prev----->|<------VA------>|
+                self._empty_blocks -= V[pc][pj] == 0
+                result_start = S[pc][pj]
+                fl.resize(pc, pj, result_start, E[c][j] if merged else end)
+                if merged:
+                    fl.delete(c, j)                    # rb_erase of the merged Next
+                    steps.tree_erases += 1
+                steps.merges += 1
+                steps.objects_freed += 1
+                return result_start
         if not merged:
             fl.insert_at(c, j, start, end, end - start)  # __link_va
             steps.tree_inserts += 1
