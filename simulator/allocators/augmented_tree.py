@@ -39,8 +39,8 @@ one tree_erase and no nodes (``find_vmap_area`` counts the vfree lookup).
 
 from __future__ import annotations
 
-from .base import AllocResult, InvariantError, NonexistentAreaError, Steps, check_request, tree_depth
-from .free_tree import (FreeVmapAreaRbAugmentCb, FreeVmapAreaTree, VmapArea,
+from .base import AllocResult, InvariantError, NonexistentAreaError, Steps, check_request
+from .free_tree import (FreeVmapAreaRbAugmentCb, FreeVmapAreaTree, VmapArea, _propagate,
                         augment_tree_propagate_from)
 
 
@@ -135,7 +135,7 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
         if addr is not None:
             busy = self._busy
             # insert_vmap_area(va, &vmap_area_root): modelled busy-tree descent
-            steps.tree_nodes += tree_depth(len(busy))  # tree_nodes: tree_depth(nr_busy)
+            steps.tree_nodes += len(busy).bit_length()  # tree_nodes: tree_depth(nr_busy)
             steps.tree_inserts += 1                      # tree_inserts: rb_insert_color
             busy[addr] = addr + size
         return AllocResult(addr, steps)
@@ -146,7 +146,10 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
         end = self._busy.pop(addr, None)
         if end is None:
             raise NonexistentAreaError(addr)
-        self._vm_used -= self._clip(addr, end)
+        if self._vms <= addr and end <= self._vme:      # inside: no clipping (hot path)
+            self._vm_used -= end - addr
+        else:
+            self._vm_used -= self._clip(addr, end)
         steps = Steps()
         steps.tree_erases = 1  # tree_erases: rb_erase from vmap_area_root (modelled: no nodes)
         self.merge_or_add_vmap_area(addr, end, steps)
@@ -193,11 +196,14 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
             #                  |                |
             #                  start            end
             if nxt is not head and nxt.va_start == va_end:
-                self._nr_vm_free -= self._meets_vm(nxt)
-                nxt.va_start = va_start
-                self._nr_vm_free += self._meets_vm(nxt)
+                if va_end >= self._vme:    # (else nxt started below VMALLOC_END: _meets_vm unchanged)
+                    self._nr_vm_free -= self._meets_vm(nxt)
+                    nxt.va_start = va_start
+                    self._nr_vm_free += self._meets_vm(nxt)
+                else:
+                    nxt.va_start = va_start
                 # Check and update the tree if needed.
-                steps.augment_updates += augment_tree_propagate_from(nxt)  # augment_updates
+                steps.augment_updates += _propagate(nxt, None)  # augment_updates: augment_tree_propagate_from
                 steps.merges += 1         # merges
                 steps.objects_freed += 1  # objects_freed: kmem_cache_free(va)
                 # Point to the new merged area.
@@ -211,11 +217,15 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
             #                  start            end
             prv = nxt.prev
             if prv is not head and prv.va_end == va_start:
-                self._nr_vm_free -= self._meets_vm(prv)
-                prv.va_end = va.va_end if merged else va_end
-                self._nr_vm_free += self._meets_vm(prv)
+                new_end = va.va_end if merged else va_end
+                if va_start <= self._vms:  # (else prv ended above VMALLOC_START: _meets_vm unchanged)
+                    self._nr_vm_free -= self._meets_vm(prv)
+                    prv.va_end = new_end
+                    self._nr_vm_free += self._meets_vm(prv)
+                else:
+                    prv.va_end = new_end
                 # Check and update the tree if needed.
-                steps.augment_updates += augment_tree_propagate_from(prv)  # augment_updates
+                steps.augment_updates += _propagate(prv, None)  # augment_updates: augment_tree_propagate_from
                 if merged:
                     steps.augment_updates += self.unlink_va(va)  # augment_updates: erase callbacks
                     steps.tree_erases += 1                       # tree_erases: rb_erase_augmented
@@ -227,7 +237,7 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
             va = VmapArea(va_start, va_end)
             steps.augment_updates += self.link_va(va, parent, is_left)  # augment_updates: rotations
             steps.tree_inserts += 1                                      # tree_inserts
-            steps.augment_updates += augment_tree_propagate_from(va)    # augment_updates
+            steps.augment_updates += _propagate(va, None)               # augment_tree_propagate_from
 
     # ---------------------------------------------------------- check
     def check(self) -> None:

@@ -31,7 +31,7 @@ the line that counts it.
 from __future__ import annotations
 
 from .base import InvariantError, Range, Steps, tree_depth
-from .rbtree import (RB_CLEAR_NODE, RB_EMPTY_NODE, RbNode, RbRoot, rb_erase_augmented,
+from .rbtree import (RbNode, RbRoot, rb_erase_augmented,
                      rb_insert_augmented, rb_link_node, rb_validate)
 
 
@@ -251,14 +251,15 @@ class FreeVmapAreaTree:
     def unlink_va(self, va: VmapArea) -> int:
         """rb_erase_augmented + list_del + RB_CLEAR_NODE (free tree).
         Returns the compute_subtree_max_size evaluations."""
-        if RB_EMPTY_NODE(va):
+        if va.parent is va:                   # RB_EMPTY_NODE(va), inlined (hot path)
             raise InvariantError(f"unlink_va of a detached node {va!r}")
         cb = self._cb
         before = cb.nr_computes
         rb_erase_augmented(va, self._root, cb)
-        va.prev.next = va.next
-        va.next.prev = va.prev
-        RB_CLEAR_NODE(va)
+        prv, nxt = va.prev, va.next
+        prv.next = nxt
+        nxt.prev = prv
+        va.parent = va                        # RB_CLEAR_NODE(va), inlined
         self._nr_free -= 1
         if va.va_end > self._vms and va.va_start < self._vme:
             self._nr_vm_free -= 1
@@ -292,7 +293,11 @@ class FreeVmapAreaTree:
             # to 0 with vstart == 0; the kernel warns and fails the request.
             return None
         self.adjust_va_to_fit_type(va, nva_start_addr, size, fit, steps)
-        self._vm_used += self._clip(nva_start_addr, nva_start_addr + size)
+        nva_end = nva_start_addr + size
+        if self._vms <= nva_start_addr and nva_end <= self._vme:   # inside: no clipping (hot path)
+            self._vm_used += size
+        else:
+            self._vm_used += self._clip(nva_start_addr, nva_end)
         return nva_start_addr
 
     @staticmethod
@@ -350,7 +355,7 @@ class FreeVmapAreaTree:
             # Shrink this VA to remaining size.
             va.va_start = nva_start_addr + size
         self._nr_vm_free += (1 if va.va_end > self._vms and va.va_start < self._vme else 0) - vm_before
-        steps.augment_updates += augment_tree_propagate_from(va)  # augment_updates
+        steps.augment_updates += _propagate(va, None)  # augment_updates: augment_tree_propagate_from
         if lva is not None:
             nodes, updates = self.insert_vmap_area_augment(lva, va)
             steps.tree_nodes += nodes         # tree_nodes: find_va_links from va's node

@@ -99,14 +99,8 @@ def rb_link_node(node: RbNode, parent: RbNode | None, root: RbRoot, is_left: boo
         parent.right = node
 
 
-def __rb_change_child(old: RbNode, new: RbNode | None, parent: RbNode | None, root: RbRoot) -> None:
-    if parent is not None:
-        if parent.left is old:
-            parent.left = new
-        else:
-            parent.right = new
-    else:
-        root.rb_node = new
+# __rb_change_child(old, new, parent, root) -- "parent's link to old now
+# points at new" -- is written out at each of its call sites (hot path).
 
 
 def __rb_rotate_set_parents(old: RbNode, new: RbNode, root: RbRoot, color: int) -> None:
@@ -117,11 +111,17 @@ def __rb_rotate_set_parents(old: RbNode, new: RbNode, root: RbRoot, color: int) 
     new.color = old.color
     old.parent = new
     old.color = color
-    __rb_change_child(old, new, parent, root)
+    # __rb_change_child(old, new, parent, root), inlined (hot path)
+    if parent is None:
+        root.rb_node = new
+    elif parent.left is old:
+        parent.left = new
+    else:
+        parent.right = new
 
 
 # -------------------------------------------------------------- insertion
-def __rb_insert(node: RbNode, root: RbRoot, augment_rotate: RotateFn | None) -> None:
+def __rb_insert(node: RbNode, root: RbRoot, augment_rotate: RotateFn | None = None) -> None:
     parent = node.parent  # rb_red_parent(node)
     while True:
         # Loop invariant: node is red.
@@ -227,8 +227,9 @@ def __rb_insert(node: RbNode, root: RbRoot, augment_rotate: RotateFn | None) -> 
             break
 
 
-def rb_insert_color(node: RbNode, root: RbRoot) -> None:
-    __rb_insert(node, root, None)
+#: ``rb_insert_color(node, root)``: __rb_insert without augment callbacks
+#: (an alias, not a wrapper: one call frame less per insert).
+rb_insert_color: Callable[[RbNode, RbRoot], None] = __rb_insert
 
 
 def rb_insert_augmented(node: RbNode, root: RbRoot, augment: RbAugmentCallbacks) -> None:
@@ -395,7 +396,13 @@ def __rb_erase_augmented(node: RbNode, root: RbRoot, augment: RbAugmentCallbacks
         # so as to bypass __rb_erase_color() later on.
         parent = node.parent
         pc_color = node.color
-        __rb_change_child(node, child, parent, root)
+        # __rb_change_child(node, child, parent, root), inlined (hot path)
+        if parent is None:
+            root.rb_node = child
+        elif parent.left is node:
+            parent.left = child
+        else:
+            parent.right = child
         if child is not None:
             child.parent = parent
             child.color = pc_color
@@ -408,7 +415,13 @@ def __rb_erase_augmented(node: RbNode, root: RbRoot, augment: RbAugmentCallbacks
         parent = node.parent
         tmp.parent = parent
         tmp.color = node.color
-        __rb_change_child(node, tmp, parent, root)
+        # __rb_change_child(node, tmp, parent, root), inlined (hot path)
+        if parent is None:
+            root.rb_node = tmp
+        elif parent.left is node:
+            parent.left = tmp
+        else:
+            parent.right = tmp
         rebalance = None
         tmp = parent
     else:
@@ -459,7 +472,13 @@ def __rb_erase_augmented(node: RbNode, root: RbRoot, augment: RbAugmentCallbacks
 
         pc_parent = node.parent
         pc_color = node.color
-        __rb_change_child(node, successor, pc_parent, root)
+        # __rb_change_child(node, successor, pc_parent, root), inlined (hot path)
+        if pc_parent is None:
+            root.rb_node = successor
+        elif pc_parent.left is node:
+            pc_parent.left = successor
+        else:
+            pc_parent.right = successor
 
         if child2 is not None:
             successor.parent = pc_parent
