@@ -252,7 +252,10 @@ class SplitTreeAllocator(FreeVmapAreaTree):
     def merge_or_add_vmap_area_augment(self, va_start: int, va_end: int, steps: Steps) -> None:
         """6.1 ``__merge_or_add_vmap_area(va, root, head, true)`` +
         ``augment_tree_propagate_from`` of the result, for [va_start, va_end)."""
-        self._vm_used -= self._clip(va_start, va_end)
+        if self._vms <= va_start and va_end <= self._vme:   # inside: no clipping (hot path)
+            self._vm_used -= va_end - va_start
+        else:
+            self._vm_used -= self._clip(va_start, va_end)
         va = VmapArea(va_start, va_end)
         # Find a place in the tree where VA potentially will be inserted,
         # unless it is merged with its sibling/siblings.
@@ -266,9 +269,12 @@ class SplitTreeAllocator(FreeVmapAreaTree):
             nxt = parent if is_left else parent.next
             #  |<------VA------>|<-----Next----->|
             if nxt is not head and nxt.va_start == va_end:
-                self._nr_vm_free -= self._meets_vm(nxt)
-                nxt.va_start = va_start
-                self._nr_vm_free += self._meets_vm(nxt)
+                if va_end >= self._vme:   # (else nxt started below VMALLOC_END: _meets_vm unchanged)
+                    self._nr_vm_free -= self._meets_vm(nxt)
+                    nxt.va_start = va_start
+                    self._nr_vm_free += self._meets_vm(nxt)
+                else:
+                    nxt.va_start = va_start
                 steps.merges += 1         # merges
                 steps.objects_freed += 1  # objects_freed: kmem_cache_free(va)
                 va = nxt
@@ -281,9 +287,12 @@ class SplitTreeAllocator(FreeVmapAreaTree):
                 if merged:
                     steps.augment_updates += self.unlink_va(va)  # augment_updates: erase callbacks
                     steps.tree_erases += 1                       # tree_erases: rb_erase_augmented
-                self._nr_vm_free -= self._meets_vm(prv)
-                prv.va_end = va.va_end
-                self._nr_vm_free += self._meets_vm(prv)
+                if va_start <= self._vms:  # (else prv ended above VMALLOC_START: _meets_vm unchanged)
+                    self._nr_vm_free -= self._meets_vm(prv)
+                    prv.va_end = va.va_end
+                    self._nr_vm_free += self._meets_vm(prv)
+                else:
+                    prv.va_end = va.va_end
                 steps.merges += 1         # merges
                 steps.objects_freed += 1  # objects_freed: kmem_cache_free(va)
                 va = prv
