@@ -180,7 +180,7 @@ class BusyListAllocator:
         first = None
         if self.free_vmap_cache is not None:
             first = seq.find(self.free_vmap_cache)
-            addr = ((seq.end(*first) + am1) & mask) & ~am1  # type: ignore[misc]  # never None
+            addr = ((seq._e[first[0]][first[1]] + am1) & mask) & ~am1  # type: ignore[index]  # never None
             if addr < vstart:                    # goto nocache
                 self._cache_reset("cached area below vstart")
                 self.cached_hole_size = 0

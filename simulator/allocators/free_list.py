@@ -277,7 +277,7 @@ class FreeListAllocator(BusyListAllocator):
         am1 = align - 1
         if (self.last_free_va_chunk is None or size <= self.free_va_max_size
                 or vstart < self.last_alloc_vstart or align < self.last_alloc_align):
-            begin = fl.first_cursor()                           # list_first_entry
+            begin = (fl._oslot[0], 0) if fl._n else (fl._K, 0)  # list_first_entry (first_cursor)
             self.free_va_max_size = 0
             self.last_free_va_chunk = None
         else:
