@@ -508,10 +508,10 @@ class BusyListAllocator:
         if covered != rng.vend - rng.vstart:
             raise InvariantError("busy areas and free blocks do not tile the range")
 
-    def _check_busy(self) -> None:
+    def _check_busy(self, tree: bool = True) -> None:
         """The busy list: inside the range, sorted, disjoint, gaps and
-        augmentation up to date; the busy rb-tree valid and holding the same
-        areas; free_vmap_cache a live area."""
+        augmentation up to date; the busy rb-tree valid and (if ``tree``:
+        it is not deferred) holding the same areas; free_vmap_cache a live area."""
         rng = self.range
         prev_end = rng.vstart
         items = self.vmap_area_list.items()
@@ -527,13 +527,16 @@ class BusyListAllocator:
         if self._busy_bytes != sum(e - s for s, e in busy):
             raise InvariantError("busy byte count is stale")
         check_augseq(self.vmap_area_list)
+        if self.nr_busy != len(busy):
+            raise InvariantError("nr_busy is stale")
         msg = rb_validate(self.vmap_area_root)
         if msg is not None:
             raise InvariantError(f"vmap_area_root: {msg}")
-        if [(n.va_start, n.va_end) for n in rb_inorder(self.vmap_area_root)] != busy:
-            raise InvariantError("vmap_area_root and the busy areas differ")
-        if len(self._va) != len(busy) or self.nr_busy != len(busy):
-            raise InvariantError("the area -> node map or nr_busy is stale")
+        if tree:
+            if [(n.va_start, n.va_end) for n in rb_inorder(self.vmap_area_root)] != busy:
+                raise InvariantError("vmap_area_root and the busy areas differ")
+            if len(self._va) != len(busy):
+                raise InvariantError("the area -> node map is stale")
         if self.free_vmap_cache is not None and self.vmap_area_list.find(self.free_vmap_cache) is None:
             raise InvariantError(f"free_vmap_cache {self.free_vmap_cache:#x} is not a live busy area")
 

@@ -88,7 +88,12 @@ from __future__ import annotations
 from .augseq import AugSeq
 from .base import AllocatorError, AllocResult, InvariantError, Range, Steps, check_request
 from .busy_list import BusyListAllocator, check_augseq
-from .rbtree import RbNode, rb_erase
+from array import array
+
+from .rbtree import RbNode, rb_erase, rb_insert_color, rb_link_node
+
+#: pending busy rb-tree operations kept before a replay (8 bytes each: 64 MiB)
+_RB_LOG_MAX = 1 << 23
 
 
 class RfcFreeListCorruption(AllocatorError):
@@ -140,6 +145,9 @@ class FreeListAllocator(BusyListAllocator):
         self.last_alloc_vstart = 0
         self.last_alloc_align = 0
         self._fit_block_start = 0                     # start of the block the last fit split
+        # The deferred busy rb-tree (lean mode, see _rb_sync): its pending
+        # inserts (va_start, va_end) and erases (va_start | 1), in order.
+        self._rb_log: array[int] | None = array("Q") if self._lean else None
 
     # ----------------------------------------------------------------- API
     def alloc(self, size: int, align: int = 1, vstart: int | None = None,
@@ -160,6 +168,8 @@ class FreeListAllocator(BusyListAllocator):
                 else:
                     self._insert_vmap_area(addr, addr + size, steps)
             return addr
+        if self._rb_log is not None:                            # the descent reads the tree
+            self._rb_sync(lazy=False)
         if self._lean and vend > vms:
             self._leave_lean_mode()
         addr = self._search(size, align, vstart, vend, steps)   # the old path
@@ -204,10 +214,21 @@ class FreeListAllocator(BusyListAllocator):
     def _insert_vm_area(self, start: int, end: int, steps: Steps) -> None:
         """Lean __insert_vmap_area of a vmalloc-path area: the busy tree only.
         Its predecessor ends where the free block it came from started
-        (``_fit_block_start``): a vmalloc area, or else the last area below."""
+        (``_fit_block_start``): a vmalloc area, or else the last area below.
+        While the tree is deferred, the link is logged (see _rb_sync)."""
         vm_busy = self._vm_busy
         steps.tree_nodes += (self.vmap_area_list._n + len(vm_busy)).bit_length()  # tree_depth(nr_busy)
         steps.tree_inserts += 1
+        vm_busy[start] = end
+        self._vm_end[end] = start
+        self._busy_bytes += end - start
+        log = self._rb_log
+        if log is not None:
+            log.append(start)
+            log.append(end)
+            if len(log) > _RB_LOG_MAX:
+                self._rb_sync(lazy=True)
+            return
         p = self._vm_end.get(self._fit_block_start)
         if p is None:
             seq = self.vmap_area_list
@@ -216,9 +237,38 @@ class FreeListAllocator(BusyListAllocator):
         else:
             pred = self._va[p]
         self._rb_insert(RbNode(start, end), pred)
-        vm_busy[start] = end
-        self._vm_end[end] = start
-        self._busy_bytes += end - start
+
+    # The deferred busy rb-tree.  In lean mode the RFC reads vmap_area_root
+    # only in the old path's descent (find_vmap_area's lookup is counted as
+    # tree_depth(nr_busy)), so the inserts and erases of vmalloc areas are
+    # logged instead and replayed, in order, when the tree is read: the first
+    # old-path request, an unlink of an area of the gap list, check().  A
+    # red-black tree's shape is a function of its operation sequence, so the
+    # replayed tree is the eager one, node for node.  The log is replayed
+    # (and kept deferred) when it reaches _RB_LOG_MAX entries.
+
+    def _rb_sync(self, lazy: bool) -> None:
+        """Replay the pending operations into vmap_area_root; with ``lazy``
+        False the tree is maintained eagerly from now on."""
+        log = self._rb_log
+        if log is None:
+            return
+        root, va_map = self.vmap_area_root, self._va
+        it = iter(log)
+        for x in it:
+            if x & 1:                                   # rb_erase
+                rb_erase(va_map.pop(x - 1), root)
+                continue
+            node = RbNode(x, next(it))                  # __insert_vmap_area's descent
+            parent, p, left = None, root.rb_node, True
+            while p is not None:
+                parent = p
+                left = x < p.va_start
+                p = p.left if left else p.right
+            rb_link_node(node, parent, root, left)
+            rb_insert_color(node, root)
+            va_map[x] = node
+        self._rb_log = array("Q") if lazy else None
 
     @property
     def nr_busy(self) -> int:
@@ -239,10 +289,15 @@ class FreeListAllocator(BusyListAllocator):
             if self.free_vmap_cache == addr:                    # (cannot happen in lean mode)
                 raise RfcFreeListCorruption(f"free_vmap_cache would dangle at {addr:#x}")
             last_free_va_start = self.last_free_va_chunk or 0
-            rb_erase(self._va.pop(addr), self.vmap_area_root)   # rb_erase; list_del_rcu
+            if self._rb_log is not None:                        # rb_erase (deferred)
+                self._rb_log.append(addr | 1)
+            else:
+                rb_erase(self._va.pop(addr), self.vmap_area_root)   # rb_erase; list_del_rcu
             steps.tree_erases += 1
             self._busy_bytes -= end - addr
         else:
+            if self._rb_log is not None:                        # unlink: the tree is read
+                self._rb_sync(lazy=True)
             seq = self.vmap_area_list
             cur = seq.find(addr)
             if cur is None:
@@ -446,7 +501,9 @@ class FreeListAllocator(BusyListAllocator):
         return sorted(out)
 
     def check(self) -> None:
-        self._check_busy()
+        # A deferred busy tree is not replayed here (the run's self-checks
+        # would undo the deferral); it is checked once it is built.
+        self._check_busy(tree=not self._rb_log)
         rng = self.range
         if self._vm_end != {e: s for s, e in self._vm_busy.items()}:
             raise InvariantError("the lean end -> start map is stale")
