@@ -5,7 +5,17 @@ A profile gives a one-line ``description``, the default ``cpus``, the default
 ``address_space`` (vmalloc and modules ranges, page size, word size), the
 ``cost`` parameters of :mod:`simulator.costmodel` (each with a YAML comment
 naming its source and tag [M]/[D]/[E]) and optionally ``allowed_range``:
-``[low, high]`` per fittable parameter, for calibration.
+``[low, high]`` per fittable parameter, for calibration, and
+``cluster_allowed_range``: per cluster of ``cost.clusters`` (by its ``name``),
+``[low, high]`` per value the cluster sets (``time_scale``, ``cache_bytes``,
+``node_cold_ns``, ``clear_page_ns``)::
+
+    cluster_allowed_range:
+      LITTLE:
+        time_scale: [1.47, 1.83]   # [D] the source and the arithmetic
+
+Every range must hold its value: a profile whose value lies outside is broken
+(one line naming the file and the YAML path).
 
 A profile is referred to by *name* (``qemu-x86``: ``<name>.yaml`` in a
 ``--devices`` directory, else among the shipped profiles) or by *path*
@@ -38,7 +48,9 @@ DEVICES_ENV = "VMSIM_DEVICES"
 
 _ADDRESS_KEYS = ("vstart", "vend", "vmalloc_start", "vmalloc_end", "modules_start",
                  "modules_end", "page_size", "word_bits")
-_TOP_KEYS = ("description", "cpus", "address_space", "cost", "allowed_range")
+_TOP_KEYS = ("description", "cpus", "address_space", "cost", "allowed_range", "cluster_allowed_range")
+#: the numeric values a ``clusters`` entry may set, each checkable by ``cluster_allowed_range``
+CLUSTER_RANGED = ("time_scale", "cache_bytes", "node_cold_ns", "clear_page_ns")
 _PAGE_SIZES = (4096, 16384, 65536)
 _extra_dirs: list[Path] = []
 
@@ -177,16 +189,64 @@ def _check_ranges(path: Path, ranges: Any, cost: dict[str, Any]) -> dict[str, li
         if key not in PARAMETERS or PARAMETERS[key][0] != "ns":
             raise DeviceError(f"{path}: allowed_range.{key}: not a fittable cost parameter; accepted: "
                               f"{', '.join(k for k, v in PARAMETERS.items() if v[0] == 'ns')}")
-        ok = (isinstance(rng, list) and len(rng) == 2
-              and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-                      for x in rng) and 0 <= rng[0] <= rng[1])
-        if not ok:
+        if not _range_pair(rng):
             raise DeviceError(f"{path}: allowed_range.{key}: expected [low, high] with "
                               f"0 <= low <= high (got {rng!r})")
         if not rng[0] <= cost[key] <= rng[1]:
             raise DeviceError(f"{path}: allowed_range.{key}: the profile's value {cost[key]:g} lies "
                               f"outside [{rng[0]:g}, {rng[1]:g}]")
         out[key] = [float(rng[0]), float(rng[1])]
+    return out
+
+
+def _range_pair(rng: Any) -> bool:
+    return (isinstance(rng, list) and len(rng) == 2
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                    for x in rng) and 0 <= rng[0] <= rng[1])
+
+
+def _check_cluster_ranges(path: Path, ranges: Any, cost: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
+    """``cluster_allowed_range``: cluster name -> {value -> [low, high]}, each
+    holding the value that cluster of ``cost.clusters`` sets."""
+    if ranges is None:
+        return {}
+    where = "cluster_allowed_range"
+    clusters = cost.get("clusters") or []
+    if not isinstance(ranges, dict):
+        raise DeviceError(f"{path}: {where}: expected a mapping of cluster name -> "
+                          f"{{{', '.join(CLUSTER_RANGED)}: [low, high]}}")
+    if not clusters:
+        raise DeviceError(f"{path}: {where}: the profile has no cost.clusters to check; "
+                          "accepted: cluster_allowed_range only with clusters")
+    names = [cl["name"] for cl in clusters]
+    by_name = {cl["name"]: cl for cl in clusters}
+    out: dict[str, dict[str, list[float]]] = {}
+    for name, per in ranges.items():
+        w = f"{where}.{name}"
+        if name not in by_name:
+            raise DeviceError(f"{path}: {w}: no cluster of that name in cost.clusters; "
+                              f"accepted: {', '.join(map(str, names))}")
+        if names.count(name) > 1:
+            raise DeviceError(f"{path}: {w}: two clusters are named {name!r}; give them distinct names")
+        if not isinstance(per, dict):
+            raise DeviceError(f"{path}: {w}: expected a mapping of cluster value -> [low, high]; "
+                              f"accepted keys: {', '.join(CLUSTER_RANGED)}")
+        cl = by_name[name]
+        out[name] = {}
+        for key, rng in per.items():
+            if key not in CLUSTER_RANGED:
+                raise DeviceError(f"{path}: {w}.{key}: not a cluster value; accepted: "
+                                  f"{', '.join(CLUSTER_RANGED)}")
+            if not _range_pair(rng):
+                raise DeviceError(f"{path}: {w}.{key}: expected [low, high] with "
+                                  f"0 <= low <= high (got {rng!r})")
+            if key not in cl:
+                raise DeviceError(f"{path}: {w}.{key}: cluster {name} sets no {key} (it uses "
+                                  f"cost.{key}, which allowed_range checks)")
+            if not rng[0] <= cl[key] <= rng[1]:
+                raise DeviceError(f"{path}: {w}.{key}: the cluster's value {cl[key]:g} lies "
+                                  f"outside [{rng[0]:g}, {rng[1]:g}]")
+            out[name][key] = [float(rng[0]), float(rng[1])]
     return out
 
 
@@ -226,8 +286,10 @@ def read_profile(path: str | os.PathLike[str]) -> dict[str, Any]:
     except ValueError as exc:
         raise DeviceError(" ".join(str(exc).split())) from None
     ranges = _check_ranges(p, data.get("allowed_range"), cost)
+    cluster_ranges = _check_cluster_ranges(p, data.get("cluster_allowed_range"), cost)
     out = {"description": " ".join(data["description"].split()), "cpus": cpus,
-           "address_space": asp, "cost": cost, "allowed_range": ranges, "path": str(p)}
+           "address_space": asp, "cost": cost, "allowed_range": ranges,
+           "cluster_allowed_range": cluster_ranges, "path": str(p)}
     _CACHE[key] = out
     return out
 
@@ -252,7 +314,8 @@ def load_device(ref: str, overrides: dict[str, Any] | None = None,
     ``overrides`` applied.
 
     Returns ``{"name", "path", "description", "cpus", "address_space", "cost",
-    "allowed_range"}`` (``name``: the file's stem).  ``overrides`` maps cost
+    "allowed_range", "cluster_allowed_range"}`` (``name``: the file's stem; the
+    ranges are the profile file's, not re-checked against ``overrides``).  ``overrides`` maps cost
     parameter names to values; an unknown device, a broken profile, an unknown
     key or an ill-typed value raises :class:`DeviceError` (a ValueError) with
     one line listing what is accepted.
@@ -282,8 +345,9 @@ def load_device(ref: str, overrides: dict[str, Any] | None = None,
         "address_space": copy.deepcopy(raw["address_space"]),
         "cost": cost,
         "allowed_range": copy.deepcopy(raw["allowed_range"]),
+        "cluster_allowed_range": copy.deepcopy(raw["cluster_allowed_range"]),
     }
 
 
-__all__ = ["DEVICES_DIR", "DEVICES_ENV", "DeviceError", "device_dirs", "device_path", "is_path",
-           "list_devices", "load_device", "read_profile", "set_device_dirs"]
+__all__ = ["CLUSTER_RANGED", "DEVICES_DIR", "DEVICES_ENV", "DeviceError", "device_dirs", "device_path",
+           "is_path", "list_devices", "load_device", "read_profile", "set_device_dirs"]
