@@ -318,10 +318,6 @@ RCUPERF_NS_PER_OBJECT = 11.5e9 * 16 / (16 * 20000 * 8000)
 X86_SLAB_NS = 25.0 + 35.0
 
 
-def test_the_rcuperf_figure_is_what_the_profiles_say():
-    assert RCUPERF_NS_PER_OBJECT == pytest.approx(71.875)
-
-
 @pytest.mark.parametrize("device", PREDICTED)
 def test_rcu_prices_fit_the_measured_kfree_rcu_flood(device):
     # kmalloc + call_rcu + callback + kfree + one touch of the object cost at most the measured
