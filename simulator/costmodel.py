@@ -454,6 +454,12 @@ class CostModel:
             ns += self.fit_ns
         return ns
 
+    def tree_walk_ns(self, tree_nodes: int, busy_nodes: int) -> float:
+        """``steps_ns`` of a Steps whose only count is ``tree_nodes`` busy-tree
+        nodes (vfree's find_vmap_area), without the other fields' terms: the
+        same float (every skipped term is an exact 0.0)."""
+        return tree_nodes * self.tree_node_ns(busy_nodes)
+
     def lookup_ns(self, busy_nodes: int) -> float:
         """find_vmap_area: one descent of the busy tree of ``busy_nodes`` nodes."""
         depth = busy_nodes.bit_length()  # tree_depth(n) = ceil(log2(n + 1))

@@ -9,9 +9,10 @@ engine instance only, the points every generation already goes through:
   (``search_ns``, ``lock_wait_ns``, ``objects_ns``, ``pages_ns``,
   ``purge_ns``, ``flush_ns``; they sum to ``latency_ns``), the size, the
   address, the nodes walked;
-* ``Engine.spin_lock``: a ``spin <lock>`` span when the CPU waited (handoff
-  included), then the critical section, ``<lock>``, from the moment the lock
-  is owned to the release the generation announces (``SpinLock.set_release``,
+* ``Engine.spin_lock`` (and ``try_spin_lock``, its run-ahead case): a
+  ``spin <lock>`` span when the CPU waited (handoff included), then the
+  critical section, ``<lock>``, from the moment the lock is owned to the
+  release the generation announces (``SpinLock.set_release``,
   through a subclass swapped in for this run's locks);
 * the generation's ``__purge_vmap_area_lazy``: a ``purge`` span (on the CPU
   of the vmalloc / vfree that purged, or on a kworker track);
@@ -152,6 +153,14 @@ class Recorder:
             owner[id(lock)] = (c, t_own)
             return r
         eng.spin_lock = traced_spin_lock
+        try_spin_lock = eng.try_spin_lock
+
+        def traced_try_spin_lock(c: Any, lock: Any) -> Any:
+            r = try_spin_lock(c, lock)                # taken at once: no spin span
+            if r is not None:
+                owner[id(lock)] = (c, r[1])
+            return r
+        eng.try_spin_lock = traced_try_spin_lock
 
     def _trace_lock(self, name: str, lock: Any) -> None:
         """Swap in a subclass whose set_release closes the critical section's span."""

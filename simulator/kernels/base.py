@@ -46,6 +46,8 @@ class KernelBase:
         self.cpu_cost = eng.cost.per_cpu()        # per CPU: its cluster's clock and cache
         self.lines = LineOwners(eng.cost)         # who wrote each lock's data last
         self.rcu_pending = [0] * spec.cpus        # kfree_rcu'd objects whose callbacks are due
+        #: a section pays lines_ns / kfree_rcu_ns (issue 11 mechanisms on)
+        self.extra_prices = bool(eng.cost.line_transfer or eng.cost.rcu_free)
         self.policy = policy
         self.page_size = spec.address_space.page_size
         self.guard_page = spec.guard_page
@@ -100,7 +102,8 @@ class KernelBase:
         eng.oplog.add(t0, c.idx, c.cpu, VMALLOC, size_bytes, align, addr, True,
                       env.now + c.debt - t0, wait, hold, ln, tn, purged,
                       (hold - prg_hold, obj + cost.vmalloc_post_fixed_ns, pages, prg, fl))
-        self.rcu_callbacks(c)
+        if self.rcu_pending[c.cpu]:
+            self.rcu_callbacks(c)
         return addr
 
     def alloc_vmap_area(self, c: Any, size: int, align: int, vstart: int, vend: int) -> Gen:

@@ -63,7 +63,8 @@ class Kernel(KernelBase):
         purged = False
         prg = fl = prg_hold = 0.0                     # the overflow purge's components
         while True:                                   # retry once after a purge
-            t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+            got = eng.try_spin_lock(c, lock)
+            t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
             wait += t_own - t_req
             nb, nf = policy.nr_busy, policy.nr_free_objects       # before the operation
             try:
@@ -76,7 +77,7 @@ class Kernel(KernelBase):
             ln += s.list_nodes
             tn += s.tree_nodes
             cs = acq + cost.steps_ns(s, nb, nf) + cost.lock_release_ns
-            if self.cost.line_transfer or self.cost.rcu_free:
+            if self.extra_prices:
                 cs += self.lines_ns(lock, c.cpu, s, acq == 0.0) + self.kfree_rcu_ns(c, s)
             hold += cs
             t_rel = t_own + cs
@@ -96,12 +97,13 @@ class Kernel(KernelBase):
         eng, env, policy, lock = self.eng, self.env, self.policy, self.vmap_area_lock
         cost = self.cpu_cost[c.cpu]
         t0 = env.now + c.debt
-        t_req, t_own, acq = yield from eng.spin_lock(c, lock)     # find_vmap_area
+        got = eng.try_spin_lock(c, lock)                             # find_vmap_area
+        t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
         wait = t_own - t_req
         nbusy = policy.nr_busy
         s = policy.find_vmap_area(addr)
         tn = s.tree_nodes
-        hold = acq + cost.steps_ns(s, nbusy) + cost.lock_release_ns
+        hold = acq + cost.tree_walk_ns(tn, nbusy) + cost.lock_release_ns
         if self.cost.line_transfer:
             hold += self.lines_ns(lock, c.cpu, s, acq == 0.0)
         t_rel = t_own + hold
@@ -141,7 +143,8 @@ class Kernel(KernelBase):
                       env.now + c.debt - t0, wait, hold, 0, tn, purge,
                       (srch, cost.vfree_post_fixed_ns,
                        npages * (cost.vfree_unmap_page_ns + cost.vfree_free_page_ns), prg, fl))
-        self.rcu_callbacks(c)
+        if self.rcu_pending[c.cpu]:
+            self.rcu_callbacks(c)
 
     def free_vmap_area_noflush(self, addr: int, area_bytes: int) -> int:
         """vmap_lazy_nr += pages (guard included); llist_add to vmap_purge_list."""
@@ -182,7 +185,7 @@ class Kernel(KernelBase):
         under vmap_area_lock, with cond_resched_lock between areas."""
         eng, env, policy, lock = self.eng, self.env, self.policy, self.vmap_area_lock
         cost = self.cpu_cost[c.cpu]
-        extra = self.cost.line_transfer or self.cost.rcu_free
+        extra = self.extra_prices
         # llist_del_all: llist_add pushes at the head, so the purge walks the
         # list newest first (llist_for_each_entry_safe)
         valist = self.vmap_purge_list[::-1]
@@ -195,7 +198,8 @@ class Kernel(KernelBase):
         resched_threshold = 2 * self.lazy_max if self.priority_threshold else None
         hold = 0.0
         c.debt = 0.0
-        t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+        got = eng.try_spin_lock(c, lock)
+        t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
         wait = t_own - t_req
         t = t_own + acq
         last = len(valist) - 1
@@ -220,7 +224,8 @@ class Kernel(KernelBase):
                 lock.set_release(t)
                 hold += t - t_own
                 yield env.timeout(t - env.now)
-                t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+                got = eng.try_spin_lock(c, lock)
+                t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
                 wait += t_own - t_req
                 t = t_own + acq
         t += cost.lock_release_ns

@@ -112,7 +112,8 @@ class Kernel(linux_5_15.Kernel):
         yield env.timeout(self.flushed(c, cost.tlb_flush_ns((hi - lo) // self.page_size)))
         lock = self.free_vmap_area_lock
         resched_threshold = 2 * self.lazy_max if self.priority_threshold else None
-        t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+        got = eng.try_spin_lock(c, lock)
+        t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
         wait = t_own - t_req
         hold = 0.0
         t = t_own + acq
@@ -135,7 +136,8 @@ class Kernel(linux_5_15.Kernel):
                 lock.set_release(t)
                 hold += t - t_own
                 yield env.timeout(t - env.now)
-                t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+                got = eng.try_spin_lock(c, lock)
+                t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
                 wait += t_own - t_req
                 t = t_own + acq
         t += cost.lock_release_ns

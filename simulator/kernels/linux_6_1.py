@@ -111,7 +111,8 @@ class Kernel(KernelBase):
     def _section(self, c: Any, lock: Any, steps: Any, nodes: tuple[int, int]) -> Gen:
         """spin_lock(lock); <steps>; spin_unlock(lock): returns (wait, hold, t_release)
         and leaves ``c.debt`` = the time owed up to the release."""
-        t_req, t_own, acq = yield from self.eng.spin_lock(c, lock)
+        got = self.eng.try_spin_lock(c, lock)
+        t_req, t_own, acq = got if got is not None else (yield from self.eng.spin_lock(c, lock))
         cost = self.cpu_cost[c.cpu]
         hold = acq + cost.steps_ns(steps, *nodes) + cost.lock_release_ns
         if self.cost.line_transfer:
@@ -134,7 +135,9 @@ class Kernel(KernelBase):
                 c.debt += cost.kmalloc_ns
                 obj += cost.kmalloc_ns
                 self.ne_fit_preload_node[c.cpu] = True
-            t_req, t_own, acq = yield from self.eng.spin_lock(c, self.free_vmap_area_lock)
+            flock = self.free_vmap_area_lock
+            got = self.eng.try_spin_lock(c, flock)
+            t_req, t_own, acq = got if got is not None else (yield from self.eng.spin_lock(c, flock))
             wait += t_own - t_req
             nb, nf = policy.nr_busy, policy.nr_free_objects
             r = policy.alloc(size, align, vstart, vend)        # __alloc_vmap_area
@@ -255,7 +258,8 @@ class Kernel(KernelBase):
         eng, env, cost, policy = self.eng, self.env, self.cpu_cost[c.cpu], self.policy
         lock = self.purge_vmap_area_lock
         c.debt = 0.0
-        t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+        got = eng.try_spin_lock(c, lock)
+        t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
         wait = t_own - t_req
         blocks = policy.purge_list_take()                # list_replace_init
         self.purging = len(blocks)
@@ -273,7 +277,8 @@ class Kernel(KernelBase):
         yield env.timeout(self.flushed(c, cost.tlb_flush_ns(span)))
         lock = self.free_vmap_area_lock
         resched_threshold = 2 * self.lazy_max if self.priority_threshold else None
-        t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+        got = eng.try_spin_lock(c, lock)
+        t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
         wait += t_own - t_req
         t = t_own + acq
         last = len(blocks) - 1
@@ -294,7 +299,8 @@ class Kernel(KernelBase):
                 lock.set_release(t)
                 hold += t - t_own
                 yield env.timeout(t - env.now)
-                t_req, t_own, acq = yield from eng.spin_lock(c, lock)
+                got = eng.try_spin_lock(c, lock)
+                t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
                 wait += t_own - t_req
                 t = t_own + acq
         t += cost.lock_release_ns

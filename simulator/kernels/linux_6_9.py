@@ -139,7 +139,8 @@ class Kernel(KernelBase):
         is owned and returns (result, Steps of the section, (busy nodes, free
         nodes) that price them).  Returns (result, wait, hold); ``c.debt`` = the
         time owed up to the release."""
-        t_req, t_own, acq = yield from self.eng.spin_lock(c, lock)
+        got = self.eng.try_spin_lock(c, lock)
+        t_req, t_own, acq = got if got is not None else (yield from self.eng.spin_lock(c, lock))
         result, steps, nodes = work()
         cost = self._cost(c)
         hold = acq + cost.steps_ns(steps, *nodes) + cost.lock_release_ns

@@ -2,6 +2,7 @@
 kernel's order, and two CPUs contend on each of them.
 
 The lock order is read from the engine itself: every ``Engine.spin_lock``
+(and every lock ``Engine.try_spin_lock`` takes at once)
 call is recorded as (who, lock).  The expected sequences come from the
 kernels' ``mm/vmalloc.c`` (docstrings of ``simulator/kernels/*.py``):
 
@@ -45,7 +46,15 @@ def _record(monkeypatch) -> list[tuple[str, str]]:
         name = next(n for n, lk in self.locks.items() if lk is lock)
         seen.append((c.label, name))
         return (yield from real(self, c, lock))
+    real_try = Engine.try_spin_lock
+
+    def try_spin_lock(self, c, lock):                 # the run-ahead case, taken at once
+        got = real_try(self, c, lock)
+        if got is not None:
+            seen.append((c.label, next(n for n, lk in self.locks.items() if lk is lock)))
+        return got
     monkeypatch.setattr(Engine, "spin_lock", spin_lock)
+    monkeypatch.setattr(Engine, "try_spin_lock", try_spin_lock)
     return seen
 
 
