@@ -8,6 +8,7 @@ import pytest
 
 import workloads
 from simulator.devices import load_device
+from simulator.engine import Engine
 from simulator.spec import AddressSpace, CallerSpec, MetricsSpec, RunSpec
 from workloads.base import Workload, WorkloadParams
 
@@ -73,3 +74,25 @@ def make_spec(allocator: str = "busy-list", *, device: str = "qemu-x86", cpus: i
 @pytest.fixture
 def spec_factory():
     return make_spec
+
+
+def record_lock_sections(monkeypatch) -> list[tuple[str, str]]:
+    """Record every lock section the engine grants, (caller label, lock name),
+    in order: ``Engine.spin_lock`` calls and ``try_spin_lock``'s run-ahead takes."""
+    seen: list[tuple[str, str]] = []
+    real = Engine.spin_lock
+
+    def spin_lock(self, c, lock):
+        name = next(n for n, lk in self.locks.items() if lk is lock)
+        seen.append((c.label, name))
+        return (yield from real(self, c, lock))
+    real_try = Engine.try_spin_lock
+
+    def try_spin_lock(self, c, lock):                 # the run-ahead case, taken at once
+        got = real_try(self, c, lock)
+        if got is not None:
+            seen.append((c.label, next(n for n, lk in self.locks.items() if lk is lock)))
+        return got
+    monkeypatch.setattr(Engine, "spin_lock", spin_lock)
+    monkeypatch.setattr(Engine, "try_spin_lock", try_spin_lock)
+    return seen

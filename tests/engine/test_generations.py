@@ -25,11 +25,12 @@ kernels' ``mm/vmalloc.c`` (docstrings of ``simulator/kernels/*.py``):
 
 from __future__ import annotations
 
+from engine.conftest import record_lock_sections
+
 import re
 
 import pytest
 
-from simulator.engine import Engine
 from simulator.kernels import GENERATIONS, resolve
 from simulator.runner import simulate
 
@@ -38,28 +39,8 @@ from .conftest import make_spec
 ONE_LOCK = ("linux-4.19", "rfc-2018", "linux-5.2")
 
 
-def _record(monkeypatch) -> list[tuple[str, str]]:
-    seen: list[tuple[str, str]] = []
-    real = Engine.spin_lock
-
-    def spin_lock(self, c, lock):
-        name = next(n for n, lk in self.locks.items() if lk is lock)
-        seen.append((c.label, name))
-        return (yield from real(self, c, lock))
-    real_try = Engine.try_spin_lock
-
-    def try_spin_lock(self, c, lock):                 # the run-ahead case, taken at once
-        got = real_try(self, c, lock)
-        if got is not None:
-            seen.append((c.label, next(n for n, lk in self.locks.items() if lk is lock)))
-        return got
-    monkeypatch.setattr(Engine, "spin_lock", spin_lock)
-    monkeypatch.setattr(Engine, "try_spin_lock", try_spin_lock)
-    return seen
-
-
 def _run(gen: str, monkeypatch, iterations: int = 3000, cpus: int = 2):
-    seen = _record(monkeypatch)
+    seen = record_lock_sections(monkeypatch)
     r = simulate(make_spec(gen, cpus=cpus, iterations=iterations))
     return r, seen
 

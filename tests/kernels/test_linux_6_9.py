@@ -13,12 +13,11 @@ area carries its allocating node).  Callers never take a lock of the purge.
 from __future__ import annotations
 
 import pytest
-from engine.conftest import make_spec
+from engine.conftest import make_spec, record_lock_sections
 
 import workloads
 from simulator.allocators.base import make_range
 from simulator.allocators.vmap_nodes import VmapNodesAllocator
-from simulator.engine import Engine
 from simulator.engine import simulate as engine_simulate
 from simulator.kernels.linux_6_9 import Kernel
 from simulator.runner import simulate
@@ -44,26 +43,6 @@ def run69(spec, lazy_max: int | None = None):
     return engine_simulate(spec, factory, behaviours), box["k"]
 
 
-def _record(monkeypatch) -> list[tuple[str, str]]:
-    seen: list[tuple[str, str]] = []
-    real = Engine.spin_lock
-
-    def spin_lock(self, c, lock):
-        name = next(n for n, lk in self.locks.items() if lk is lock)
-        seen.append((c.label, name))
-        return (yield from real(self, c, lock))
-    real_try = Engine.try_spin_lock
-
-    def try_spin_lock(self, c, lock):                 # the run-ahead case, taken at once
-        got = real_try(self, c, lock)
-        if got is not None:
-            seen.append((c.label, next(n for n, lk in self.locks.items() if lk is lock)))
-        return got
-    monkeypatch.setattr(Engine, "spin_lock", spin_lock)
-    monkeypatch.setattr(Engine, "try_spin_lock", try_spin_lock)
-    return seen
-
-
 def _iterations(seq: list[str], cpu: int, n: int) -> list[tuple[bool, bool, str]]:
     """Parse one caller's sections into (pool_lock taken, free lock taken, busy
     lock) per iteration, asserting the 6.9 order."""
@@ -85,7 +64,7 @@ def _iterations(seq: list[str], cpu: int, n: int) -> list[tuple[bool, bool, str]
 
 @pytest.mark.parametrize("cpus", [2, 4])
 def test_linux_6_9_takes_its_locks_in_the_kernels_order(cpus, monkeypatch) -> None:
-    seen = _record(monkeypatch)
+    seen = record_lock_sections(monkeypatch)
     r, k = run69(make_spec("linux-6.9", cpus=cpus, iterations=3000))
     s = r.summary
     n = k.policy.nr_vmap_nodes
