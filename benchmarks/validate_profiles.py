@@ -163,7 +163,8 @@ def sweep_section(jobs: int, n: int) -> list[str]:
         "rewrote (insert/erase fix-ups, augment updates up to the root), the vmap_area objects, "
         "and the `vmap_lazy_nr` atomic, each a dependent miss at the transfer price: "
         f"{z['line_same_cluster_ns']:g} ns inside a CCX (CPUs 0-3) and "
-        f"{z['line_cross_cluster_ns']:g} ns across CCX (AnandTech, notes: 80-225 ns). "
+        f"{z['line_cross_cluster_ns']:g} ns across CCX (core-to-core-latency measurements of "
+        "Zen 2: 72-120 ns, docs/timing.md). "
         "A section that costs ~30-60 ns of work then costs several hundred: the lock's hold "
         "time, not just its handoff, grows, so the lock saturates at fewer CPUs and the loop "
         f"time at two CPUs goes from {two_off:,.0f} ns (off) to {two_on:,.0f} ns (on). Beyond "
@@ -282,7 +283,10 @@ def sections(jobs: int = 2, quick: bool = False) -> list[str]:
            "fit and the seed reproduction are unchanged. Every other profile is a prediction: "
            "each value cites a datasheet or a microbenchmark ([M]/[D]) or is a tagged estimate "
            "([E]), none comes from a vmalloc timing, and `tests/test_calibrate.py` checks each "
-           "value against the range its source allows (`allowed_range`).", ""]
+           "value against the range its source allows (`allowed_range`; each value a CPU cluster "
+           "sets: `cluster_allowed_range`). docs/timing.md (\"Where the issue-11 prices come "
+           "from\") lists the source and figure of every issue-11 price, and the few that remain "
+           "estimates.", ""]
     out += cases_section(jobs, int(3000 * f))
     out += sweep_section(jobs, int(1000 * f))
     out += rcu_section(jobs, int(30000 * f))

@@ -1,7 +1,7 @@
 """Reproduce the seed RFC's tables and write docs/VALIDATION.md.
 
     python -m benchmarks.validate_seed [--iterations N] [--jobs N] [--out docs/VALIDATION.md]
-                                       [--no-profiles] [--quick-profiles]
+                                       [--no-profiles] [--quick-profiles] [--profiles-only]
 
 Runs ``scenarios/seed-test1.yaml`` and ``scenarios/seed-test2.yaml`` as shipped
 (2 tests x 2 allocators x 5 seeds x 1,000,000 iterations unless --iterations
@@ -93,7 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "VALIDATION.md"))
     ap.add_argument("--no-profiles", action="store_true", help="the seed tables only (no part 2)")
     ap.add_argument("--quick-profiles", action="store_true", help="part 2 with a fifth of its iterations")
+    ap.add_argument("--profiles-only", action="store_true",
+                    help="keep part 1 of --out as it is and regenerate part 2 (the predictions)")
     args = ap.parse_args(argv)
+    if args.profiles_only:
+        from benchmarks.validate_profiles import sections
+        head = Path(args.out).read_text().split("\n# Part 2")[0].rstrip("\n").split("\n")
+        Path(args.out).write_text("\n".join(head + [""] + sections(args.jobs, args.quick_profiles)))
+        return 0
 
     from simulator.runner import run_specs
     from simulator.scenario import load_scenario
