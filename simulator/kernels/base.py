@@ -16,7 +16,7 @@ Time accounting ("debt") is the engine's: see ``simulator/engine.py``.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from ..costmodel import LineOwners, steps_lines
@@ -152,6 +152,52 @@ class KernelBase:
 
     def vfree(self, c: Any, addr: int) -> Gen:
         raise NotImplementedError
+
+    # -- the purge's loop, shared by the 4.19, 5.10 and 6.1 paths -----------------
+    def cond_resched_purge(self, c: Any, lock: Any, areas: list[Any],
+                           release: Callable[[Any, bool], tuple[float, float]],
+                           wait: float = 0.0, hold: float = 0.0) -> Gen:
+        """``spin_lock(lock)``; release each area (newest first) with
+        ``cond_resched_lock(lock)`` between areas; ``spin_unlock(lock)``.
+
+        ``release(area, contended)`` does the area's bookkeeping (the policy's
+        free or merge, ``vmap_lazy_nr``) and returns ``(ns, extra_ns)``: its
+        Steps' price plus ``purge_area_ns``, and the issue-11 extras (0.0 when
+        off).  cond_resched_lock drops the lock when another CPU spins on it
+        (``spin_needbreak``), except, with the 2019 priority threshold, while
+        ``vmap_lazy_nr`` is still at or above twice ``lazy_max_pages``.
+        ``wait`` / ``hold`` carry the purge's earlier sections (6.1); returns
+        them with this loop's added."""
+        eng, env = self.eng, self.env
+        cost = self.cpu_cost[c.cpu]
+        resched_threshold = 2 * self.lazy_max if self.priority_threshold else None
+        got = eng.try_spin_lock(c, lock)
+        t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
+        wait += t_own - t_req
+        t = t_own + acq
+        last = len(areas) - 1
+        for k, area in enumerate(areas):
+            ns, extra_ns = release(area, acq == 0.0)
+            t += ns
+            t += extra_ns                             # (an exact no-op when 0.0)
+            if env.peek() <= t:                       # someone may act before this boundary
+                yield env.timeout(t - env.now)
+            if (k < last and lock.waiters                    # cond_resched_lock: spin_needbreak
+                    and (resched_threshold is None or self.lazy_nr < resched_threshold)):
+                t += cost.lock_release_ns
+                lock.set_release(t)
+                hold += t - t_own
+                yield env.timeout(t - env.now)
+                got = eng.try_spin_lock(c, lock)
+                t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
+                wait += t_own - t_req
+                t = t_own + acq
+        t += cost.lock_release_ns
+        lock.set_release(t)
+        hold += t - t_own
+        if t > env.now:
+            yield env.timeout(t - env.now)            # the purge mutex is held to the end
+        return wait, hold
 
     # -- read-outs (sampled by the engine) ---------------------------------------
     def sample(self) -> tuple[int, int, int, int, int, int]:

@@ -195,44 +195,25 @@ class Kernel(KernelBase):
         eng.purges += 1
         eng.tlb_flushes += 1
         yield env.timeout(self.flushed(c, cost.tlb_flush_ns((self.lazy_hi - self.lazy_lo) // self.page_size)))
-        resched_threshold = 2 * self.lazy_max if self.priority_threshold else None
-        hold = 0.0
         c.debt = 0.0
-        got = eng.try_spin_lock(c, lock)
-        t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
-        wait = t_own - t_req
-        t = t_own + acq
-        last = len(valist) - 1
-        for k, (addr, pages) in enumerate(valist):
+
+        def release(area: tuple[int, int], contended: bool) -> tuple[float, float]:
+            addr, pages = area
             nb, nf = policy.nr_busy, policy.nr_free_objects
             try:
                 s = policy.free(addr)                                        # __free_vmap_area
             except AllocatorError as exc:  # the RFC: free_vmap_cache would dangle
                 eng.violation(f"{type(exc).__name__}: {exc}", f"the purge's free of {addr:#x}",
                               kind="the modelled kernel cannot go on")
-            t += cost.steps_ns(s, nb, nf) + cost.purge_area_ns
+            x = 0.0
             if extra:      # lines from the last holder, vmap_lazy_nr, kfree_rcu
-                t += (self.lines_ns(lock, c.cpu, s, acq == 0.0) + self.kfree_rcu_ns(c, s)
-                      + self.lines.line("vmap_lazy_nr", c.cpu))
+                x = (self.lines_ns(lock, c.cpu, s, contended) + self.kfree_rcu_ns(c, s)
+                     + self.lines.line("vmap_lazy_nr", c.cpu))
             self.lazy_nr -= pages                     # atomic_sub(nr, &vmap_lazy_nr)
             self.lazy_areas -= 1
-            if env.peek() <= t:                       # someone may act before this boundary
-                yield env.timeout(t - env.now)
-            if (k < last and lock.waiters                    # cond_resched_lock: spin_needbreak
-                    and (resched_threshold is None or self.lazy_nr < resched_threshold)):
-                t += cost.lock_release_ns
-                lock.set_release(t)
-                hold += t - t_own
-                yield env.timeout(t - env.now)
-                got = eng.try_spin_lock(c, lock)
-                t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
-                wait += t_own - t_req
-                t = t_own + acq
-        t += cost.lock_release_ns
-        lock.set_release(t)
-        hold += t - t_own
-        if t > env.now:
-            yield env.timeout(t - env.now)            # the purge mutex is held to the end
+            return cost.steps_ns(s, nb, nf) + cost.purge_area_ns, x
+
+        wait, hold = yield from self.cond_resched_purge(c, lock, valist, release)
         return True, wait, hold
 
     def lazy_intervals(self) -> list[tuple[int, int]]:

@@ -111,41 +111,20 @@ class Kernel(linux_5_15.Kernel):
         hi = max(a + b for a, b in valist)
         yield env.timeout(self.flushed(c, cost.tlb_flush_ns((hi - lo) // self.page_size)))
         lock = self.free_vmap_area_lock
-        resched_threshold = 2 * self.lazy_max if self.priority_threshold else None
-        got = eng.try_spin_lock(c, lock)
-        t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
-        wait = t_own - t_req
-        hold = 0.0
-        t = t_own + acq
-        last = len(valist) - 1
-        for k, (addr, area_bytes) in enumerate(valist):
+
+        def release(area: tuple[int, int], contended: bool) -> tuple[float, float]:
+            addr, area_bytes = area
             nb, nf = policy.nr_busy, policy.nr_free_objects
             s = policy.merge_or_add_vmap_area(addr, area_bytes)
-            t += cost.steps_ns(s, nb, nf) + cost.purge_area_ns
+            x = 0.0
             if self.cost.line_transfer:
-                t += (self.lines_ns(lock, c.cpu, s, acq == 0.0)
-                      + self.lines.line("vmap_lazy_nr", c.cpu))
+                x = self.lines_ns(lock, c.cpu, s, contended) + self.lines.line("vmap_lazy_nr", c.cpu)
             self.lazy_nr -= area_bytes // self.page_size       # atomic_long_sub
             del self.purge_pending[addr]
             self.purging -= 1
-            if env.peek() <= t:
-                yield env.timeout(t - env.now)
-            if (k < last and lock.waiters                       # cond_resched_lock
-                    and (resched_threshold is None or self.lazy_nr < resched_threshold)):
-                t += cost.lock_release_ns
-                lock.set_release(t)
-                hold += t - t_own
-                yield env.timeout(t - env.now)
-                got = eng.try_spin_lock(c, lock)
-                t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
-                wait += t_own - t_req
-                t = t_own + acq
-        t += cost.lock_release_ns
-        lock.set_release(t)
-        hold += t - t_own
-        if t > env.now:
-            yield env.timeout(t - env.now)
-        return wait, hold
+            return cost.steps_ns(s, nb, nf) + cost.purge_area_ns, x
+
+        return (yield from self.cond_resched_purge(c, lock, valist, release))
 
 
 __all__ = ["Kernel"]

@@ -61,22 +61,10 @@ class Kernel(linux_6_1.Kernel):
 
     # -- vfree ----------------------------------------------------------------------
     def vfree(self, c: Any, addr: int) -> Gen:
-        eng, env, cost, policy = self.eng, self.env, self.cpu_cost[c.cpu], self.policy
+        eng, env, cost = self.eng, self.env, self.cpu_cost[c.cpu]
         t0 = env.now + c.debt
-        wait = hold = 0.0
-        tn = 0
-        for _ in range(self.VFREE_LOOKUPS):          # find_vm_area, remove_vm_area
-            nb = policy.nr_busy
-            s = policy.find_vmap_area(addr)
-            tn += s.tree_nodes
-            w, h = yield from self._section(c, self.vmap_area_lock, s, (nb, 0))
-            wait += w
-            hold += h
-        info = self.vm_areas.pop(addr, None)
+        wait, hold, tn, info = yield from self.vfree_lookups(c, t0, addr)
         if info is None:
-            eng.warn(f"Trying to vfree() nonexistent vm area ({addr:#x})")
-            eng.oplog.add(t0, c.idx, c.cpu, VFREE, 0, 1, addr, False,
-                          env.now + c.debt - t0, wait, hold, 0, tn, False, (hold, 0.0, 0.0, 0.0, 0.0))
             return
         npages, area_bytes = info
         c.debt += npages * cost.vfree_unmap_page_ns   # vunmap_range_noflush

@@ -172,9 +172,13 @@ class Kernel(KernelBase):
         return r.addr, wait + w, hold + h, ln, tn, purged, (obj, prg, fl, prg_hold)
 
     # -- vfree ----------------------------------------------------------------------
-    def vfree(self, c: Any, addr: int) -> Gen:
-        eng, env, cost, policy = self.eng, self.env, self.cpu_cost[c.cpu], self.policy
-        t0 = env.now + c.debt
+    def vfree_lookups(self, c: Any, t0: float, addr: int) -> Gen:
+        """vfree's busy-tree lookups, VFREE_LOOKUPS sections of vmap_area_lock
+        (find_vm_area, remove_vm_area; 6.3+ none), then the vm_struct:
+        ``(wait, hold, tree nodes, (pages, area bytes))``, or ``info`` None
+        after the kernel's warning for an address that is not a vm area (the
+        op recorded as failed)."""
+        eng, env, policy = self.eng, self.env, self.policy
         wait = hold = 0.0
         tn = 0
         for _ in range(self.VFREE_LOOKUPS):          # find_vm_area, remove_vm_area
@@ -189,6 +193,13 @@ class Kernel(KernelBase):
             eng.warn(f"Trying to vfree() nonexistent vm area ({addr:#x})")
             eng.oplog.add(t0, c.idx, c.cpu, VFREE, 0, 1, addr, False,
                           env.now + c.debt - t0, wait, hold, 0, tn, False, (hold, 0.0, 0.0, 0.0, 0.0))
+        return wait, hold, tn, info
+
+    def vfree(self, c: Any, addr: int) -> Gen:
+        eng, env, cost = self.eng, self.env, self.cpu_cost[c.cpu]
+        t0 = env.now + c.debt
+        wait, hold, tn, info = yield from self.vfree_lookups(c, t0, addr)
+        if info is None:
             return
         npages, area_bytes = info
         c.debt += npages * cost.vfree_unmap_page_ns   # vunmap_range_noflush
@@ -276,39 +287,19 @@ class Kernel(KernelBase):
         span = (blocks[-1][1] - blocks[0][0]) // self.page_size
         yield env.timeout(self.flushed(c, cost.tlb_flush_ns(span)))
         lock = self.free_vmap_area_lock
-        resched_threshold = 2 * self.lazy_max if self.priority_threshold else None
-        got = eng.try_spin_lock(c, lock)
-        t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
-        wait += t_own - t_req
-        t = t_own + acq
-        last = len(blocks) - 1
-        for k, (start, end) in enumerate(blocks):
+
+        def release(block: tuple[int, int], contended: bool) -> tuple[float, float]:
+            start, end = block
             nb, nf = policy.nr_busy, policy.nr_free_objects
             s = policy.merge_free(start, end)
-            t += cost.steps_ns(s, nb, nf) + cost.purge_area_ns
+            x = 0.0
             if self.cost.line_transfer:
-                t += (self.lines_ns(lock, c.cpu, s, acq == 0.0)
-                      + self.lines.line("vmap_lazy_nr", c.cpu))
+                x = self.lines_ns(lock, c.cpu, s, contended) + self.lines.line("vmap_lazy_nr", c.cpu)
             self.lazy_nr -= (end - start) // self.page_size     # atomic_long_sub
             self.purging -= 1
-            if env.peek() <= t:
-                yield env.timeout(t - env.now)
-            if (k < last and lock.waiters                       # cond_resched_lock
-                    and (resched_threshold is None or self.lazy_nr < resched_threshold)):
-                t += cost.lock_release_ns
-                lock.set_release(t)
-                hold += t - t_own
-                yield env.timeout(t - env.now)
-                got = eng.try_spin_lock(c, lock)
-                t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
-                wait += t_own - t_req
-                t = t_own + acq
-        t += cost.lock_release_ns
-        lock.set_release(t)
-        hold += t - t_own
-        if t > env.now:
-            yield env.timeout(t - env.now)
-        return wait, hold
+            return cost.steps_ns(s, nb, nf) + cost.purge_area_ns, x
+
+        return (yield from self.cond_resched_purge(c, lock, blocks, release, wait, hold))
 
 
 __all__ = ["Kernel", "Worker"]
