@@ -1,6 +1,6 @@
 """This checkout against an earlier revision, measured in one run.
 
-    python -m benchmarks.versus REV [--rounds 3]
+    python -m benchmarks.versus REV [--rounds 3] [--opcodes]
 
 Builds a git worktree of REV in a temporary directory and times the same
 measurements in both trees, alternating (A B A B ...), in fresh processes,
@@ -8,13 +8,26 @@ by CPU time (``time.process_time``), so other load on the machine counts
 little.  For the three generations both revisions have (busy-list = linux-4.19,
 free-list = rfc-2018, augmented-tree = linux-5.2):
 
-* engine: simulated ops per CPU-second, 1 caller and 8 contending callers
-  (``fix_size_alloc_test``, 3 pages, on ``x86-server``);
-* allocators: bare policy ops/s at 1,000 and 100,000 busy areas (the
-  benchmark's churn: free the oldest area, allocate a new one).
+Each tree's own benchmark code measures, so the figures are those of
+``python -m benchmarks.engine`` and ``python -m benchmarks.allocators``:
+
+* engine: simulated ops per CPU-second of benchmarks/engine.py's loop
+  (``make_spec``: vmalloc(3 pages) + touch + vfree on ``qemu-x86``, 20,000
+  iterations split among the callers), 1 caller and 8 contending callers,
+  each with per-op records (``keep_ops``, MetricsSpec's default) and with
+  streaming statistics, no run-time self-checks;
+* allocators: bare policy ops per CPU-second of benchmarks/allocators.py's
+  churn (a 4-page and a 2-page area allocated and freed, every 16th pair also
+  16 KiB- and 64 KiB-aligned ones) over 1,000 and 100,000 long-lived areas.
 
 Prints each figure for both trees (median of the rounds) and the ratio
 HEAD / REV.  Prints figures only; judges nothing.
+
+``--opcodes``: instead of CPU time, count the CPython bytecodes executed per
+simulated op (``sys.settrace`` with opcode events, over shorter runs): a
+deterministic figure that no other load on the machine moves (this 2-core
+machine's CPU-time figures vary by +-30 % between identical runs).  Bytecodes
+are not all equally dear, so it is a proxy of CPU time, not a substitute.
 """
 
 from __future__ import annotations
@@ -30,50 +43,91 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ("busy-list", "free-list", "augmented-tree")
 
-# Runs inside one tree (its own directory first on sys.path); prints JSON.
-SNIPPET = r'''
-import json, sys, time, dataclasses
-from collections import deque
+# Runs inside one tree (its own directory first on sys.path): that tree's own
+# benchmark code measures (benchmarks/engine.py make_spec + simulate,
+# benchmarks/allocators.py's churn); prints JSON.
+SNIPPET = r"""
+import gc, json, sys, time
 sys.path.insert(0, ".")
 what, policy = sys.argv[1], sys.argv[2]
+opcodes = sys.argv[-1] == "opcodes"
+counter = [0]
+
+def tracer(frame, event, arg):
+    frame.f_trace_opcodes = True
+    if event == "opcode":
+        counter[0] += 1
+    return tracer
+
+def timed(fn):
+    # CPU seconds of fn(), or with opcodes the bytecodes it executes
+    gc.collect()
+    if opcodes:
+        counter[0] = 0
+        sys.settrace(tracer)
+        fn()
+        sys.settrace(None)
+        return counter[0]
+    t = time.process_time()
+    fn()
+    return time.process_time() - t
+
 if what == "engine":
-    ncallers, iterations = int(sys.argv[3]), int(sys.argv[4])
-    from simulator.scenario import parse_scenario
-    try:
-        from simulator.runner import simulate
-    except ImportError:
-        from simulator.engine import simulate
-    doc = {"name": "versus", "device": "x86-server", "cpus": ncallers, "allocators": [policy],
-           "callers": [{"workload": "fix_size_alloc_test", "cpus": "all", "nr_pages": 3}],
-           "stop": {"iterations": iterations}, "seeds": [1],
-           "metrics": {"sample_interval": "1 ms", "keep_ops": False}}
-    spec = parse_scenario(doc).run_specs()[0]
-    t = time.process_time()
-    r = simulate(spec)
-    dt = time.process_time() - t
-    print(json.dumps({"value": (r.summary["ops"]) / dt}))
+    import dataclasses
+    import benchmarks.engine as be
+    from simulator.spec import MetricsSpec
+    ncallers, iterations, keep = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "records"
+    spec = be.make_spec(policy, ncallers, max(1, iterations // ncallers))
+    # the same metrics in both trees: per-op records (the default) or streaming
+    # statistics, and no run-time self-checks (the earlier tree has none)
+    kw = {"sample_interval_ns": 1_000_000, "keep_ops": keep}
+    if "check_every" in {f.name for f in dataclasses.fields(MetricsSpec)}:
+        kw["check_every"] = 0
+    spec = dataclasses.replace(spec, metrics=MetricsSpec(**kw))
+    if opcodes:
+        be.simulate(spec)                         # imports and caches warm
+    out = []
+    dt = timed(lambda: out.append(be.simulate(spec)))
+    ops = out[0].summary["ops"]
 else:
-    n, ops = int(sys.argv[3]), int(sys.argv[4])
-    from simulator.allocators import create
-    P = 4096
-    vs = 0xffffc90000000000
-    a = create(policy, vstart=vs, vend=vs + (1 << 40))
-    live = deque(a.alloc(2 * P).addr for _ in range(n))
-    t = time.process_time()
-    for _ in range(ops):
-        a.free(live.popleft())
-        live.append(a.alloc(2 * P).addr)
-    dt = time.process_time() - t
-    print(json.dumps({"value": 2 * ops / dt}))
-'''
+    import benchmarks.allocators as ba
+    n, pairs = int(sys.argv[3]), int(sys.argv[4])
+    a = ba.create(policy, ba.VSTART, ba.VEND, initial_busy=ba._long_lived(n))
+    PAGE = ba.PAGE
 
-FIGURES = [("engine", p, "1 caller, ops/CPU-s", ["1", "4000"]) for p in POLICIES] + \
-          [("engine", p, "8 callers, ops/CPU-s", ["8", "1000"]) for p in POLICIES] + \
-          [("alloc", p, "policy ops/s at 1k areas", ["1000", "30000"]) for p in POLICIES] + \
-          [("alloc", p, "policy ops/s at 100k areas", ["100000", "30000"]) for p in POLICIES]
+    def churn():                                  # benchmarks.allocators.ops_per_second's pattern
+        for i in range(pairs):
+            r1 = a.alloc(4 * PAGE)
+            r2 = a.alloc(2 * PAGE)
+            a.free(r1.addr)
+            a.free(r2.addr)
+            if i % 16 == 15:
+                r3 = a.alloc(5 * PAGE, 16 * 1024)
+                r4 = a.alloc(17 * PAGE, 64 * 1024)
+                a.free(r3.addr)
+                a.free(r4.addr)
+    dt = timed(churn)
+    ops = 4 * pairs + 4 * (pairs // 16)
+print(json.dumps({"value": dt / ops if opcodes else ops / dt}))
+"""
+
+#: (what, policy, label, args): benchmarks.engine's defaults (20,000 iterations,
+#: split among the callers), with per-op records (MetricsSpec's default, as the
+#: earlier benchmark ran) and with streaming statistics (keep_ops false, as
+#: benchmarks.engine runs now); benchmarks.allocators' churn at 1,000 and
+#: 100,000 long-lived areas
+FIGURES = [("engine", p, f"engine, {n} caller{'s' if n > 1 else ''}, {m}, ops/CPU-s",
+            [str(n), "20000", m]) for m in ("records", "stats") for n in (1, 8) for p in POLICIES] + \
+          [("alloc", p, f"allocators at {n // 1000}k areas, ops/CPU-s", [str(n), "20000"])
+           for n in (1000, 100000) for p in POLICIES]
+
+#: --opcodes: shorter runs (tracing is ~50x slower), the same shapes
+OPCODE_ARGS = {"20000": "4000"}
 
 
-def measure(tree: Path, what: str, policy: str, args: list[str]) -> float:
+def measure(tree: Path, what: str, policy: str, args: list[str], opcodes: bool = False) -> float:
+    if opcodes:
+        args = [args[0]] + [OPCODE_ARGS.get(a, a) for a in args[1:]] + ["opcodes"]
     out = subprocess.run([sys.executable, "-c", SNIPPET, what, policy, *args], cwd=tree,
                          capture_output=True, text=True, check=True, timeout=1800)
     return float(json.loads(out.stdout.strip().splitlines()[-1])["value"])
@@ -83,21 +137,32 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("rev", help="the earlier revision (a commit, tag or branch)")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--opcodes", action="store_true",
+                    help="bytecodes executed per op instead of CPU time (deterministic; one round)")
     args = ap.parse_args(argv)
+    if args.opcodes:
+        args.rounds = 1
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
         subprocess.run(["git", "worktree", "add", "--detach", "-f", str(base), args.rev], cwd=ROOT,
                        check=True, capture_output=True)
         try:
-            print(f"HEAD ({ROOT}) vs {args.rev}: median of {args.rounds} alternating rounds, CPU time")
-            print(f"{'figure':<34} {'policy':<16} {'HEAD':>12} {args.rev[:10]:>12} {'ratio':>7}")
+            if args.opcodes:
+                print(f"HEAD ({ROOT}) vs {args.rev}: CPython bytecodes executed per op "
+                      "(lower is faster; ratio REV / HEAD, so > 1 means HEAD runs fewer)")
+            else:
+                print(f"HEAD ({ROOT}) vs {args.rev}: median of {args.rounds} alternating rounds, CPU time")
+            print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {args.rev[:10]:>12} {'ratio':>7}")
             for what, policy, label, extra in FIGURES:
                 head, old = [], []
                 for _ in range(args.rounds):
-                    head.append(measure(ROOT, what, policy, extra))
-                    old.append(measure(base, what, policy, extra))
+                    head.append(measure(ROOT, what, policy, extra, args.opcodes))
+                    old.append(measure(base, what, policy, extra, args.opcodes))
                 h, o = statistics.median(head), statistics.median(old)
-                print(f"{label:<34} {policy:<16} {h:>12,.0f} {o:>12,.0f} {h / o:>7.2f}")
+                if args.opcodes:
+                    label = label.replace("ops/CPU-s", "bytecodes/op").replace("ops/s", "bytecodes/op")
+                ratio = o / h if args.opcodes else h / o      # > 1: HEAD faster, both ways
+                print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {ratio:>7.2f}")
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT,
                            capture_output=True)
