@@ -134,3 +134,21 @@ def test_load_device_errors_are_one_line() -> None:
         load_device("qemu-x86", {"node_hot_ns": "fast"})
     assert load_device("qemu-x86", {"tlb_flush_page_ceiling": None})["cost"]["tlb_flush_page_ceiling"] is None
     assert DEVICES_DIR.name == "devices"
+
+
+@pytest.mark.parametrize("device", ["qemu-x86", "x86-laptop", "arm64-biglittle"])
+@pytest.mark.parametrize("level_cache", [False, True])
+def test_tree_walk_ns_is_steps_ns_of_a_lookup(device: str, level_cache: bool) -> None:
+    # vfree's find_vmap_area is priced by tree_walk_ns (4.19 paths): it must be
+    # the very float steps_ns gives a Steps whose only count is tree_nodes, on
+    # either side of the cache threshold and with per-level caching on or off
+    cost = dict(load_device(device)["cost"], level_cache=level_cache)
+    cm = CostModel(cost, 4)
+    sizes = [0, 1, 7, cm.cache_nodes - 1, cm.cache_nodes, cm.cache_nodes + 1, 10 * cm.cache_nodes + 3]
+    for busy in sizes:
+        for nodes in (0, 1, busy.bit_length(), 40):
+            s = Steps()
+            s.tree_nodes = nodes
+            assert cm.tree_walk_ns(nodes, busy) == cm.steps_ns(s, busy)
+    # non-vacuity: the two sides of the threshold price differently
+    assert cm.tree_walk_ns(5, 1) != cm.tree_walk_ns(5, 10 * cm.cache_nodes + 3)
