@@ -95,8 +95,7 @@ class Kernel(linux_6_1.Kernel):
         policy = self.policy
         nb = policy.nr_busy
         s = policy.unlink_vmap_area(addr)            # the va remove_vm_area found: no descent
-        sec = self.section_now(c, self.vmap_area_lock, s, (nb, 0))
-        w1, h1 = sec if sec is not None else (yield from self._section(c, self.vmap_area_lock, s, (nb, 0)))
+        w1, h1 = yield from self._section(c, self.vmap_area_lock, s, (nb, 0))
         self.lazy_nr += area_bytes // self.page_size
         nr_lazy = self.lazy_nr                       # atomic_long_add_return
         x = 0.0                                      # lock-free bookkeeping (search_ns)
@@ -112,9 +111,7 @@ class Kernel(linux_6_1.Kernel):
         policy = self.policy
         nl = policy.nr_lazy
         s = policy.free_vmap_area_noflush(addr, area_bytes)
-        plock = self.purge_vmap_area_lock
-        sec = self.section_now(c, plock, s, (nl, 0))
-        w, h = sec if sec is not None else (yield from self._section(c, plock, s, (nl, 0)))
+        w, h = yield from self._section(c, self.purge_vmap_area_lock, s, (nl, 0))
         return w, h, s.tree_nodes
 
     # -- purge ----------------------------------------------------------------------

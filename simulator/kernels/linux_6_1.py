@@ -109,26 +109,10 @@ class Kernel(KernelBase):
 
     # -- one critical section -------------------------------------------------------
     def _section(self, c: Any, lock: Any, steps: Any, nodes: tuple[int, int]) -> Gen:
-        """spin_lock(lock); <steps>; spin_unlock(lock): returns (wait, hold)
-        and leaves ``c.debt`` = the time owed up to the release.  Call sites
-        try :meth:`section_now` first (no generator when the lock is free)."""
+        """spin_lock(lock); <steps>; spin_unlock(lock): returns (wait, hold, t_release)
+        and leaves ``c.debt`` = the time owed up to the release."""
         got = self.eng.try_spin_lock(c, lock)
-        if got is None:
-            got = yield from self.eng.spin_lock(c, lock)
-        return self._priced(c, lock, steps, nodes, got)
-
-    def section_now(self, c: Any, lock: Any, steps: Any,
-                    nodes: tuple[int, int]) -> tuple[float, float] | None:
-        """:meth:`_section` when ``lock`` is taken at once (``try_spin_lock``),
-        without a generator; None, and nothing changed, when it must wait."""
-        got = self.eng.try_spin_lock(c, lock)
-        return None if got is None else self._priced(c, lock, steps, nodes, got)
-
-    def _priced(self, c: Any, lock: Any, steps: Any, nodes: tuple[int, int],
-                got: tuple[float, float, float]) -> tuple[float, float]:
-        """The section's hold from the lock's (requested, owned, acquire ns);
-        announces the release."""
-        t_req, t_own, acq = got
+        t_req, t_own, acq = got if got is not None else (yield from self.eng.spin_lock(c, lock))
         cost = self.cpu_cost[c.cpu]
         hold = acq + cost.steps_ns(steps, *nodes) + cost.lock_release_ns
         if self.cost.line_transfer:
@@ -184,8 +168,7 @@ class Kernel(KernelBase):
         nb = policy.nr_busy
         s = policy.insert_vmap_area(r.addr, size)
         tn += s.tree_nodes
-        sec = self.section_now(c, self.vmap_area_lock, s, (nb, 0))
-        w, h = sec if sec is not None else (yield from self._section(c, self.vmap_area_lock, s, (nb, 0)))
+        w, h = yield from self._section(c, self.vmap_area_lock, s, (nb, 0))
         return r.addr, wait + w, hold + h, ln, tn, purged, (obj, prg, fl, prg_hold)
 
     # -- vfree ----------------------------------------------------------------------
@@ -202,8 +185,7 @@ class Kernel(KernelBase):
             nb = policy.nr_busy
             s = policy.find_vmap_area(addr)
             tn += s.tree_nodes
-            sec = self.section_now(c, self.vmap_area_lock, s, (nb, 0))
-            w, h = sec if sec is not None else (yield from self._section(c, self.vmap_area_lock, s, (nb, 0)))
+            w, h = yield from self._section(c, self.vmap_area_lock, s, (nb, 0))
             wait += w
             hold += h
         info = self.vm_areas.pop(addr, None)
@@ -244,8 +226,7 @@ class Kernel(KernelBase):
             s = policy.unlink_vmap_area(addr)
         else:                             # 6.3+: find_unlink_vmap_area, one section
             _, s = policy.find_unlink_vmap_area(addr)
-        sec = self.section_now(c, self.vmap_area_lock, s, (nb, 0))
-        w1, h1 = sec if sec is not None else (yield from self._section(c, self.vmap_area_lock, s, (nb, 0)))
+        w1, h1 = yield from self._section(c, self.vmap_area_lock, s, (nb, 0))
         self.lazy_nr += area_bytes // self.page_size
         x = 0.0                                      # lock-free bookkeeping (search_ns)
         if self.cost.line_transfer:                  # atomic_long_add on vmap_lazy_nr
@@ -253,9 +234,7 @@ class Kernel(KernelBase):
             c.debt += x
         nl = policy.nr_lazy
         s = policy.free_vmap_area_noflush(addr, area_bytes)
-        plock = self.purge_vmap_area_lock
-        sec = self.section_now(c, plock, s, (nl, 0))
-        w2, h2 = sec if sec is not None else (yield from self._section(c, plock, s, (nl, 0)))
+        w2, h2 = yield from self._section(c, self.purge_vmap_area_lock, s, (nl, 0))
         return w1 + w2, h1 + h2, s.tree_nodes, x
 
     # -- purge ----------------------------------------------------------------------
