@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from .report_tables import markdown_table
 from .saved import SavedResults
 
 COMPONENTS = (("search_ns", "search (lock held)"), ("lock_wait_ns", "lock wait"),
@@ -26,12 +27,7 @@ TRACE = "trace:"                   # workloads.trace_replay summary keys
 
 
 def _table(rows: list[dict[str, str]]) -> str:
-    if not rows:
-        return ""
-    cols = list(rows[0])
-    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    out += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
-    return "\n".join(out) + "\n"
+    return markdown_table(rows) if rows else ""
 
 
 def _run_wide(summary: pd.DataFrame) -> pd.DataFrame:

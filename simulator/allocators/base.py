@@ -100,6 +100,18 @@ class Steps:
         return f"Steps({inner})"
 
 
+def add_steps(dst: Steps, src: Steps) -> Steps:
+    """``dst += src``, field by field (``fit``: src's if it has one); returns dst.
+    For an operation made of several counted parts (6.9's node layer)."""
+    for name in Steps.FIELDS:
+        if name == "fit":
+            if src.fit is not None:
+                dst.fit = src.fit
+        else:
+            setattr(dst, name, getattr(dst, name) + getattr(src, name))
+    return dst
+
+
 class AllocResult:
     """Outcome of ``alloc``: ``addr`` (None on failure) and its ``steps``."""
 
@@ -266,7 +278,7 @@ def steps_fields() -> tuple[str, ...]:
 
 
 __all__ = [
-    "FIT_TYPES", "Steps", "AllocResult", "AllocatorError", "NonexistentAreaError",
+    "FIT_TYPES", "Steps", "add_steps", "AllocResult", "AllocatorError", "NonexistentAreaError",
     "InvariantError", "Range", "make_range", "check_request", "tree_depth", "steps_fields",
     "VmapPolicy",
 ]

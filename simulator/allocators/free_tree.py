@@ -123,17 +123,6 @@ def _propagate(node: RbNode | None, stop: RbNode | None) -> int:
     return n
 
 
-def add_steps(into: Steps, other: Steps) -> Steps:
-    """Field-wise sum of two Steps (``fit`` of ``other`` wins if set)."""
-    for name in Steps.FIELDS:
-        if name == "fit":
-            if other.fit is not None:
-                into.fit = other.fit
-        else:
-            setattr(into, name, getattr(into, name) + getattr(other, name))
-    return into
-
-
 class FreeVmapAreaTree:
     """``free_vmap_area_root`` + ``free_vmap_area_list`` over [1, ULONG_MAX),
     the busy dict (``vmap_area_root``, modelled) and the read-outs."""
@@ -525,4 +514,4 @@ class FreeVmapAreaTree:
 
 
 __all__ = ["VmapArea", "FreeVmapAreaRbAugmentCb", "FreeVmapAreaTree", "augment_tree_propagate_from",
-           "add_steps", "tree_depth"]
+           "tree_depth"]

@@ -30,17 +30,6 @@ def lazy_max_pages(nr_online_cpus: int, page_size: int = 4096) -> int:
     return max(1, nr_online_cpus).bit_length() * (LAZY_MAX_BYTES_PER_FLS // page_size)
 
 
-def add_steps(dst: Steps, src: Steps) -> Steps:
-    """dst += src, field by field (fit: src's if it has one)."""
-    for name in Steps.FIELDS:
-        if name == "fit":
-            if src.fit is not None:
-                dst.fit = src.fit
-        else:
-            setattr(dst, name, getattr(dst, name) + getattr(src, name))
-    return dst
-
-
 @dataclass
 class NodeSteps:
     """What an operation did in the node layer: the counters beside ``Steps``."""
@@ -140,4 +129,4 @@ class GlobalFreeTree(SplitTreeAllocator):
 
 
 __all__ = ["MAX_VA_SIZE_PAGES", "MAX_VMAP_NODES", "ZONE_PAGES", "BITS_PER_BYTE", "nr_vmap_nodes_for",
-           "lazy_max_pages", "add_steps", "NodeSteps", "VmapAlloc", "PurgeResult", "Va", "GlobalFreeTree"]
+           "lazy_max_pages", "NodeSteps", "VmapAlloc", "PurgeResult", "Va", "GlobalFreeTree"]

@@ -25,7 +25,8 @@ from bisect import bisect_left
 from collections import deque
 from typing import Any
 
-from .base import AllocResult, InvariantError, NonexistentAreaError, Range, Steps, check_request, tree_depth
+from .base import (AllocResult, InvariantError, NonexistentAreaError, Range, Steps, add_steps,
+                   check_request, tree_depth)
 from .vmap_node_parts import (
     BITS_PER_BYTE,
     MAX_VA_SIZE_PAGES,
@@ -36,7 +37,6 @@ from .vmap_node_parts import (
     PurgeResult,
     Va,
     VmapAlloc,
-    add_steps,
     lazy_max_pages,
     nr_vmap_nodes_for,
 )
@@ -535,7 +535,6 @@ __all__ = [
     "Va",
     "VmapAlloc",
     "VmapNodesAllocator",
-    "add_steps",
     "lazy_max_pages",
     "nr_vmap_nodes_for",
 ]

@@ -37,6 +37,10 @@ class Generation:
 
 
 _VMAP_PURGE_LOCK = ("vmap_purge_lock", "mutex: one purge at a time (trylock on the vfree path)")
+#: the 5.5+ split locks, as `vmsim list` describes them
+_FREE_LOCK = ("free_vmap_area_lock", "spinlock: free tree + list (search, clip, merge)")
+_BUSY_LOCK = ("vmap_area_lock", "spinlock: busy tree + list (insert, lookups, unlink)")
+_PURGE_TREE_LOCK = ("purge_vmap_area_lock", "spinlock: purge_vmap_area_root + list (lazy areas, merged)")
 
 GENERATIONS: dict[str, Generation] = {g.name: g for g in (
     Generation(
@@ -65,7 +69,7 @@ GENERATIONS: dict[str, Generation] = {g.name: g for g in (
         name="linux-5.10", kernels="Linux 5.5 to 5.10 (5.10 read; not Android GKI 5.10)",
         policy="split-tree-5.10", module="linux_5_10",
         locks=(("free_vmap_area_lock", "spinlock: free tree + list (search, clip, the purge's merges)"),
-               ("vmap_area_lock", "spinlock: busy tree + list (insert, lookups, unlink)"),
+               _BUSY_LOCK,
                _VMAP_PURGE_LOCK),
         description="split free/busy locks, the 5.2 search; lazy areas on an unsorted llist, "
                     "merged one by one (newest first) into the free tree by a purge on the "
@@ -74,9 +78,9 @@ GENERATIONS: dict[str, Generation] = {g.name: g for g in (
     Generation(
         name="linux-5.15", kernels="Linux 5.11 to 5.15 (5.15 read; also Android GKI 5.10)",
         policy="split-tree-5.10", module="linux_5_15",
-        locks=(("free_vmap_area_lock", "spinlock: free tree + list (search, clip, merge)"),
-               ("vmap_area_lock", "spinlock: busy tree + list (insert, lookups, unlink)"),
-               ("purge_vmap_area_lock", "spinlock: purge_vmap_area_root + list (lazy areas, merged)"),
+        locks=(_FREE_LOCK,
+               _BUSY_LOCK,
+               _PURGE_TREE_LOCK,
                _VMAP_PURGE_LOCK),
         description="linux-6.1's split locks and purge tree with the 5.2 search; the purge runs "
                     "on the freeing CPU (try_purge_vmap_area_lazy, mutex_trylock)",
@@ -84,9 +88,9 @@ GENERATIONS: dict[str, Generation] = {g.name: g for g in (
     Generation(
         name="linux-6.1", kernels="Linux 5.18 to 6.2 (6.1 read)", policy="split-tree",
         module="linux_6_1",
-        locks=(("free_vmap_area_lock", "spinlock: free tree + list (search, clip, merge)"),
-               ("vmap_area_lock", "spinlock: busy tree + list (insert, lookups, unlink)"),
-               ("purge_vmap_area_lock", "spinlock: purge_vmap_area_root + list (lazy areas, merged)"),
+        locks=(_FREE_LOCK,
+               _BUSY_LOCK,
+               _PURGE_TREE_LOCK,
                _VMAP_PURGE_LOCK),
         description="split locks: the free tree under free_vmap_area_lock, the busy tree under "
                     "vmap_area_lock, lazy areas merged in a purge tree, drained by a kworker; "
@@ -94,9 +98,9 @@ GENERATIONS: dict[str, Generation] = {g.name: g for g in (
         read="Linux 6.1 mm/vmalloc.c (docs/kernels/linux-6.1.md)"),
     Generation(
         name="linux-6.6", kernels="Linux 6.3 to 6.8", policy="split-tree", module="linux_6_6",
-        locks=(("free_vmap_area_lock", "spinlock: free tree + list (search, clip, merge)"),
+        locks=(_FREE_LOCK,
                ("vmap_area_lock", "spinlock: busy tree + list (insert, find_unlink_vmap_area)"),
-               ("purge_vmap_area_lock", "spinlock: purge_vmap_area_root + list (lazy areas, merged)"),
+               _PURGE_TREE_LOCK,
                _VMAP_PURGE_LOCK),
         description="6.1's split locks with one vfree busy-tree section (find_unlink_vmap_area)",
         read="a 6.3-6.8 mm/vmalloc.c (docs/kernels/linux-6.1.md)"),

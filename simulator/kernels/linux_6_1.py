@@ -78,7 +78,28 @@ class Worker:
         self.label = f"kworker/{cpu}"
 
 
-class Kernel(KernelBase):
+class DrainWork:
+    """``schedule_work(&drain_vmap_work)`` (6.1 and later): a no-op while the
+    work is pending; else the kworker starts on ``cpu``.  The generation
+    sets ``drain_pending`` / ``drain_running`` and writes its own
+    ``drain_vmap_area_work``."""
+
+    drain_pending: bool
+    drain_running: bool
+    env: Any
+
+    def drain_vmap_area_work(self, w: Worker) -> Gen:
+        raise NotImplementedError
+
+    def schedule_drain_work(self, cpu: int) -> None:
+        if self.drain_pending:
+            return
+        self.drain_pending = True
+        if not self.drain_running:
+            self.env.process(self.drain_vmap_area_work(Worker(cpu)))
+
+
+class Kernel(DrainWork, KernelBase):
     """The 6.1 paths over the ``split-tree`` policy."""
 
     NAME = "linux-6.1"
@@ -238,14 +259,6 @@ class Kernel(KernelBase):
         return w1 + w2, h1 + h2, s.tree_nodes, x
 
     # -- purge ----------------------------------------------------------------------
-    def schedule_drain_work(self, cpu: int) -> None:
-        """schedule_work(&drain_vmap_work): a no-op while the work is pending."""
-        if self.drain_pending:
-            return
-        self.drain_pending = True
-        if not self.drain_running:
-            self.env.process(self.drain_vmap_area_work(Worker(cpu)))
-
     def drain_vmap_area_work(self, w: Worker) -> Gen:
         self.drain_running = True
         while self.drain_pending:

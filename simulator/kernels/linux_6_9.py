@@ -68,12 +68,12 @@ from ..allocators.vmap_nodes import NodeSteps, VmapNodesAllocator
 from ..lock import SpinLock
 from ..metrics import VFREE
 from .base import Gen, KernelBase
-from .linux_6_1 import Worker
+from .linux_6_1 import DrainWork, Worker
 
 _NO_STEPS = Steps()           # a section that walks no tree (list operations only)
 
 
-class Kernel(KernelBase):
+class Kernel(DrainWork, KernelBase):
     """The 6.9 paths over the ``vmap-nodes`` policy."""
 
     NAME = "linux-6.9"
@@ -264,14 +264,6 @@ class Kernel(KernelBase):
                        npages * (cost.vfree_unmap_page_ns + cost.vfree_free_page_ns), 0.0, 0.0))
 
     # -- purge ----------------------------------------------------------------------
-    def schedule_drain_work(self, cpu: int) -> None:
-        """schedule_work(&drain_vmap_work): a no-op while the work is pending."""
-        if self.drain_pending:
-            return
-        self.drain_pending = True
-        if not self.drain_running:
-            self.env.process(self.drain_vmap_area_work(Worker(cpu)))
-
     def drain_vmap_area_work(self, w: Worker) -> Gen:
         self.drain_running = True
         while self.drain_pending:
