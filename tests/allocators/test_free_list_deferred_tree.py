@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import profile_settings
 
 import simulator.allocators.free_list as free_list
 from simulator.allocators import create
@@ -42,6 +43,7 @@ ops = st.lists(st.tuples(st.sampled_from(["alloc", "alloc", "free", "old"]),
                          st.integers(1, 6), st.integers(0, 10**6)), min_size=1, max_size=120)
 
 
+@profile_settings()
 @given(ops=ops, log_max=st.sampled_from([4, 16, 1 << 23]))
 def test_deferred_tree_is_the_eager_tree(ops, log_max) -> None:
     saved = free_list._RB_LOG_MAX
