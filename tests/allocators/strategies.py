@@ -230,6 +230,27 @@ def op_lists(draw: st.DrawFn, layout: Layout, max_ops: int = 60,
     return ops
 
 
+def resolve_alloc_from(op: Op, live: list[int], busy_areas: list[tuple[int, int]],
+                       layout: Layout) -> Op | None:
+    """An ``("alloc_from", size, align, k, at_end)`` op as the plain
+    ``("alloc", size, align, vstart, vend)`` it stands for: vstart the start
+    (or, at_end, the end) of live area ``live[k % len(live)]`` (``busy_areas``
+    gives the ends), vend the allocator's own (VMALLOC_START for a vstart below
+    it).  Any other op is returned as it is; None when nothing is live or the
+    range would be empty (the op is skipped)."""
+    if op[0] != "alloc_from":
+        return op
+    if not live:
+        return None
+    _, size, align, k, at_end = op
+    vs = live[k % len(live)]
+    vs = dict(busy_areas)[vs] if at_end else vs
+    ve = layout.vmalloc_start if vs < layout.vmalloc_start else layout.vend
+    if vs >= ve:
+        return None
+    return ("alloc", size, align, vs, ve)
+
+
 def scenarios(policy: str, max_ops: int = 60, max_align_shift: int = MAX_ALIGN_SHIFT
               ) -> st.SearchStrategy[tuple[Layout, list[Op]]]:
     """(layout, ops) pairs for ``policy`` (one of :data:`POLICIES`)."""

@@ -24,7 +24,7 @@ from simulator.allocators.free_list import RfcFreeListCorruption
 
 from ref_busy_list import RefBusyList
 from ref_free_list import RefFreeList
-from strategies import PAGE, Layout, Op, profile_settings, scenarios
+from strategies import PAGE, Layout, Op, profile_settings, resolve_alloc_from, scenarios
 
 
 def _ref_augmented_tree() -> type:
@@ -89,16 +89,9 @@ def run_lockstep(policy: str, layout: Layout, ops: list[Op]) -> None:
     for n, op in enumerate(ops):
         where = f"{policy} op {n} {op!r}"
         if op[0] == "alloc_from":
-            if not live:
+            op = resolve_alloc_from(op, live, fast.busy_areas(), layout)
+            if op is None:
                 continue
-            _, size, align, k, at_end = op
-            area = dict(fast.busy_areas())
-            vs = live[k % len(live)]
-            vs = area[vs] if at_end else vs
-            ve = layout.vmalloc_start if vs < layout.vmalloc_start else layout.vend
-            if vs >= ve:
-                continue
-            op = ("alloc", size, align, vs, ve)
             where = f"{policy} op {n} {op!r}"
         if op[0] == "alloc":
             _, size, align, vs, ve = op

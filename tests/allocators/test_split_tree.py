@@ -27,7 +27,7 @@ from simulator.allocators.base import InvariantError, NonexistentAreaError, make
 from simulator.allocators.split_tree import SplitTreeAllocator
 
 from ref_split_tree import RefSplitTree
-from strategies import Layout, layouts, op_lists, profile_settings
+from strategies import Layout, layouts, op_lists, profile_settings, resolve_alloc_from
 from test_oracle import lowest_fit, small_layouts
 
 P = 4096
@@ -279,6 +279,9 @@ def test_differential_fast_vs_reference(scenario):
     live: list[int] = []
     taken: list[tuple[int, int]] = []
     for n, (op, (purge, merge_now, how)) in enumerate(zip(ops, after)):
+        op = resolve_alloc_from(op, live, fast.busy_areas(), layout)   # (was taken for a free)
+        if op is None:
+            continue
         where = f"op {n} {op!r}"
         if op[0] == "alloc":
             _, size, align, vs, ve = op

@@ -23,7 +23,7 @@ from simulator.allocators.base import make_range
 from simulator.allocators.split_tree_510 import SplitTree510Allocator
 
 from ref_split_tree_510 import RefSplitTree510
-from strategies import Layout, layouts, op_lists, profile_settings
+from strategies import Layout, layouts, op_lists, profile_settings, resolve_alloc_from
 from test_split_tree import BASE, SEVEN_BUSY, P, assert_same, mk, pages, steps, vmalloc
 
 
@@ -177,16 +177,9 @@ def test_differential_fast_vs_reference(scenario):
     taken: list[tuple[int, int]] = []      # taken by a purge, not merged back yet
     for n, (op, (purge, merge_now, how)) in enumerate(zip(ops, after)):
         where = f"{mode} op {n} {op!r}"
-        if op[0] == "alloc_from":
-            if not live:
-                continue
-            _, size, align, k, at_end = op
-            vs = live[k % len(live)]
-            vs = dict(fast.busy_areas())[vs] if at_end else vs
-            ve = layout.vmalloc_start if vs < layout.vmalloc_start else layout.vend
-            if vs >= ve:
-                continue
-            op = ("alloc", size, align, vs, ve)
+        op = resolve_alloc_from(op, live, fast.busy_areas(), layout)
+        if op is None:
+            continue
         if op[0] == "alloc":
             _, size, align, vs, ve = op
             rf, rr = fast.alloc(size, align, vs, ve), ref.alloc(size, align, vs, ve)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from ref_vmap_nodes import RefVmapNodes
-from strategies import PAGE, profile_settings, scenarios
+from strategies import PAGE, profile_settings, resolve_alloc_from, scenarios
 
 from simulator.allocators.base import InvariantError, NonexistentAreaError, make_range
 from simulator.allocators.vmap_nodes import (
@@ -287,6 +287,9 @@ def test_lockstep_with_reference(scenario):
             ref.drain_vmap_area_work()
             assert _purge_tuple(pf) == _ref_purge_tuple(ref, ref.trace[-1]), f"{where}: purge"
         cpu = rnd.choice(cpus)
+        op = resolve_alloc_from(op, live, fast.busy_areas(), layout)   # (was taken for a free)
+        if op is None:
+            continue
         if op[0] == "alloc" and nr_cpus > 1 and rnd.random() < 0.1:
             # now and then ask a CPU's own pool for one of its sizes with a larger align
             # (the head may be misaligned: list_move_tail)
