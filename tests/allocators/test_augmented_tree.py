@@ -24,9 +24,7 @@ from simulator.allocators.base import InvariantError, NonexistentAreaError, make
 
 from ref_augmented_tree import RefAugmentedTree
 from strategies import profile_settings
-
-P = 4096
-BASE = 0x10000000
+from tree_helpers import BASE, P, pages, steps, tree_shape
 
 
 def guards(npages: int, base: int, word_bits: int) -> list[tuple[int, int]]:
@@ -38,19 +36,6 @@ def mk(npages: int, busy_pages=(), base: int = BASE, word_bits: int = 64) -> Aug
     rng = make_range(0, 1 << word_bits, base, base + npages * P, word_bits=word_bits)
     busy = [(base + s * P, base + e * P) for s, e in busy_pages]
     return AugmentedTreeAllocator(rng, sorted(busy + guards(npages, base, word_bits)))
-
-
-def pages(blocks, base: int = BASE):
-    """Blocks as page numbers from base; the guards (below base or ending at the top) left out."""
-    return [((s - base) // P, (e - base) // P) for s, e in blocks if base <= s and e < 1 << 60]
-
-
-def steps(s, **expected):
-    """All Steps fields, with the unnamed ones 0/None."""
-    full = dict(list_nodes=0, tree_nodes=0, free_nodes=0, tree_inserts=0, tree_erases=0,
-                augment_updates=0, merges=0, fit=None, objects_allocated=0, objects_freed=0)
-    full.update(expected)
-    assert s.as_dict() == full
 
 
 # ------------------------------------------------------------------- fits
@@ -373,10 +358,6 @@ def _nodes(a):
 
 
 # ------------------------------------------------- differential (fast vs ref)
-def tree_shape(n):
-    if n is None:
-        return None
-    return (n.va_start, n.va_end, n.color, n.subtree_max_size, tree_shape(n.left), tree_shape(n.right))
 
 
 @st.composite

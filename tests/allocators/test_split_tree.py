@@ -29,9 +29,8 @@ from simulator.allocators.split_tree import SplitTreeAllocator
 from ref_split_tree import RefSplitTree
 from strategies import Layout, layouts, op_lists, profile_settings, resolve_alloc_from
 from test_oracle import lowest_fit, small_layouts
+from tree_helpers import BASE, P, pages, steps, tree_shape
 
-P = 4096
-BASE = 0x10000000
 #: free [4,8) [9,10) [11,12) [13,14) [15,23) [24,25) [26,27), inserted in
 #: ascending order: B2(B1, B4(B3, B6(B5, B7))) (see test_augmented_tree)
 SEVEN_BUSY = [(0, 4), (8, 9), (10, 11), (12, 13), (14, 15), (23, 24), (25, 26), (27, 28)]
@@ -41,17 +40,6 @@ def mk(npages: int, busy_pages=(), cls=SplitTreeAllocator):
     rng = make_range(0, 1 << 64, BASE, BASE + npages * P)
     busy = [(BASE + s * P, BASE + e * P) for s, e in busy_pages]
     return cls(rng, sorted(busy + [(0, BASE), (BASE + npages * P, 1 << 64)]))
-
-
-def pages(blocks):
-    return [((s - BASE) // P, (e - BASE) // P) for s, e in blocks if BASE <= s and e < 1 << 60]
-
-
-def steps(s, **expected):
-    full = dict(list_nodes=0, tree_nodes=0, free_nodes=0, tree_inserts=0, tree_erases=0,
-                augment_updates=0, merges=0, fit=None, objects_allocated=0, objects_freed=0)
-    full.update(expected)
-    assert s.as_dict() == full
 
 
 def vmalloc(a, size, align=1, vstart=None, vend=None):
@@ -234,10 +222,6 @@ def test_check_catches_a_lazy_area_overlapping_a_free_block():
 
 
 # ------------------------------------------------- differential (fast vs ref)
-def tree_shape(n):
-    if n is None:
-        return None
-    return (n.va_start, n.va_end, n.color, n.subtree_max_size, tree_shape(n.left), tree_shape(n.right))
 
 
 @st.composite
@@ -269,6 +253,20 @@ def assert_same(fast, ref, where):
             ref.largest_free_bytes(), ref.total_free_bytes()), where
 
 
+def lockstep_alloc(fast, ref, op, live: list[int], where: str) -> None:
+    """An ("alloc", size, align, vstart, vend) op on both models: the same
+    address and Steps, then insert_vmap_area on both (the same Steps); the
+    address joins ``live``."""
+    _, size, align, vs, ve = op
+    rf, rr = fast.alloc(size, align, vs, ve), ref.alloc(size, align, vs, ve)
+    assert rf.addr == rr.addr, where
+    assert rf.steps == rr.steps, (where, rf.steps, rr.steps)
+    event(f"fit {rf.steps.fit}")
+    if rf.addr is not None:
+        assert fast.insert_vmap_area(rf.addr, size) == ref.insert_vmap_area(rr.addr, size), where
+        live.append(rf.addr)
+
+
 @profile_settings()
 @given(scenario=split_scenarios())
 def test_differential_fast_vs_reference(scenario):
@@ -284,14 +282,7 @@ def test_differential_fast_vs_reference(scenario):
             continue
         where = f"op {n} {op!r}"
         if op[0] == "alloc":
-            _, size, align, vs, ve = op
-            rf, rr = fast.alloc(size, align, vs, ve), ref.alloc(size, align, vs, ve)
-            assert rf.addr == rr.addr, where
-            assert rf.steps == rr.steps, (where, rf.steps, rr.steps)
-            event(f"fit {rf.steps.fit}")
-            if rf.addr is not None:
-                assert fast.insert_vmap_area(rf.addr, size) == ref.insert_vmap_area(rr.addr, size), where
-                live.append(rf.addr)
+            lockstep_alloc(fast, ref, op, live, where)
         elif live:
             addr = live.pop(op[1] % len(live))
             assert fast.find_vmap_area(addr) == ref.find_vmap_area(addr), where

@@ -24,7 +24,7 @@ from simulator.allocators.split_tree_510 import SplitTree510Allocator
 
 from ref_split_tree_510 import RefSplitTree510
 from strategies import Layout, layouts, op_lists, profile_settings, resolve_alloc_from
-from test_split_tree import BASE, SEVEN_BUSY, P, assert_same, mk, pages, steps, vmalloc
+from test_split_tree import BASE, SEVEN_BUSY, P, assert_same, lockstep_alloc, mk, pages, steps, vmalloc
 
 
 def mk510(npages, busy_pages=()):
@@ -181,14 +181,7 @@ def test_differential_fast_vs_reference(scenario):
         if op is None:
             continue
         if op[0] == "alloc":
-            _, size, align, vs, ve = op
-            rf, rr = fast.alloc(size, align, vs, ve), ref.alloc(size, align, vs, ve)
-            assert rf.addr == rr.addr, where
-            assert rf.steps == rr.steps, (where, rf.steps, rr.steps)
-            event(f"fit {rf.steps.fit}")
-            if rf.addr is not None:
-                assert fast.insert_vmap_area(rf.addr, size) == ref.insert_vmap_area(rr.addr, size), where
-                live.append(rf.addr)
+            lockstep_alloc(fast, ref, op, live, where)
         elif live:
             addr = live.pop(op[1] % len(live))
             assert fast.find_vmap_area(addr) == ref.find_vmap_area(addr), where
