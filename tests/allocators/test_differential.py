@@ -118,18 +118,21 @@ def run_lockstep(policy: str, layout: Layout, ops: list[Op]) -> None:
         assert_same_state(fast, ref, where)
 
 
+@pytest.mark.slow            # 2,000 hypothesis sequences (vmsim-ci): 20-40 s on 2 cores
 @profile_settings()
 @given(scenario=scenarios("busy-list"))
 def test_busy_list_matches_reference(scenario) -> None:
     run_lockstep("busy-list", *scenario)
 
 
+@pytest.mark.slow            # 2,000 hypothesis sequences (vmsim-ci): 20-40 s on 2 cores
 @profile_settings()
 @given(scenario=scenarios("free-list"))
 def test_free_list_matches_reference(scenario) -> None:
     run_lockstep("free-list", *scenario)
 
 
+@pytest.mark.slow            # 2,000 hypothesis sequences (vmsim-ci): 20-40 s on 2 cores
 @profile_settings()
 @given(scenario=scenarios("augmented-tree"))
 def test_augmented_tree_matches_reference(scenario) -> None:

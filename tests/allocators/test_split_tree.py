@@ -267,6 +267,7 @@ def lockstep_alloc(fast, ref, op, live: list[int], where: str) -> None:
         live.append(rf.addr)
 
 
+@pytest.mark.slow            # 2,000 hypothesis sequences (vmsim-ci): 20-40 s on 2 cores
 @profile_settings()
 @given(scenario=split_scenarios())
 def test_differential_fast_vs_reference(scenario):

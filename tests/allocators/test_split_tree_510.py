@@ -164,6 +164,7 @@ def scenarios_510(draw):
     return layout, ops, mode, after
 
 
+@pytest.mark.slow            # 2,000 hypothesis sequences (vmsim-ci): 20-40 s on 2 cores
 @profile_settings()
 @given(scenario=scenarios_510())
 def test_differential_fast_vs_reference(scenario):

@@ -268,6 +268,7 @@ def _ref_purge_tuple(ref, entry):
     return (start, end, marked, helpers, nr, steps.as_dict(), ns)
 
 
+@pytest.mark.slow            # 2,000 hypothesis sequences (vmsim-ci): 20-40 s on 2 cores
 @profile_settings()
 @given(vn_scenarios())
 def test_lockstep_with_reference(scenario):
