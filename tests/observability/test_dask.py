@@ -69,14 +69,26 @@ def test_an_existing_scheduler_by_option_and_by_environment(tmp_path: Path) -> N
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
                       dashboard_address=":0") as cluster:
         addr = cluster.scheduler_address
+        sched = cluster.scheduler
+        t0 = sched.transition_counter
         opt = vmsim("run", "s.yaml", "--out", "opt", "--quiet", "--scheduler", addr, cwd=tmp_path)
         assert opt.returncode == 0, opt.stderr
+        t1 = sched.transition_counter
         env = vmsim("run", "s.yaml", "--out", "env", "--quiet", "--jobs", "1", cwd=tmp_path,
                     env={"VMSIM_SCHEDULER": addr})
         assert env.returncode == 0, env.stderr
-        # the runs really went to that cluster
-        assert len(cluster.scheduler.task_groups) >= 1 or cluster.scheduler.transition_counter > 0
-    assert _files(tmp_path / "ref") == _files(tmp_path / "opt") == _files(tmp_path / "env")
+        t2 = sched.transition_counter
+        # each of the two commands really ran its tasks on that cluster (a
+        # VMSIM_SCHEDULER that were ignored would run --jobs 1 in-process, with
+        # the same bytes)
+        assert t1 > t0 and t2 > t1, (t0, t1, t2)
+        # negative control: a --jobs 1 run without the variable leaves it alone
+        local = vmsim("run", "s.yaml", "--out", "local", "--quiet", "--jobs", "1", cwd=tmp_path,
+                      env={"VMSIM_SCHEDULER": ""})
+        assert local.returncode == 0, local.stderr
+        assert sched.transition_counter == t2
+    assert _files(tmp_path / "ref") == _files(tmp_path / "opt") == _files(tmp_path / "env") \
+        == _files(tmp_path / "local")
 
 
 def test_a_bad_scheduler_address_is_one_line(tmp_path: Path) -> None:
