@@ -82,10 +82,20 @@ def test_compare_dmesg_lines_up_board_and_simulation(tmp_path, run_vmsim):
     assert table.startswith("| test | board loops |") and "fix_size_alloc_test" in table
     # the simulated per-loop time is the simulated Summary's avg * 1000 / loops
     import re
-    from simulator.compare_dmesg import simulated_summaries  # noqa: F401
     row = dict(zip([c.strip() for c in table.splitlines()[0].strip("|").split("|")],
                    [c.strip() for c in table.splitlines()[2].strip("|").split("|")]))
+    assert row["test"] == "fix_size_alloc_test"
     assert re.fullmatch(r"[\d,]+", row["busy-list per loop (ns)"])
     ratio = float(row["busy-list / board"].rstrip("x"))
     per_loop = float(row["busy-list per loop (ns)"].replace(",", ""))
     assert abs(ratio - per_loop / 905.123) < 0.01
+    # independent oracle: the same scenario run by `vmsim run`, its log's own
+    # Summary lines for busy-list read here (mean over seeds of avg * 1000 / loops)
+    out = tmp_path / "run"
+    run_vmsim("run", str(sc), "--out", str(out), "--quiet")
+    sims = [(int(m["avg"]), int(m["loops"])) for m in re.finditer(
+        r"^\[busy-list seed=\d+\] Summary: fix_size_alloc_test passed: \d+ failed: \d+ repeat: \d+ "
+        r"loops: (?P<loops>\d+) avg: (?P<avg>\d+) usec", (out / "log.txt").read_text(), re.M)]
+    assert sims
+    want = sum(avg * 1000 / loops for avg, loops in sims) / len(sims)
+    assert row["busy-list per loop (ns)"] == f"{want:,.0f}", (row, sims)

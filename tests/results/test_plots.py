@@ -33,7 +33,8 @@ def _ts(seeds: list[int], frag: float) -> pd.DataFrame:
 
 
 def _saved(ts: pd.DataFrame) -> SavedResults:
-    return SavedResults(scenario={"name": "t", "device": "qemu-x86", "allocators": ["busy-list", "free-list"]},
+    return SavedResults(scenario={"name": "t", "device": "qemu-x86",
+                                  "allocators": ["busy-list", "free-list"]},
                         ops=pd.DataFrame(), timeseries=ts,
                         summary=pd.DataFrame({"allocator": ["busy-list", "free-list"], "seed": [1, 1]}))
 
