@@ -10,25 +10,13 @@ import pytest
 from nbclient import NotebookClient
 
 from simulator.cli import main
+from support import SEED2_AND_RANDOM_CALLERS, scenario_text
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "compare-allocators.ipynb"
 
-SMALL = """\
-name: notebook-small
-device: qemu-x86
-cpus: 2
-allocators: [busy-list, free-list]
-callers:
-  - workload: seed-test2
-    cpus: 0
-    prefill: 200
-  - workload: random_size_alloc_test
-    cpus: 1
-stop:
-  iterations: 100
-seeds: [1]
-"""
+SMALL = scenario_text("notebook-small", SEED2_AND_RANDOM_CALLERS,
+                      rest="stop:\n  iterations: 100\nseeds: [1]\n")
 
 
 @pytest.mark.slow            # a Jupyter kernel and a run: about 25 s

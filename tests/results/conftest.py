@@ -21,3 +21,13 @@ def vmsim(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess
 @pytest.fixture
 def run_vmsim():
     return vmsim
+
+
+def write_and_run(tmp_path: Path, text: str, *args: str, name: str = "s.yaml",
+                  check: bool = True) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """Write scenario ``text`` to ``tmp_path/name`` and ``vmsim run`` it into
+    ``tmp_path/out`` with ``args``: (scenario path, results dir, process)."""
+    sc = tmp_path / name
+    sc.write_text(text)
+    out = tmp_path / "out"
+    return sc, out, vmsim("run", str(sc), "--out", str(out), *args, check=check)

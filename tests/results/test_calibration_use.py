@@ -6,6 +6,7 @@ from __future__ import annotations
 import yaml
 
 from simulator.calibrate import FitResult, poor_fit
+from support import preset_text
 
 ITER = 2000
 
@@ -48,18 +49,7 @@ BOARD_DMESG = """\
 [  107.001299] All test took worker0=4521337821 cycles
 """
 
-PRESET = """\
-name: board
-device: qemu-x86
-cpus: 2
-allocators: [busy-list, free-list]
-callers:
-  - workload: test-vmalloc
-    cpus: 0
-    run_test_mask: 65          # fix_size_alloc_test + align_shift_alloc_test
-    test_loop_count: 1000
-    test_repeat_count: 1
-"""
+PRESET = preset_text("board", cpus=2, allocators="busy-list, free-list", loops=1000, repeats=1)
 
 
 def test_compare_dmesg_lines_up_board_and_simulation(tmp_path, run_vmsim):

@@ -9,6 +9,8 @@ import yaml
 
 from simulator.output import load_results
 from simulator.scenario_schema import parse_cpu_ranges
+from support import NO_PLOTS, preset_text
+from .conftest import write_and_run
 
 BASE = """\
 name: {name}
@@ -36,10 +38,8 @@ def test_cpu_ranges_parse_like_the_kernels_cpulist():
 
 
 def test_a_cpu_range_places_one_caller_per_cpu(tmp_path, run_vmsim):
-    sc = tmp_path / "r.yaml"
-    sc.write_text(BASE.format(name="ranges", cpus='"0-2,5"', plots="false"))
-    out = tmp_path / "out"
-    run_vmsim("run", str(sc), "--out", str(out), "--quiet")
+    sc, out, _ = write_and_run(tmp_path, BASE.format(name="ranges", cpus='"0-2,5"', plots="false"),
+                               "--quiet", name="r.yaml")
     ops = pd.read_parquet(out / "ops.parquet")
     assert sorted(set(ops["cpu"])) == [0, 1, 2, 5]
     saved = yaml.safe_load((out / "scenario.yaml").read_text())
@@ -52,10 +52,8 @@ def test_a_cpu_range_places_one_caller_per_cpu(tmp_path, run_vmsim):
 
 @pytest.mark.slow            # about 20 s: three points' plots and the sweep plot
 def test_job_count_sweep_in_one_file(tmp_path, run_vmsim):
-    sc = tmp_path / "jobs.yaml"
-    sc.write_text(BASE.format(name="jobs", cpus=0, plots="true") + "sweep:\n  jobs: [1, 2, 4]\n")
-    out = tmp_path / "out"
-    run_vmsim("run", str(sc), "--out", str(out), "--quiet")
+    text = BASE.format(name="jobs", cpus=0, plots="true") + "sweep:\n  jobs: [1, 2, 4]\n"
+    _, out, _ = write_and_run(tmp_path, text, "--quiet", name="jobs.yaml")
     summary = pd.read_csv(out / "summary.csv")
     assert list(dict.fromkeys(summary["point"])) == ["jobs=1", "jobs=2", "jobs=4"]
     for n in (1, 2, 4):
@@ -93,10 +91,7 @@ def test_list_valued_sweep_point_names_stay_short(tmp_path, run_vmsim):
     name = "n" * 90
     text = BASE.format(name=name, cpus=0, plots="false") + \
         "sweep:\n  callers[0].cpus: [[0], [0, 1, 2, 3, 4, 5, 6, 7], [0, 2, 4, 6]]\n"
-    sc = tmp_path / "l.yaml"
-    sc.write_text(text)
-    out = tmp_path / "out"
-    run_vmsim("run", str(sc), "--out", str(out), "--quiet")
+    _, out, _ = write_and_run(tmp_path, text, "--quiet", name="l.yaml")
     dirs = sorted(p.name for p in out.iterdir() if p.is_dir() and "=" in p.name)
     assert dirs == ["callers_0_.cpus=0", "callers_0_.cpus=0-7", "callers_0_.cpus=0_2_4_6"]
     for d in dirs:
@@ -107,27 +102,12 @@ def test_list_valued_sweep_point_names_stay_short(tmp_path, run_vmsim):
     assert len(long) <= 60 and long != point_label("callers[0].cpus", list(range(0, 202, 3)))
 
 
-PRESET = """\
-name: preset
-device: qemu-x86
-cpus: 2
-allocators: [busy-list, free-list]
-callers:
-  - workload: test-vmalloc
-    cpus: 0
-    run_test_mask: 65          # fix_size_alloc_test + align_shift_alloc_test
-    test_loop_count: 40
-    test_repeat_count: 1
-output:
-  plots: false
-"""
+PRESET = preset_text("preset", cpus=2, allocators="busy-list, free-list", loops=40, repeats=1,
+                     rest=NO_PLOTS)
 
 
 def test_stop_is_optional_for_workloads_that_end_and_iterations_scales_the_preset(tmp_path, run_vmsim):
-    sc = tmp_path / "p.yaml"
-    sc.write_text(PRESET)
-    out = tmp_path / "out"
-    proc = run_vmsim("run", str(sc), "--out", str(out), "--iterations", "25")
+    sc, out, proc = write_and_run(tmp_path, PRESET, "--iterations", "25", name="p.yaml")
     assert "--iterations 25 sets callers[0].test_loop_count" in proc.stderr
     log = (out / "log.txt").read_text()
     assert "Summary: fix_size_alloc_test passed: 1 failed: 0 repeat: 1 loops: 25" in log

@@ -12,22 +12,15 @@ import pytest
 
 from simulator.metrics import REL_ERR
 from simulator.output import load_results
+from support import NO_PLOTS, SEED2_AND_RANDOM_CALLERS, preset_text, scenario_text
+from .conftest import write_and_run
 
-SCENARIO = """\
-name: callers
-device: qemu-x86
-cpus: 3
-allocators: [busy-list, free-list]
-callers:
-  - workload: seed-test2
-    cpus: 0
-    prefill: 200
-  - workload: random_size_alloc_test
-    cpus: 1
+SCENARIO = scenario_text("callers", SEED2_AND_RANDOM_CALLERS + """\
   - workload: thread-stacks
     cpus: 2
     background: true
     rate_per_s: 20000
+""", cpus=3, rest="""\
 stop:
   iterations: 150
 seeds: [1, 2]
@@ -35,7 +28,7 @@ metrics:
   keep_ops: {keep_ops}
 output:
   plots: {plots}
-"""
+""")
 CALLERS = ["seed-test2@cpu0", "random_size_alloc_test@cpu1", "thread-stacks@cpu2"]
 
 
@@ -44,10 +37,8 @@ def _nearest_rank(x: np.ndarray, q: float) -> float:
 
 
 def test_summary_has_a_row_per_allocator_seed_and_caller(tmp_path, run_vmsim):
-    sc = tmp_path / "c.yaml"
-    sc.write_text(SCENARIO.format(keep_ops="true", plots="false"))
-    out = tmp_path / "out"
-    run_vmsim("run", str(sc), "--out", str(out), "--quiet")
+    _, out, _ = write_and_run(tmp_path, SCENARIO.format(keep_ops="true", plots="false"),
+                              "--quiet", name="c.yaml")
     s = pd.read_csv(out / "summary.csv")
     assert list(s.columns[:3]) == ["allocator", "seed", "caller"]
     for a in ("busy-list", "free-list"):
@@ -105,27 +96,12 @@ def test_stats_only_runs_keep_per_caller_histograms(tmp_path, run_vmsim):
     assert set(hist["caller"]) == set(CALLERS)
 
 
-PRESET = """\
-name: preset
-device: qemu-x86
-cpus: 1
-allocators: [busy-list, augmented-tree]
-callers:
-  - workload: test-vmalloc
-    cpus: 0
-    run_test_mask: 65          # fix_size_alloc_test + align_shift_alloc_test
-    test_loop_count: 30
-    test_repeat_count: 2
-output:
-  plots: false
-"""
+PRESET = preset_text("preset", cpus=1, allocators="busy-list, augmented-tree", loops=30, repeats=2,
+                     rest=NO_PLOTS)
 
 
 def test_preset_summary_columns_and_by_design_failures(tmp_path, run_vmsim):
-    sc = tmp_path / "p.yaml"
-    sc.write_text(PRESET)
-    out = tmp_path / "out"
-    run_vmsim("run", str(sc), "--out", str(out), "--quiet")
+    _, out, _ = write_and_run(tmp_path, PRESET, "--quiet", name="p.yaml")
     s = pd.read_csv(out / "summary.csv")
     wide = s[s.caller.isna()]
     log = (out / "log.txt").read_text().splitlines()

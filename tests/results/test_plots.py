@@ -12,6 +12,8 @@ from matplotlib.figure import Figure
 
 from simulator import plots
 from simulator.output import SavedResults
+from support import NO_PLOTS, RANDOM_SIZE_ON_CPUS_0_1, scenario_text
+from .conftest import write_and_run
 
 
 def test_importing_plots_keeps_the_users_backend():
@@ -68,32 +70,21 @@ def test_tick_labels_are_compact():
     assert [plots.compact(v) for v in (200, 5000, 20000, 1.5e6)] == ["200", "5k", "20k", "1.5M"]
 
 
-SWEEP = """\
-name: timed
-device: {profile: qemu-x86}
-cpus: 2
-allocators: [busy-list, free-list]
-callers:
-  - workload: random_size_alloc_test
-    cpus: [0, 1]
+SWEEP = scenario_text("timed", RANDOM_SIZE_ON_CPUS_0_1, device="{profile: qemu-x86}", rest="""\
 stop:
   time: 300 us
 seeds: [1, 2]
-output:
-  plots: false
+""" + NO_PLOTS + """\
 sweep:
   device.overrides.lock_handoff_ns: [20, 200, 2000]
-"""
+""")
 
 
 def test_sweep_plot_of_a_time_stopped_run(tmp_path, run_vmsim):
     """Numeric log axis over the swept cost, per-caller p50/p99 panels with seed
     CIs, and no loop-time panel: every run lasts the stop time."""
     from simulator.output import load_results
-    sc = tmp_path / "t.yaml"
-    sc.write_text(SWEEP)
-    out = tmp_path / "out"
-    run_vmsim("run", str(sc), "--out", str(out), "--quiet")
+    _, out, _ = write_and_run(tmp_path, SWEEP, "--quiet", name="t.yaml")
     from simulator import plots_sweep
     fig = plots_sweep.sweep_figure(load_results(out))
     axes = [ax for ax in fig.axes if ax.get_visible()]

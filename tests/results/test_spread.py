@@ -9,21 +9,14 @@ import pandas as pd
 from scipy import stats
 
 from simulator.spread import mean_ci, noise_verdict, paired_difference, seed_independent
+from support import NO_PLOTS, RANDOM_SIZE_ON_CPUS_0_1, scenario_text
+from .conftest import write_and_run
 
-RANDOM = """\
-name: spread-small
-device: qemu-x86
-cpus: 2
-allocators: [busy-list, free-list]
-callers:
-  - workload: random_size_alloc_test
-    cpus: [0, 1]
+RANDOM = scenario_text("spread-small", RANDOM_SIZE_ON_CPUS_0_1, rest="""\
 stop:
   iterations: 150
 seeds: [1, 2, 3]
-output:
-  plots: false
-"""
+""" + NO_PLOTS)
 
 FIXED = RANDOM.replace("random_size_alloc_test", "fix_size_alloc_test").replace(
     "spread-small", "fixed-small")
@@ -51,10 +44,7 @@ def test_noise_verdict_inside_and_outside():
 
 
 def test_run_reports_mean_and_ci_over_seeds(tmp_path, run_vmsim):
-    sc = tmp_path / "s.yaml"
-    sc.write_text(RANDOM)
-    out = tmp_path / "out"
-    proc = run_vmsim("run", str(sc), "--out", str(out), "--quiet")
+    _, out, proc = write_and_run(tmp_path, RANDOM, "--quiet", name="s.yaml")
     summary = pd.read_csv(out / "summary.csv")
     run_wide = summary[summary["caller"].isna()] if "caller" in summary else summary
     assert sorted(set(run_wide["seed"])) == [1, 2, 3]
@@ -77,10 +67,7 @@ def test_run_reports_mean_and_ci_over_seeds(tmp_path, run_vmsim):
 
 
 def test_seed_independent_scenario_runs_once_and_says_so(tmp_path, run_vmsim):
-    sc = tmp_path / "f.yaml"
-    sc.write_text(FIXED)
-    out = tmp_path / "out"
-    run_vmsim("run", str(sc), "--out", str(out), "--quiet")
+    _, out, _ = write_and_run(tmp_path, FIXED, "--quiet", name="f.yaml")
     summary = pd.read_csv(out / "summary.csv")
     assert set(summary["seed"]) == {1}
     assert "it ran once" in (out / "report.md").read_text()
