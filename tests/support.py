@@ -74,3 +74,10 @@ RANDOM_SIZE_ON_CPUS_0_1 = """\
   - workload: random_size_alloc_test
     cpus: [0, 1]
 """
+
+#: one measured random caller on CPU 0
+RANDOM_MEASURED_CPU0 = """\
+  - workload: random
+    cpus: 0
+    measure: true
+"""

@@ -12,31 +12,13 @@ from pathlib import Path
 
 import pytest
 from badinput import assert_bad_input, tree, vmsim
+from support import RANDOM_MEASURED_CPU0, scenario_text
 
-BASE = """\
-name: bad
-device: qemu-x86
-allocators: [busy-list]
-callers:
-  - workload: seed-test1
-    cpus: 0
-stop:
-  iterations: 10
-seeds: [1]
-"""
+BASE = scenario_text("bad", "  - workload: seed-test1\n    cpus: 0\n", cpus=None, allocators="busy-list",
+                     rest="stop:\n  iterations: 10\nseeds: [1]\n")
 
-RANDOM = """\
-name: bad
-device: qemu-x86
-allocators: [busy-list]
-callers:
-  - workload: random
-    cpus: 0
-    measure: true
-{extra}
-stop:
-  iterations: 10
-"""
+RANDOM = scenario_text("bad", RANDOM_MEASURED_CPU0, cpus=None, allocators="busy-list",
+                       rest="{extra}\nstop:\n  iterations: 10\n")
 
 LAYOUT = """\
 name: bad
@@ -51,30 +33,11 @@ stop:
   iterations: 10
 """
 
-TRACE = """\
-name: bad
-device: qemu-x86
-allocators: [busy-list]
-callers:
-  - workload: trace-replay
-    cpus: 0
-    trace: {trace}
-stop:
-  time: 1 ms
-"""
+TRACE = scenario_text("bad", "  - workload: trace-replay\n    cpus: 0\n    trace: {trace}\n", cpus=None,
+                      allocators="busy-list", rest="stop:\n  time: 1 ms\n")
 
-EMPIRICAL = """\
-name: bad
-device: qemu-x86
-allocators: [busy-list]
-callers:
-  - workload: random
-    cpus: 0
-    measure: true
-    size: {{kind: empirical, file: {file}}}
-stop:
-  iterations: 10
-"""
+EMPIRICAL = scenario_text("bad", RANDOM_MEASURED_CPU0 + "    size: {{kind: empirical, file: {file}}}\n",
+                          cpus=None, allocators="busy-list", rest="stop:\n  iterations: 10\n")
 
 EVENT = ("kworker/0:1-42 [000] .... 100.{us:06d}: alloc_vmap_area: va_start: {va} size=8192 align=1 "
          "vstart=0xffffc90000000000 vend=0xffffe8ffffffffff failed=0")

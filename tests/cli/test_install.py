@@ -18,19 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from support import REPO
+from support import RANDOM_MEASURED_CPU0, REPO, scenario_text
 
-SCENARIO = """\
-name: installed
-device: qemu-x86
-allocators: [busy-list]
-callers:
-  - workload: random
-    cpus: 0
-    measure: true
-stop:
-  iterations: 50
-"""
+SCENARIO = scenario_text("installed", RANDOM_MEASURED_CPU0, cpus=None, allocators="busy-list",
+                         rest="stop:\n  iterations: 50\n")
 
 
 @pytest.mark.slow
