@@ -146,7 +146,7 @@ def test_fuzz_scenario_loader_and_schema(tmp_path: Path) -> None:
             sc = load_scenario(path)
             sc.run_specs()
             sc.resolved_yaml()
-        except Exception as exc:  # noqa: BLE001: classified by clean()
+        except Exception as exc:  # noqa: BLE001 (classified by clean())
             clean(exc, path, (ScenarioError,))
 
     run_for(PER_TARGET, one)
