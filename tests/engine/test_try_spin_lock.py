@@ -49,3 +49,17 @@ def test_a_lock_released_before_the_request_is_taken() -> None:
     lock.set_release(80.0)                                    # free from t=80 <= 100
     assert Engine.try_spin_lock(eng, c, lock) == (100.0, 100.0, 10.0)
     assert lock.holder == 1 and lock.acquisitions == 2
+
+
+def test_an_event_due_at_the_same_instant_goes_first() -> None:
+    # the generator path (yield a timeout of ``debt``) would queue behind an event
+    # already due at now + debt: SimPy runs same-time events in order, so the
+    # run-ahead must not take the lock ahead of it
+    env, eng, lock, c = setup(debt=250.0)
+    env.timeout(250.0)
+    assert Engine.try_spin_lock(eng, c, lock) is None
+    assert c.debt == 250.0 and lock.holder is None and lock.acquisitions == 0
+    # and one nanosecond later it is no longer in the way
+    env2, eng2, lock2, c2 = setup(debt=250.0)
+    env2.timeout(251.0)
+    assert Engine.try_spin_lock(eng2, c2, lock2) == (250.0, 250.0, 10.0)
