@@ -5,6 +5,7 @@ sample (mid-operation states included) pass."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -60,11 +61,15 @@ def test_an_address_handed_out_twice_stops_at_that_operation(gen) -> None:
 @pytest.mark.parametrize("gen", ["linux-4.19", "linux-6.1"])
 def test_an_overlapping_area_is_caught_by_the_periodic_check(gen) -> None:
     # the 5th area starts one page into the 4th: no exact collision, an overlap
-    spec = _checked(make_spec(gen, workload="_test_hold", params={"count": 10}, iterations=None,
-                              seed=3))
+    # (200 areas, a sample every 200 ns: the run lasts many samples, so the check
+    # of a sample stops it, long before the end-of-run check would)
+    spec = _checked(make_spec(gen, workload="_test_hold", params={"count": 200}, iterations=None,
+                              seed=3), interval_ns=200)
     with pytest.raises(SelfCheckError, match=f"allocator {gen}, seed 3, ops \\d+ .*"
-                                             "(overlap|not a busy area)"):
+                                             "(overlap|not a busy area)") as err:
         simulate(spec, allocator_factory=_faulty(4096, after=5))
+    ops = int(re.search(r", ops (\d+) at ", str(err.value)).group(1))
+    assert 5 <= ops < 100, str(err.value)
 
 
 @pytest.mark.parametrize("gen", ["linux-4.19", "rfc-2018", "linux-5.2", "linux-5.10", "linux-5.15",
