@@ -45,6 +45,16 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (workers, and anything they started)."""
+    out, todo = [], [pid]
+    while todo:
+        kids = _children(todo.pop())
+        out += kids
+        todo += kids
+    return out
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -66,7 +76,7 @@ def _wait_for_workers(proc: subprocess.Popen[str], n: int = 2, timeout: float = 
         kids = _children(proc.pid)
         if len(kids) >= n:
             time.sleep(0.5)                    # let them start simulating
-            return _children(proc.pid)
+            return _descendants(proc.pid)       # the whole tree must die with vmsim
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
     raise AssertionError("vmsim run --jobs 2 started no workers")
