@@ -116,16 +116,21 @@ class SplitTreeAllocator(FreeVmapAreaTree):
                     break
         return None, nodes
 
+    def lowest_match(self, size: int, align: int, vstart: int,
+                     vend: int) -> tuple[VmapArea | None, int]:
+        """``__alloc_vmap_area``'s search (6.x): the block and the nodes visited."""
+        # Do not adjust when align <= PAGE_SIZE, or when the range is exactly
+        # the requested size (with an adjusted length it could not succeed).
+        adjust = not (align <= self.rng.page_size or vend - vstart == size)
+        return self.find_vmap_lowest_match(size, align, vstart, adjust)
+
     def alloc(self, size: int, align: int = 1, vstart: int | None = None,
               vend: int | None = None) -> AllocResult:
         """``__alloc_vmap_area`` on the free tree (under free_vmap_area_lock).
         On success the area belongs to no tree until ``insert_vmap_area``."""
         vstart, vend = check_request(self.rng, size, align, vstart, vend)
         steps = Steps()
-        # Do not adjust when align <= PAGE_SIZE, or when the range is exactly
-        # the requested size (with an adjusted length it could not succeed).
-        adjust = not (align <= self.rng.page_size or vend - vstart == size)
-        va, nodes = self.find_vmap_lowest_match(size, align, vstart, adjust)
+        va, nodes = self.lowest_match(size, align, vstart, vend)
         steps.tree_nodes = nodes  # tree_nodes: find_vmap_lowest_match
         steps.free_nodes = nodes  # (in the free tree)
         addr = None if va is None else self._va_alloc(va, size, align, vstart, vend, steps)

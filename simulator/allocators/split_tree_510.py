@@ -34,7 +34,7 @@ the per-CPU ``ne_fit_preload_node`` object pays for it, as in 6.1).
 from __future__ import annotations
 
 from .augmented_tree import AugmentedTreeAllocator
-from .base import AllocResult, Steps, check_request
+from .base import Steps
 from .free_tree import VmapArea
 from .split_tree import SplitTreeAllocator
 
@@ -54,20 +54,11 @@ class SplitTree510Allocator(SplitTreeAllocator):
         port and its comments; both classes share the free tree's fields)."""
         return AugmentedTreeAllocator.find_vmap_lowest_match(self, size, align, vstart)  # type: ignore[arg-type]
 
-    def alloc(self, size: int, align: int = 1, vstart: int | None = None,
-              vend: int | None = None) -> AllocResult:
-        """``__alloc_vmap_area`` on the free tree (under free_vmap_area_lock),
-        5.2 search.  On success the area belongs to no tree until
-        ``insert_vmap_area``."""
-        vstart, vend = check_request(self.rng, size, align, vstart, vend)
-        steps = Steps()
-        va, nodes = self.find_vmap_lowest_match(size, align, vstart)
-        steps.tree_nodes = nodes  # tree_nodes: find_vmap_lowest_match
-        steps.free_nodes = nodes  # (in the free tree)
-        addr = None if va is None else self._va_alloc(va, size, align, vstart, vend, steps)
-        if addr is not None:
-            self._allocated[addr] = addr + size
-        return AllocResult(addr, steps)
+    def lowest_match(self, size: int, align: int, vstart: int,
+                     vend: int) -> tuple[VmapArea | None, int]:
+        """``__alloc_vmap_area``'s search, 5.2's: no search-size adjustment
+        (split-tree's ``alloc`` does the rest, the same in 5.5-6.8)."""
+        return self.find_vmap_lowest_match(size, align, vstart)
 
     def merge_or_add_vmap_area(self, addr: int, size: int) -> Steps:
         """5.5-5.10 ``__purge_vmap_area_lazy``'s merge of one area taken from
