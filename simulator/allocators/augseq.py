@@ -12,14 +12,16 @@ leaves its slot empty.  Over the slots sit
 
 * a max segment tree of each slot's largest ``val`` (-1 for an empty slot):
   first slot from s whose max >= x, range maxima;
-* a Fenwick tree of slot lengths: ranks;
+* the item count of each block of ``BLOCK`` slots: ranks (a sum over the
+  blocks before and the slots before in the block, in C);
 * the *chunk index*: the sorted first starts of the non-empty slots and their
   slot numbers (bisect to a chunk, the neighbouring chunk).
 
 Costs (n items, C = n / LOAD chunks, K <= 4 C slots):
 
 * queries, value updates, insert/delete inside a chunk: O(log n) Python steps
-  (plus list.insert / max() over one chunk of <= 2 LOAD items, in C);
+  (plus list.insert / max() over one chunk of <= 2 LOAD items, in C; a rank
+  sums <= K / BLOCK + BLOCK counts in C);
 * a chunk that empties: O(log n) (its slot stays empty; one list.pop on the
   chunk index, a C memmove of C pointers);
 * a chunk that overflows splits into a free neighbouring slot, or else the
@@ -47,6 +49,8 @@ from collections.abc import Iterable
 from mypy_extensions import mypyc_attr
 
 LOAD = 64
+BLOCK = 64          # slots per block of the rank counts (a power of two)
+_BSHIFT = 6         # log2(BLOCK)
 _NEG = -1
 
 
@@ -56,7 +60,7 @@ class AugSeqError(AssertionError):
 
 
 class AugSeq:
-    __slots__ = ("_s", "_e", "_v", "_cmax", "_seg", "_K", "_fen", "_n", "_ofirst", "_oslot")
+    __slots__ = ("_s", "_e", "_v", "_cmax", "_seg", "_K", "_bsum", "_n", "_ofirst", "_oslot")
 
     def __init__(self, items: Iterable[tuple[int, int, int]] = ()) -> None:
         items = list(items)
@@ -92,35 +96,42 @@ class AugSeq:
             a, b = seg[2 * i], seg[2 * i + 1]
             seg[i] = a if a > b else b
         self._seg = seg
-        fen = [0] * (K + 1)
-        for i in range(1, K + 1):
-            fen[i] += len(self._s[i - 1])
-            j = i + (i & -i)
-            if j <= K:
-                fen[j] += fen[i]
-        self._fen = fen
+        S = self._s
+        self._bsum = [sum(map(len, S[b:b + BLOCK])) for b in range(0, K, BLOCK)]
 
     def _seg_set(self, c: int, value: int) -> None:
+        """Slot c's maximum is now ``value``: the leaf, then its ancestors."""
+        if value > self._cmax[c]:
+            self._seg_raise(c, value)
+        else:
+            self._seg_lower(c, value)
+
+    def _seg_raise(self, c: int, value: int) -> None:
+        """_seg_set for a maximum that grows: an ancestor becomes max(it, value)."""
         self._cmax[c] = value
         seg = self._seg
         i = c + self._K
         seg[i] = value
         i >>= 1
-        while i:
-            a, b = seg[2 * i], seg[2 * i + 1]
-            m = a if a > b else b
-            if seg[i] == m:
-                break
-            seg[i] = m
+        while i and seg[i] < value:
+            seg[i] = value
             i >>= 1
 
-    def _fen_add(self, c: int, delta: int) -> None:
-        fen = self._fen
-        i = c + 1
-        n = self._K
-        while i <= n:
-            fen[i] += delta
-            i += i & -i
+    def _seg_lower(self, c: int, value: int) -> None:
+        """_seg_set for a maximum that shrinks (or stays): an ancestor becomes
+        max(value, the sibling's), up to the first that keeps its maximum."""
+        self._cmax[c] = value
+        seg = self._seg
+        i = c + self._K
+        seg[i] = value
+        while i > 1:
+            sib = seg[i ^ 1]
+            if sib > value:
+                value = sib
+            i >>= 1
+            if seg[i] == value:
+                break
+            seg[i] = value
 
     def _chunk_max_changed(self, c: int, old: int, new: int) -> None:
         cm = self._cmax[c]
@@ -207,10 +218,11 @@ class AugSeq:
                 seg[i] = p if p > q else q
             x >>= 1
             y >>= 1
+        bsum = self._bsum
         for c in range(lo, hi):
             d = len(S[c]) - old_len[c - lo]
             if d:
-                self._fen_add(c, d)
+                bsum[c >> _BSHIFT] += d
 
     # ------------------------------------------------------------ read-outs
     def __len__(self) -> int:
@@ -229,13 +241,8 @@ class AugSeq:
         """Number of items before cursor (c, j)."""
         if c >= self._K:
             return self._n
-        fen = self._fen
-        i = c
-        r = j
-        while i > 0:
-            r += fen[i]
-            i -= i & -i
-        return r
+        b = c >> _BSHIFT
+        return sum(self._bsum[:b]) + sum(map(len, self._s[b << _BSHIFT:c])) + j
 
     def distance(self, c1: int, j1: int, c2: int, j2: int) -> int:
         """Number of items in [(c1, j1), (c2, j2))."""
@@ -397,9 +404,9 @@ class AugSeq:
             cm = self._cmax[c]               # _chunk_max_changed, inlined (hot path)
             if value >= cm:
                 if value != cm:
-                    self._seg_set(c, value)
+                    self._seg_raise(c, value)
             elif old == cm and old not in v:   # (a tie leaves the maximum as it is)
-                self._seg_set(c, max(v))
+                self._seg_lower(c, max(v))
 
     def set_start(self, c: int, j: int, start: int) -> None:
         s = self._s[c]
@@ -440,14 +447,9 @@ class AugSeq:
         e.insert(j, end)
         v.insert(j, val)
         self._n += 1
-        fen = self._fen                          # _fen_add(c, 1), inlined
-        i = c + 1
-        K = self._K
-        while i <= K:
-            fen[i] += 1
-            i += i & -i
+        self._bsum[c >> _BSHIFT] += 1
         if val > self._cmax[c]:
-            self._seg_set(c, val)
+            self._seg_raise(c, val)
         if len(s) > 2 * LOAD:
             self._split(c)
             return self.find(start)  # type: ignore[return-value]  # just inserted
@@ -461,31 +463,29 @@ class AugSeq:
         del s[j], e[j]
         old = v.pop(j)
         self._n -= 1
-        fen = self._fen                          # _fen_add(c, -1), inlined
-        k = c + 1
-        K = self._K
-        while k <= K:
-            fen[k] -= 1
-            k += k & -k
+        self._bsum[c >> _BSHIFT] -= 1
+        oslot = self._oslot
         if not s:                               # the slot empties: nothing is rebuilt
-            self._seg_set(c, _NEG)
-            del self._ofirst[i], self._oslot[i]
-            return (self._oslot[i], 0) if i < len(self._oslot) else (self._K, 0)
+            self._seg_lower(c, _NEG)
+            del ofirst[i], oslot[i]
+            return (oslot[i], 0) if i < len(oslot) else (self._K, 0)
         if j == 0:
             ofirst[i] = s[0]
         if old == self._cmax[c] and old not in v:   # (a tie leaves the maximum as it is)
-            self._seg_set(c, max(v))
+            self._seg_lower(c, max(v))
         if j < len(s):
             return c, j
-        i = self._oindex(c) + 1
-        return (self._oslot[i], 0) if i < len(self._oslot) else (self._K, 0)
+        i = bisect_left(ofirst, s[0]) + 1            # _oindex(c) + 1 (inlined)
+        return (oslot[i], 0) if i < len(oslot) else (self._K, 0)
 
     # ------------------------------------------------------------ checking
     def check(self) -> None:
         """Raise AugSeqError if a derived structure is stale (O(n); tests/check())."""
         K = self._K
-        if K & (K - 1) or len(self._s) != K or len(self._seg) != 2 * K or len(self._fen) != K + 1:
+        if K & (K - 1) or len(self._s) != K or len(self._seg) != 2 * K:
             raise AugSeqError("slot arrays have the wrong size")
+        if self._bsum != [sum(map(len, self._s[b:b + BLOCK])) for b in range(0, K, BLOCK)]:
+            raise AugSeqError("block counts are stale")
         slots = [c for c in range(K) if self._s[c]]
         if slots != self._oslot:
             raise AugSeqError("chunk index slots are stale")

@@ -77,6 +77,7 @@ behave as in C.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 from .augseq import AugSeq, AugSeqError
@@ -164,39 +165,40 @@ class BusyListAllocator:
         mask = self.range.mask
         am1 = align - 1
         seq = self.vmap_area_list
+        cache = self.free_vmap_cache
         # Invalidate cache if we have more permissive parameters.
-        if (self.free_vmap_cache is None or size < self.cached_hole_size
+        if (cache is None or size < self.cached_hole_size
                 or vstart < self.cached_vstart or align < self.cached_align):
-            if self.free_vmap_cache is not None:  # a reset (observability: count its cause)
+            if cache is not None:                # a reset (observability: count its cause)
                 self._cache_reset("size < cached_hole_size" if size < self.cached_hole_size
                                   else "vstart < cached_vstart" if vstart < self.cached_vstart
                                   else "align < cached_align")
             self.cached_hole_size = 0            # nocache:
-            self.free_vmap_cache = None
+            self.free_vmap_cache = cache = None
         # record if we encounter less permissive parameters
         self.cached_vstart = vstart
         self.cached_align = align
 
-        first = None
-        if self.free_vmap_cache is not None:
-            first = seq.find(self.free_vmap_cache)
-            addr = ((seq._e[first[0]][first[1]] + am1) & mask) & ~am1  # type: ignore[index]  # never None
-            if addr < vstart:                    # goto nocache
-                self._cache_reset("cached area below vstart")
-                self.cached_hole_size = 0
-                self.free_vmap_cache = None
-                first = None
-            elif addr + size > mask:             # addr + size < addr: goto overflow
-                return None
-        if first is None:
-            addr = ((vstart + am1) & mask) & ~am1
-            if addr + size > mask:
-                return None
-            steps.tree_nodes += tree_depth(self.nr_busy)
-            first = self._descend(addr)
-            if first is None:                    # if (!first) goto found
-                return self._found(addr, size, vstart, vend)
-        return self._walk(first, addr, size, align, vend, vstart, steps)
+        if cache is not None:
+            # first = the cached area (seq.find, inlined: it is a live area)
+            fc = seq._oslot[bisect_right(seq._ofirst, cache) - 1]
+            fj = bisect_left(seq._s[fc], cache)
+            addr = ((seq._e[fc][fj] + am1) & mask) & ~am1
+            if addr >= vstart:
+                if addr + size > mask:           # addr + size < addr: goto overflow
+                    return None
+                return self._walk(fc, fj, addr, size, align, vend, vstart, steps)
+            self._cache_reset("cached area below vstart")   # goto nocache
+            self.cached_hole_size = 0
+            self.free_vmap_cache = None
+        addr = ((vstart + am1) & mask) & ~am1
+        if addr + size > mask:
+            return None
+        steps.tree_nodes += self.nr_busy.bit_length()   # tree_depth(nr_busy)
+        first = self._descend(addr)
+        if first is None:                        # if (!first) goto found
+            return self._found(addr, size, vstart, vend)
+        return self._walk(first[0], first[1], addr, size, align, vend, vstart, steps)
 
     def _descend(self, addr: int) -> Cursor | None:
         """The ``vmap_area_root`` descent: where it stops (``first``), or None."""
@@ -218,24 +220,30 @@ class BusyListAllocator:
         nxt = seq.next(*cur)
         return None if seq.is_end(*nxt) else nxt
 
-    def _walk(self, first: Cursor, addr0: int, size: int, align: int,
+    def _walk(self, fc: int, fj: int, addr0: int, size: int, align: int,
               vend: int, vstart: int, steps: Steps) -> int | None:
-        """Count the list walk from ``first`` with ``addr = addr0`` in O(log n)."""
+        """Count the list walk from ``first`` = cursor (fc, fj) with ``addr =
+        addr0`` in O(log n)."""
         seq = self.vmap_area_list
-        S, E, K = seq._s, seq._e, seq._K         # (hot path: AugSeq's chunk lists)
+        S, E = seq._s, seq._e                    # (hot path: AugSeq's chunk lists)
         mask = self.range.mask
         am1 = align - 1
-        fc, fj = first
         s_first = S[fc][fj]
-        if not (addr0 + size > s_first and addr0 + size <= vend):
-            return self._found(addr0, size, vstart, vend)
+        addr = addr0 + size
+        if addr <= s_first or addr > vend:
+            return addr0 if addr <= vend and addr0 >= vstart else None   # _found(addr0)
         # The body runs for `first` itself.
         if addr0 + self.cached_hole_size < s_first:
             self.cached_hole_size = s_first - addr0
-        nxt = (fc, fj + 1) if fj + 1 < len(S[fc]) else seq.next(fc, fj)
-        if nxt[0] >= K:                          # list_is_last -> found
+        if fj + 1 < len(S[fc]):
+            nxt = (fc, fj + 1)
+        elif fc == seq._oslot[-1]:               # list_is_last -> found
             steps.list_nodes += 1
-            return self._found(((E[fc][fj] + am1) & mask) & ~am1, size, vstart, vend)
+            addr = ((E[fc][fj] + am1) & mask) & ~am1
+            return addr if addr + size <= vend and addr >= vstart else None  # _found(addr)
+        else:
+            nxt = seq.next(fc, fj)
+        first = (fc, fj)
 
         # p_vend: first p > first whose ALIGN(end of p-1) + size > vend,
         # i.e. end of p-1 > limit (an ALIGN that wraps also lands here).
@@ -248,7 +256,7 @@ class BusyListAllocator:
             q = seq.next(*q)
         if q < first:
             q = first
-        p_vend = seq.next(*q) if q[0] < K else q
+        p_vend = seq.next(*q) if q[0] < seq._K else q
 
         # p_fit: first p > first whose aligned preceding gap holds size.
         small_align = align <= self.range.page_size
@@ -308,38 +316,46 @@ class BusyListAllocator:
 
         (The hot path: AugSeq cursors are read through its chunk lists.)"""
         seq = self.vmap_area_list
+        S, oslot = seq._s, seq._oslot
         steps.tree_nodes += self.nr_busy.bit_length()   # tree_depth(nr_busy)
         steps.tree_inserts += 1
-        c, j = seq.locate(start)
-        if j:                                    # rb_prev: in the same chunk
-            ps = seq._s[c]
-            pred: RbNode | None = self._va[ps[j - 1]]
-            prev_end = seq._e[c][j - 1]
-        else:
-            prev = seq.prev(c, j)
-            if prev is None:
-                pred, prev_end = None, self.range.vstart
-            else:
-                pred, prev_end = self._va[seq._s[prev[0]][prev[1]]], seq._e[prev[0]][prev[1]]
-        self._rb_insert(RbNode(start, end), pred)
-        gap = start - prev_end
-        c, j = seq.insert_at(c, j, start, end, gap)
         rng = self.range
+        # The list position: after rb_prev, the last area starting below, in
+        # its chunk (seq.locate_le, inlined); the next area follows it there,
+        # or starts the next chunk, or there is none (nc = -1).
+        i = bisect_right(seq._ofirst, start) - 1
+        if i >= 0:
+            c = oslot[i]
+            s = S[c]
+            j = bisect_left(s, start)            # >= 1: s[0] < start
+            pred: RbNode | None = self._va[s[j - 1]]
+            gap = start - seq._e[c][j - 1]
+            if j < len(s):
+                nc, nj = c, j
+            elif i + 1 < len(oslot):
+                nc, nj = oslot[i + 1], 0
+            else:
+                nc = nj = -1
+        else:                                    # the new first area
+            pred = None
+            gap = start - rng.vstart
+            if oslot:
+                c = nc = oslot[0]
+                j = nj = 0
+            else:                                # (the end cursor of an empty list)
+                c, j = seq._K, 0
+                nc = nj = -1
+        self._rb_insert(RbNode(start, end), pred)
         vms, vme = rng.vmalloc_start, rng.vmalloc_end
         nz = int(gap > 0 and vms < start < vme)
-        j += 1
-        if j < len(seq._s[c]):                   # the next area: in the same chunk
-            nc, nj = c, j
-        else:
-            nc, nj = seq.next(c, j - 1)
-        if nc < seq._K:
-            v = seq._v[nc]
-            old = v[nj]
-            nstart = seq._s[nc][nj]
+        if nc >= 0:                              # the next area's gap shrinks
+            old = seq._v[nc][nj]
+            nstart = S[nc][nj]
             new = nstart - end
             seq.set_val(nc, nj, new)
             if vms < nstart < vme:
                 nz += (new > 0) - (old > 0)
+        seq.insert_at(c, j, start, end, gap)
         self._nz_vm += nz
         self._busy_bytes += end - start
         if start < vme and end > vms:
@@ -370,11 +386,22 @@ class BusyListAllocator:
     def _free_vmap_area(self, addr: int, steps: Steps) -> None:
         """4.19 ``__free_vmap_area``: the cache rule, unlink, kfree_rcu."""
         seq = self.vmap_area_list
-        cur = seq.find(addr)
-        if cur is None:
+        # seq.find(addr), inlined: chunk index position i, cursor (c, j)
+        i = bisect_right(seq._ofirst, addr) - 1
+        c = seq._oslot[i] if i >= 0 else -1
+        s = seq._s[c] if i >= 0 else []
+        j = bisect_left(s, addr)
+        if j == len(s) or s[j] != addr:
             raise NonexistentAreaError(addr)
-        self._free_vmap_cache_rule(cur)
-        self._unlink_vmap_area(cur, steps)
+        cache = self.free_vmap_cache             # _free_vmap_cache_rule, inlined
+        if cache is not None:
+            if seq._e[c][j] < self.cached_vstart:
+                self.free_vmap_cache = None
+            elif addr <= cache:
+                # free_vmap_cache = rb_prev(&va->rb_node)
+                self.free_vmap_cache = (s[j - 1] if j else
+                                        seq._s[seq._oslot[i - 1]][-1] if i else None)
+        self._unlink_vmap_area((c, j), steps)
         steps.objects_freed += 1                 # kfree_rcu(va, rcu_head)
 
     def _cache_reset(self, cause: str) -> None:
@@ -382,23 +409,6 @@ class BusyListAllocator:
         self.cache_resets[cause] = self.cache_resets.get(cause, 0) + 1
         if self.on_cache_reset is not None:
             self.on_cache_reset(cause)
-
-    def _free_vmap_cache_rule(self, cur: Cursor) -> None:
-        """The free_vmap_cache update at the top of 4.19's __free_vmap_area."""
-        cache = self.free_vmap_cache
-        if cache is None:
-            return
-        seq = self.vmap_area_list
-        c, j = cur
-        if seq._e[c][j] < self.cached_vstart:
-            self.free_vmap_cache = None
-        elif seq._s[c][j] <= cache:
-            # free_vmap_cache = rb_prev(&va->rb_node)
-            if j:
-                self.free_vmap_cache = seq._s[c][j - 1]
-            else:
-                prev = seq.prev(c, j)
-                self.free_vmap_cache = seq._s[prev[0]][prev[1]] if prev is not None else None
 
     def _unlink_vmap_area(self, cur: Cursor, steps: Steps) -> tuple[int, int]:
         """rb_erase + RB_CLEAR_NODE + list_del_rcu of the busy area at ``cur``.
