@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,13 @@ from .metrics import OpLog, run_summary, sample_row
 from .spec import CallerSpec, RunSpec
 
 _PRINTK_BURST, _PRINTK_INTERVAL_NS = 10, 5_000_000_000  # printk_ratelimit(): 10 per 5 s
+
+
+class LockHolder(Protocol):
+    """Who takes a lock: a caller (:class:`CpuCaller`) or a generation's kworker."""
+
+    cpu: int
+    debt: float
 
 
 class SelfCheckError(RuntimeError):
@@ -176,7 +183,7 @@ class Engine:
         m = self.mutexes[name] = Mutex(self.env)
         return m
 
-    def spin_lock(self, c: CpuCaller, lock: SpinLock) -> Generator[Any, Any, tuple[float, float, float]]:
+    def spin_lock(self, c: LockHolder, lock: SpinLock) -> Generator[Any, Any, tuple[float, float, float]]:
         """Pay ``c``'s debt and take ``lock``: ``(requested at, owned from, acquire ns)``.
 
         Run ahead: when no other event is due before the request instant and
@@ -200,7 +207,7 @@ class Engine:
         h = yield ev
         return t_req, env._now + h, 0.0
 
-    def try_spin_lock(self, c: CpuCaller, lock: SpinLock) -> tuple[float, float, float] | None:
+    def try_spin_lock(self, c: LockHolder, lock: SpinLock) -> tuple[float, float, float] | None:
         """:meth:`spin_lock`'s run-ahead case without a generator: ``c`` takes
         ``lock`` at ``now + debt`` if nothing else is due before then and the
         lock is free; else None and nothing changed (then ``yield from

@@ -388,8 +388,8 @@ def run_summary(eng: Any) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], p
     summary.update(test_vmalloc_columns(eng.log))
     for idx, c in enumerate(callers):
         st = oplog.latency_stats(ops if spec.metrics.keep_ops else None, caller=idx)
-        t0 = oplog.measure_t[idx]
-        st["loop_time_ns"] = (c.end_ns - t0) if t0 is not None and not c.background else math.nan
+        t_start = oplog.measure_t[idx]
+        st["loop_time_ns"] = (c.end_ns - t_start) if t_start is not None and not c.background else math.nan
         for col in CALLER_COLUMNS:
             summary[f"{CALLER_PREFIX}{c.label}:{col}"] = st.get(col, math.nan)
     summary.update(eng.kernel.extras())

@@ -61,7 +61,7 @@ class Kernel(linux_5_15.Kernel):
     """The 5.10 paths over ``split-tree-5.10``: no purge tree, no purge_vmap_area_lock."""
 
     NAME = "linux-5.10"
-    SPINLOCKS = ("free_vmap_area_lock", "vmap_area_lock")  # type: ignore[assignment]
+    SPINLOCKS: tuple[str, ...] = ("free_vmap_area_lock", "vmap_area_lock")
 
     def __init__(self, eng: Any, policy: Any) -> None:
         KernelBase.__init__(self, eng, policy)     # (linux-6.1's __init__ wants a purge lock)

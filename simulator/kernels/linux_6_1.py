@@ -103,7 +103,7 @@ class Kernel(DrainWork, KernelBase):
     """The 6.1 paths over the ``split-tree`` policy."""
 
     NAME = "linux-6.1"
-    SPINLOCKS = ("free_vmap_area_lock", "vmap_area_lock", "purge_vmap_area_lock")
+    SPINLOCKS: tuple[str, ...] = ("free_vmap_area_lock", "vmap_area_lock", "purge_vmap_area_lock")
     PURGE_PRIORITY_THRESHOLD = True
     #: __vunmap's vmap_area_lock lookups before the unlink (6.1: find_vm_area, remove_vm_area)
     VFREE_LOOKUPS = 2

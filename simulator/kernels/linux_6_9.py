@@ -77,7 +77,7 @@ class Kernel(DrainWork, KernelBase):
     """The 6.9 paths over the ``vmap-nodes`` policy."""
 
     NAME = "linux-6.9"
-    SPINLOCKS = ("free_vmap_area_lock",)      # the node locks are made in __init__
+    SPINLOCKS: tuple[str, ...] = ("free_vmap_area_lock",)      # the node locks are made in __init__
 
     def __init__(self, eng: Any, policy: Any) -> None:
         spec = eng.spec
