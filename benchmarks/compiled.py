@@ -22,9 +22,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+MARKER = ".vmsim-compiled"
+
+
 def build(target: Path) -> None:
     """Compile and install the package (no dependencies) into ``target``, with a copy
-    of the scenarios it was built with (``target/scenarios``: what ``check`` runs)."""
+    of the scenarios it was built with (``target/scenarios``: what ``check`` runs).
+
+    ``target`` must be new, empty, or an earlier build (its marker file): an earlier
+    build is removed first, since ``pip install --target`` keeps extension modules
+    that the new build no longer makes, and they would shadow their sources."""
+    if target.exists() and any(target.iterdir()):
+        if not (target / MARKER).is_file():
+            raise SystemExit(f"{target}: not empty and not a vmsim compiled build "
+                             f"(no {MARKER}); give a new or empty directory")
+        shutil.rmtree(target)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / MARKER).write_text("python -m benchmarks.compiled build\n")
     env = dict(os.environ, VMSIM_COMPILE="1")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-build-isolation",
                     "--no-deps", "--upgrade", "--target", str(target), str(ROOT)],
@@ -35,7 +49,7 @@ def build(target: Path) -> None:
 def pure_copy(target: Path, dest: Path) -> None:
     """The build's own sources without its extension modules: the pure-Python
     twin of the compiled build (the same code, whatever the checkout holds now)."""
-    shutil.copytree(target, dest, ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    shutil.copytree(target, dest, ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__", MARKER))
 
 
 def golden(pythonpath: str, compiled: bool, iterations: int) -> dict[str, dict[str, str]]:
