@@ -316,13 +316,13 @@ class BusyListAllocator:
 
         (The hot path: AugSeq cursors are read through its chunk lists.)"""
         seq = self.vmap_area_list
-        S, oslot = seq._s, seq._oslot
+        S, oslot, K = seq._s, seq._oslot, seq._K
         steps.tree_nodes += self.nr_busy.bit_length()   # tree_depth(nr_busy)
         steps.tree_inserts += 1
         rng = self.range
         # The list position: after rb_prev, the last area starting below, in
-        # its chunk (seq.locate_le, inlined); the next area follows it there,
-        # or starts the next chunk, or there is none (nc = -1).
+        # its chunk (seq.locate_le, inlined); the next area (nc, nj) follows
+        # it there, or starts the next chunk, or there is none (nc = K).
         i = bisect_right(seq._ofirst, start) - 1
         if i >= 0:
             c = oslot[i]
@@ -330,25 +330,15 @@ class BusyListAllocator:
             j = bisect_left(s, start)            # >= 1: s[0] < start
             pred: RbNode | None = self._va[s[j - 1]]
             gap = start - seq._e[c][j - 1]
-            if j < len(s):
-                nc, nj = c, j
-            elif i + 1 < len(oslot):
-                nc, nj = oslot[i + 1], 0
-            else:
-                nc = nj = -1
-        else:                                    # the new first area
-            pred = None
-            gap = start - rng.vstart
-            if oslot:
-                c = nc = oslot[0]
-                j = nj = 0
-            else:                                # (the end cursor of an empty list)
-                c, j = seq._K, 0
-                nc = nj = -1
+            nc, nj = (c, j) if j < len(s) else (oslot[i + 1], 0) if i + 1 < len(oslot) else (K, 0)
+        else:                                    # the new first area (c = K: the list is empty)
+            pred, gap = None, start - rng.vstart
+            c = nc = oslot[0] if oslot else K
+            j = nj = 0
         self._rb_insert(RbNode(start, end), pred)
         vms, vme = rng.vmalloc_start, rng.vmalloc_end
         nz = int(gap > 0 and vms < start < vme)
-        if nc >= 0:                              # the next area's gap shrinks
+        if nc < K:                               # the next area's gap shrinks
             old = seq._v[nc][nj]
             nstart = S[nc][nj]
             new = nstart - end
