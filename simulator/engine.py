@@ -195,8 +195,7 @@ class Engine:
         t = env._now + d              # env._now, env._queue: Environment.now / peek() inlined
         c.debt = 0.0
         q = env._queue
-        if (not q or q[0][0] > t) and lock.free_at(t):
-            lock.acquire_at(c.cpu, t)
+        if (not q or q[0][0] > t) and lock.try_acquire_at(c.cpu, t):
             return t, t, self.cost.lock_acquire_ns
         if d > 0:
             yield env.timeout(d)
@@ -215,9 +214,8 @@ class Engine:
         env = self.env
         t = env._now + c.debt
         q = env._queue
-        if (not q or q[0][0] > t) and lock.free_at(t):
+        if (not q or q[0][0] > t) and lock.try_acquire_at(c.cpu, t):
             c.debt = 0.0
-            lock.acquire_at(c.cpu, t)
             return t, t, self.cost.lock_acquire_ns
         return None
 
@@ -272,7 +270,7 @@ class Engine:
         self._checked_at = self.oplog.count
         try:
             self.kernel.check()
-        except Exception as exc:  # noqa: BLE001: InvariantError, AssertionError, ...
+        except Exception as exc:  # noqa: BLE001 (InvariantError, AssertionError, ...)
             self.violation(f"{type(exc).__name__}: {exc}", f"ops {self._checked_at}")
 
     def violation(self, what: str, where: str, kind: str = "self-check failed") -> None:

@@ -89,21 +89,20 @@ class SpinLock:
             self._schedule_release(now)
         return ev
 
-    def free_at(self, t: float) -> bool:
-        """True if a request at time ``t`` (>= now) would be granted at once,
-        provided nothing else happens before ``t``."""
-        return not self._queue and self._held_until <= t
-
-    def acquire_at(self, cpu: int, t: float) -> None:
-        """Take the free lock at time ``t`` >= now without an event.
+    def try_acquire_at(self, cpu: int, t: float) -> bool:
+        """Take the lock at time ``t`` >= now without an event, if a request at
+        ``t`` would be granted at once; False (nothing changed) if not.
 
         The caller runs ahead of the simulation clock: it must know that no
-        other event is due before ``t`` (``env.peek() > t``) and that
-        ``free_at(t)`` holds, so the state at ``t`` is the state now."""
+        other event is due before ``t`` (``env.peek() > t``), so the state at
+        ``t`` is the state now."""
+        if self._queue or self._held_until > t:
+            return False
         self.holder = cpu
         self._grant_t = t
         self._held_until = INF
         self.acquisitions += 1
+        return True
 
     def set_release(self, t_release: float) -> None:
         """The holder announces when it releases the lock (>= now)."""

@@ -149,8 +149,7 @@ class OpLog:
             key = (size_bytes, align)
             self.failed[key] = self.failed.get(key, 0) + 1
         if self.keep_ops:
-            self.f.extend((t_ns, latency_ns, lock_wait_ns, lock_hold_ns))
-            self.f.extend(components)
+            self.f.extend((t_ns, latency_ns, lock_wait_ns, lock_hold_ns) + components)
             self.i.extend((caller, cpu, op, size_bytes, align, addr, ok, list_nodes, tree_nodes, purge))
         else:
             # LogHistogram.add of the caller's and the window's histogram, inlined (hot path;

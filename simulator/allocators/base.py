@@ -59,9 +59,24 @@ def tree_depth(n: int) -> int:
 
 
 class Steps:
-    """What one allocator operation did (see the module docstring)."""
+    """What one allocator operation did (see the module docstring).
 
-    __slots__ = (
+    Every field starts at its class default (0, ``fit`` None): an operation
+    writes only what it counts, so making a Steps costs no ``__init__`` (one is
+    made per operation, on the hot path).  Not slotted, for that reason; mypy
+    (``.ci/run``) rejects a write to a name that is not a field below."""
+
+    list_nodes: int = 0
+    tree_nodes: int = 0
+    free_nodes: int = 0
+    tree_inserts: int = 0
+    tree_erases: int = 0
+    augment_updates: int = 0
+    merges: int = 0
+    fit: str | None = None
+    objects_allocated: int = 0
+    objects_freed: int = 0
+    FIELDS: ClassVar[tuple[str, ...]] = (
         "list_nodes",
         "tree_nodes",
         "free_nodes",
@@ -73,19 +88,6 @@ class Steps:
         "objects_allocated",
         "objects_freed",
     )
-    FIELDS: ClassVar[tuple[str, ...]] = __slots__
-
-    def __init__(self) -> None:
-        self.list_nodes = 0
-        self.tree_nodes = 0
-        self.free_nodes = 0
-        self.tree_inserts = 0
-        self.tree_erases = 0
-        self.augment_updates = 0
-        self.merges = 0
-        self.fit: str | None = None
-        self.objects_allocated = 0
-        self.objects_freed = 0
 
     def as_dict(self) -> dict[str, int | str | None]:
         return {name: getattr(self, name) for name in self.FIELDS}

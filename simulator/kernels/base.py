@@ -77,7 +77,7 @@ class KernelBase:
         area_bytes = size_bytes + ps if (guard and self.guard_page) else size_bytes
         vs = c.vmalloc_start if vstart is None else vstart
         ve = c.vmalloc_end if vend is None else vend
-        t0 = env.now + c.debt
+        t0 = env._now + c.debt
         c.debt += cost.vmalloc_pre_ns                 # kmalloc vm_struct + vmap_area
         addr, wait, hold, ln, tn, purged, (obj, prg, fl, prg_hold) = yield from self.alloc_vmap_area(
             c, area_bytes, align, vs, ve)
@@ -100,7 +100,7 @@ class KernelBase:
             pages += npages * cost.zero_page_ns
         c.debt = c.debt + cost.vmalloc_post_fixed_ns + pages
         eng.oplog.add(t0, c.idx, c.cpu, VMALLOC, size_bytes, align, addr, True,
-                      env.now + c.debt - t0, wait, hold, ln, tn, purged,
+                      env._now + c.debt - t0, wait, hold, ln, tn, purged,
                       (hold - prg_hold, obj + cost.vmalloc_post_fixed_ns, pages, prg, fl))
         if self.rcu_pending[c.cpu]:
             self.rcu_callbacks(c)

@@ -83,7 +83,7 @@ class Kernel(KernelBase):
             t_rel = t_own + cs
             lock.set_release(t_rel)
             if r.addr is not None or purged:
-                c.debt = t_rel - env.now
+                c.debt = t_rel - env._now
                 return r.addr, wait, hold, ln, tn, purged, (0.0, prg, fl, prg_hold)
             yield env.timeout(t_rel - env.now)        # overflow: unlock, purge, retry
             (w2, h2), prg, fl = yield from self.timed_purge(c, self.purge_vmap_area_lazy(c))
@@ -96,7 +96,7 @@ class Kernel(KernelBase):
     def vfree(self, c: Any, addr: int) -> Gen:
         eng, env, policy, lock = self.eng, self.env, self.policy, self.vmap_area_lock
         cost = self.cpu_cost[c.cpu]
-        t0 = env.now + c.debt
+        t0 = env._now + c.debt
         got = eng.try_spin_lock(c, lock)                             # find_vmap_area
         t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
         wait = t_own - t_req
@@ -104,7 +104,8 @@ class Kernel(KernelBase):
         s = policy.find_vmap_area(addr)
         tn = s.tree_nodes
         hold = acq + cost.tree_walk_ns(tn, nbusy) + cost.lock_release_ns
-        if self.cost.line_transfer:
+        lines = self.cost.line_transfer
+        if lines:
             hold += self.lines_ns(lock, c.cpu, s, acq == 0.0)
         t_rel = t_own + hold
         lock.set_release(t_rel)
@@ -119,13 +120,14 @@ class Kernel(KernelBase):
         srch = hold
         # __vunmap: remove_vm_area (unmap the pages, then free_vmap_area_noflush),
         # then free the pages and kfree the pages array and the vm_struct.
-        unmapped = t_rel - env.now + npages * cost.vfree_unmap_page_ns
-        if self.cost.line_transfer:                   # atomic_add on vmap_lazy_nr
+        unmapped = t_rel - env._now + npages * cost.vfree_unmap_page_ns
+        if lines:                                     # atomic_add on vmap_lazy_nr
             x = self.lines.line("vmap_lazy_nr", c.cpu)
             unmapped += x
             srch += x
         after = npages * cost.vfree_free_page_ns + cost.vfree_post_fixed_ns
-        if unmapped > 0 and env.peek() <= env.now + unmapped:
+        q = env._queue                                # env.peek(), inlined (hot path)
+        if unmapped > 0 and q and q[0][0] <= env._now + unmapped:
             yield env.timeout(unmapped)               # others act before the area is lazy
             unmapped = 0.0
         nr_lazy = self.free_vmap_area_noflush(addr, area_bytes)   # at the end of the unmapping
@@ -140,7 +142,7 @@ class Kernel(KernelBase):
             hold += h2
         c.debt = unmapped + after
         eng.oplog.add(t0, c.idx, c.cpu, VFREE, npages * self.page_size, 1, addr, True,
-                      env.now + c.debt - t0, wait, hold, 0, tn, purge,
+                      env._now + c.debt - t0, wait, hold, 0, tn, purge,
                       (srch, cost.vfree_post_fixed_ns,
                        npages * (cost.vfree_unmap_page_ns + cost.vfree_free_page_ns), prg, fl))
         if self.rcu_pending[c.cpu]:

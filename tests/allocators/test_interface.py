@@ -268,3 +268,17 @@ def test_every_policy_satisfies_the_protocol() -> None:
     class Half:                                        # negative control
         def alloc(self, size, align=1, vstart=None, vend=None): ...
     assert not isinstance(Half(), VmapPolicy)
+
+
+def test_steps_fields_are_its_declared_fields_and_start_zeroed() -> None:
+    """Steps has class defaults instead of an __init__ (hot path): FIELDS must list
+    exactly the declared fields, and a new Steps must count nothing, independently of
+    any Steps written to before (a write lands on the instance, not the class)."""
+    declared = tuple(k for k in Steps.__annotations__ if k != "FIELDS")
+    assert Steps.FIELDS == declared
+    used = Steps()
+    for name in Steps.FIELDS:
+        setattr(used, name, "NE" if name == "fit" else 7)
+    fresh = Steps().as_dict()
+    assert fresh == {name: (None if name == "fit" else 0) for name in Steps.FIELDS}
+    assert used != Steps() and used.as_dict()["merges"] == 7
