@@ -40,7 +40,7 @@ one tree_erase and no nodes (``find_vmap_area`` counts the vfree lookup).
 from __future__ import annotations
 
 from .base import AllocResult, InvariantError, NonexistentAreaError, Steps, check_request
-from .free_tree import (FreeVmapAreaRbAugmentCb, FreeVmapAreaTree, VmapArea, _propagate,
+from .free_tree import (FreeVmapAreaRbAugmentCb, FreeVmapAreaTree, VmapArea, _propagate_grown,
                         augment_tree_propagate_from)
 
 
@@ -65,8 +65,10 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
         # From here length > 0, so get_subtree_max_size(NULL) = 0 < length:
         # "child is not None and child.subtree_max_size >= length" is the C test.
         node = self._root.rb_node
+        if node is None:
+            return None, 0
         nodes = 0
-        while node is not None:
+        while True:  # (node is never None here: the loop exits by return)
             nodes += 1  # tree_nodes
             left = node.left
             s = node.va_start
@@ -76,10 +78,9 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
             # is_within_this_va(va, size, align, vstart).  The pre-test only
             # skips arithmetic: a block shorter than size cannot pass, except
             # when ALIGN wraps to 0 and vstart == 0 (C accepts 0 + size <= va_end).
-            e = node.va_end
-            if e - s >= size or not vstart:
+            if node.va_end - s >= size or not vstart:
                 nva = ((s if s > vstart else vstart) + a1) & amask
-                if nva >= vstart and nva + size <= e and nva + size <= mask:
+                if nva >= vstart and nva + size <= node.va_end and nva + size <= mask:
                     return node, nodes
             # Does not make sense to go deeper towards the right sub-tree if
             # it does not have a free block that is equal or bigger to the
@@ -94,19 +95,17 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
             while True:
                 node = node.parent
                 if node is None:
-                    break
+                    return None, nodes
                 nodes += 1  # tree_nodes: the climb examines each ancestor
                 s = node.va_start
-                e = node.va_end
-                if e - s >= size or not vstart:
+                if node.va_end - s >= size or not vstart:
                     nva = ((s if s > vstart else vstart) + a1) & amask
-                    if nva >= vstart and nva + size <= e and nva + size <= mask:
+                    if nva >= vstart and nva + size <= node.va_end and nva + size <= mask:
                         return node, nodes
                 right = node.right
                 if right is not None and vstart <= s and right.subtree_max_size >= length:
                     node = right
                     break
-        return None, nodes
 
     def _lowest_match_length_0(self, vstart: int) -> tuple[None, int]:
         """find_vmap_lowest_match when ``size + align - 1`` wraps to 0.
@@ -126,7 +125,16 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
     def alloc(self, size: int, align: int = 1, vstart: int | None = None,
               vend: int | None = None) -> AllocResult:
         """``alloc_vmap_area`` under the lock: ``__alloc_vmap_area`` + busy insert."""
-        vstart, vend = check_request(self.rng, size, align, vstart, vend)
+        rng = self.rng
+        # check_request's common case (no vstart/vend given), inlined (hot path):
+        # make_range guarantees rng.vstart < rng.vend, so it returns those
+        if (vstart is None and vend is None and type(size) is int and type(align) is int
+                and size > 0 and not size % rng.page_size and 0 < align <= self._mask
+                and not align & (align - 1)):
+            vstart = rng.vstart
+            vend = rng.vend
+        else:
+            vstart, vend = check_request(rng, size, align, vstart, vend)
         steps = Steps()
         va, nodes = self.find_vmap_lowest_match(size, align, vstart)
         steps.tree_nodes = nodes  # tree_nodes: find_vmap_lowest_match
@@ -203,7 +211,7 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
                 else:
                     nxt.va_start = va_start
                 # Check and update the tree if needed.
-                steps.augment_updates += _propagate(nxt, None)  # augment_updates: augment_tree_propagate_from
+                steps.augment_updates += _propagate_grown(nxt)  # augment_tree_propagate_from (nxt grew)
                 steps.merges += 1         # merges
                 steps.objects_freed += 1  # objects_freed: kmem_cache_free(va)
                 # Point to the new merged area.
@@ -225,7 +233,7 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
                 else:
                     prv.va_end = new_end
                 # Check and update the tree if needed.
-                steps.augment_updates += _propagate(prv, None)  # augment_updates: augment_tree_propagate_from
+                steps.augment_updates += _propagate_grown(prv)  # augment_tree_propagate_from (prv grew)
                 if merged:
                     steps.augment_updates += self.unlink_va(va)  # augment_updates: erase callbacks
                     steps.tree_erases += 1                       # tree_erases: rb_erase_augmented
@@ -237,7 +245,7 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
             va = VmapArea(va_start, va_end)
             steps.augment_updates += self.link_va(va, parent, is_left)  # augment_updates: rotations
             steps.tree_inserts += 1                                      # tree_inserts
-            steps.augment_updates += _propagate(va, None)               # augment_tree_propagate_from
+            steps.augment_updates += _propagate_grown(va)               # augment_tree_propagate_from (linked)
 
     # ---------------------------------------------------------- check
     def check(self) -> None:

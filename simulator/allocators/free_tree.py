@@ -99,7 +99,22 @@ def augment_tree_propagate_from(va: RbNode) -> int:
     only, and set to 1.  If we shrink the node 8 to 6, then its
     subtree_max_size is set to 6 and parent node becomes 4--6.
     """
-    return _propagate(va, None)
+    n = 0
+    node: RbNode | None = va
+    while node is not None:  # (_propagate's loop with stop = NULL)
+        n += 1  # augment_updates: one compute_subtree_max_size per iteration
+        m = node.va_end - node.va_start
+        c = node.left
+        if c is not None and c.subtree_max_size > m:
+            m = c.subtree_max_size
+        c = node.right
+        if c is not None and c.subtree_max_size > m:
+            m = c.subtree_max_size
+        if node.subtree_max_size == m:
+            break
+        node.subtree_max_size = m
+        node = node.parent
+    return n
 
 
 def _propagate(node: RbNode | None, stop: RbNode | None) -> int:
@@ -120,6 +135,37 @@ def _propagate(node: RbNode | None, stop: RbNode | None) -> int:
             break
         node.subtree_max_size = m
         node = node.parent
+    return n
+
+
+def _propagate_grown(node: RbNode) -> int:
+    """augment_tree_propagate_from(node) when ``node`` only grew (its va_start
+    went down or its va_end up) or was just linked with subtree_max_size 0,
+    in a tree that was consistent before: the same loop and the same count.
+
+    Above ``node``, the kernel's compute_subtree_max_size of an ancestor A,
+    whose child value went up to m, is max(A's own size, sibling, m): it is
+    m when m exceeds A's stored value (which already covers A's own size
+    and the sibling), else A's stored value, unchanged, and the loop stops
+    there.  So the comparison alone decides (a counted iteration either way)."""
+    m = node.va_end - node.va_start
+    c = node.left
+    if c is not None and c.subtree_max_size > m:
+        m = c.subtree_max_size
+    c = node.right
+    if c is not None and c.subtree_max_size > m:
+        m = c.subtree_max_size
+    if node.subtree_max_size == m:
+        return 1  # augment_updates: one compute_subtree_max_size, unchanged
+    node.subtree_max_size = m
+    n = 1
+    p = node.parent
+    while p is not None:
+        n += 1  # augment_updates: one compute_subtree_max_size per iteration
+        if p.subtree_max_size >= m:
+            break
+        p.subtree_max_size = m
+        p = p.parent
     return n
 
 
@@ -259,7 +305,7 @@ class FreeVmapAreaTree:
         Returns (tree_nodes, augment_updates)."""
         parent, is_left, nodes = self.find_va_links(va, from_)
         updates = self.link_va(va, parent, is_left)
-        updates += augment_tree_propagate_from(va)
+        updates += _propagate_grown(va)  # augment_tree_propagate_from(va): va just linked
         return nodes, updates
 
     def _meets_vm(self, va: VmapArea) -> int:
@@ -276,13 +322,22 @@ class FreeVmapAreaTree:
         # Check the "vend" restriction.
         if nva_start_addr + size > vend:
             return None
-        fit = self.classify_va_fit_type(va, nva_start_addr, size)
+        # classify_va_fit_type(va, nva_start_addr, size), inlined (hot path)
+        nva_end = nva_start_addr + size
+        e = va.va_end
+        if nva_start_addr < s or nva_end > e:
+            fit = None
+        elif s == nva_start_addr:
+            fit = "FL" if e == nva_end else "LE"
+        elif e == nva_end:
+            fit = "RE"
+        else:
+            fit = "NE"
         if fit is None:
             # WARN_ON_ONCE(ret): NOTHING_FIT, reachable only when ALIGN wrapped
             # to 0 with vstart == 0; the kernel warns and fails the request.
             return None
         self.adjust_va_to_fit_type(va, nva_start_addr, size, fit, steps)
-        nva_end = nva_start_addr + size
         if self._vms <= nva_start_addr and nva_end <= self._vme:   # inside: no clipping (hot path)
             self._vm_used += size
         else:
@@ -344,7 +399,7 @@ class FreeVmapAreaTree:
             # Shrink this VA to remaining size.
             va.va_start = nva_start_addr + size
         self._nr_vm_free += (1 if va.va_end > self._vms and va.va_start < self._vme else 0) - vm_before
-        steps.augment_updates += _propagate(va, None)  # augment_updates: augment_tree_propagate_from
+        steps.augment_updates += augment_tree_propagate_from(va)  # augment_updates
         if lva is not None:
             nodes, updates = self.insert_vmap_area_augment(lva, va)
             steps.tree_nodes += nodes         # tree_nodes: find_va_links from va's node

@@ -47,7 +47,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from .base import AllocResult, InvariantError, NonexistentAreaError, Range, Steps, check_request, tree_depth
-from .free_tree import FreeVmapAreaTree, VmapArea, augment_tree_propagate_from
+from .free_tree import FreeVmapAreaTree, VmapArea, _propagate_grown
 
 
 class SplitTreeAllocator(FreeVmapAreaTree):
@@ -305,7 +305,7 @@ class SplitTreeAllocator(FreeVmapAreaTree):
         if not merged:
             steps.augment_updates += self.link_va(va, parent, is_left)  # augment_updates: rotations
             steps.tree_inserts += 1                                      # tree_inserts
-        steps.augment_updates += augment_tree_propagate_from(va)        # augment_updates
+        steps.augment_updates += _propagate_grown(va)  # augment_tree_propagate_from (grew/linked)
 
     # ----------------------------------------------------- read-outs
     @property
