@@ -99,22 +99,7 @@ def augment_tree_propagate_from(va: RbNode) -> int:
     only, and set to 1.  If we shrink the node 8 to 6, then its
     subtree_max_size is set to 6 and parent node becomes 4--6.
     """
-    n = 0
-    node: RbNode | None = va
-    while node is not None:  # (_propagate's loop with stop = NULL)
-        n += 1  # augment_updates: one compute_subtree_max_size per iteration
-        m = node.va_end - node.va_start
-        c = node.left
-        if c is not None and c.subtree_max_size > m:
-            m = c.subtree_max_size
-        c = node.right
-        if c is not None and c.subtree_max_size > m:
-            m = c.subtree_max_size
-        if node.subtree_max_size == m:
-            break
-        node.subtree_max_size = m
-        node = node.parent
-    return n
+    return _propagate(va, None)
 
 
 def _propagate(node: RbNode | None, stop: RbNode | None) -> int:
