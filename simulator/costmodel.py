@@ -447,9 +447,13 @@ class CostModel:
                 self.node_hot_ns if busy_nodes <= cache else self.node_cold_ns)
             if walked_free:
                 ns += walked_free * (self.node_hot_ns if free_nodes <= cache else self.node_cold_ns)
-        ns += s.tree_inserts * self.rb_insert_ns + s.tree_erases * self.rb_erase_ns
-        ns += s.augment_updates * self.augment_update_ns + s.merges * self.merge_ns
-        ns += s.objects_allocated * self.kmalloc_ns + s.objects_freed * self.kfree_ns
+        # a pair of terms whose counts are both 0 adds an exact 0.0: skipped (hot path)
+        if s.tree_inserts or s.tree_erases:
+            ns += s.tree_inserts * self.rb_insert_ns + s.tree_erases * self.rb_erase_ns
+        if s.augment_updates or s.merges:
+            ns += s.augment_updates * self.augment_update_ns + s.merges * self.merge_ns
+        if s.objects_allocated or s.objects_freed:
+            ns += s.objects_allocated * self.kmalloc_ns + s.objects_freed * self.kfree_ns
         if s.fit is not None:
             ns += self.fit_ns
         return ns
@@ -458,6 +462,8 @@ class CostModel:
         """``steps_ns`` of a Steps whose only count is ``tree_nodes`` busy-tree
         nodes (vfree's find_vmap_area), without the other fields' terms: the
         same float (every skipped term is an exact 0.0)."""
+        if busy_nodes <= self.cache_nodes:           # tree_node_ns -> node_ns, inlined (hot path)
+            return tree_nodes * self.node_hot_ns
         return tree_nodes * self.tree_node_ns(busy_nodes)
 
     def lookup_ns(self, busy_nodes: int) -> float:

@@ -28,7 +28,7 @@ import pandas as pd
 import simpy
 
 from .costmodel import CostModel
-from .lock import Mutex, SpinLock
+from .lock import INF, Mutex, SpinLock
 from .metrics import OpLog, run_summary, sample_row
 from .spec import CallerSpec, RunSpec
 
@@ -146,6 +146,7 @@ class Engine:
         self.spec = spec
         self.env = simpy.Environment()
         self.cost = CostModel(spec.cost, spec.cpus)
+        self._acquire_ns = self.cost.lock_acquire_ns      # (try_spin_lock's hot path)
         # child i: caller i's rng; child n + k: lock k's (unfair handoff), see spinlock()
         self._streams = np.random.SeedSequence(spec.seed).spawn(len(spec.callers))
         self.locks: dict[str, SpinLock] = {}
@@ -214,9 +215,15 @@ class Engine:
         env = self.env
         t = env._now + c.debt
         q = env._queue
-        if (not q or q[0][0] > t) and lock.try_acquire_at(c.cpu, t):
+        # lock.try_acquire_at(c.cpu, t), inlined (the hot path of every op):
+        # the lock is free at t and nobody spins on it
+        if (not q or q[0][0] > t) and not lock._queue and lock._held_until <= t:
+            lock.holder = c.cpu
+            lock._grant_t = t
+            lock._held_until = INF
+            lock.acquisitions += 1
             c.debt = 0.0
-            return t, t, self.cost.lock_acquire_ns
+            return t, t, self._acquire_ns
         return None
 
     def warn(self, text: str) -> None:

@@ -135,48 +135,77 @@ class OpLog:
         self.measure_t: list[float | None] = [None] * ncallers
         self._stats = [_CallerStats() for _ in range(ncallers)]
         self._window = (LogHistogram(), LogHistogram())  # latency since the last sample
-        self.count = 0
-        self.total_latency_ns = 0.0                       # every op, measured or not
+        self._count = 0                                   # stats-only mode: ops so far
+        self._total_latency_ns = 0.0                      # stats-only mode: every op's latency
         self.failed: dict[tuple[int, int], int] = {}      # (size, align) -> failed vmallocs
+        # one op: add(t_ns, caller, cpu, op, size_bytes, align, addr, ok, latency_ns,
+        # lock_wait_ns, lock_hold_ns, list_nodes, tree_nodes, purge[, components]);
+        # the mode's own method, chosen once (the hot path tests no mode)
+        self.add = self._add_record if keep_ops else self._add_stats
 
-    def add(self, t_ns: float, caller: int, cpu: int, op: int, size_bytes: int, align: int,
-            addr: int, ok: bool, latency_ns: float, lock_wait_ns: float, lock_hold_ns: float,
-            list_nodes: int, tree_nodes: int, purge: bool,
-            components: tuple[float, float, float, float, float] = _NO_COMPONENTS) -> None:
-        self.count += 1
-        self.total_latency_ns += latency_ns
+    @property
+    def count(self) -> int:
+        """Ops recorded so far (measured or not)."""
+        return len(self.i) // len(_I_COLS) if self.keep_ops else self._count
+
+    @property
+    def total_latency_ns(self) -> float:
+        """The latencies of every op (measured or not), summed one by one in
+        the order of the ops (a sequential sum: the same float in both modes'
+        way of adding)."""
+        if not self.keep_ops:
+            return self._total_latency_ns
+        if not self.f:
+            return 0.0
+        lat = np.frombuffer(self.f, dtype=np.float64)[1::len(_F_COLS)]
+        return float(np.cumsum(lat)[-1])      # cumsum adds sequentially (np.sum would pairwise)
+
+    def _add_record(self, t_ns: float, caller: int, cpu: int, op: int, size_bytes: int,
+                    align: int, addr: int, ok: bool, latency_ns: float, lock_wait_ns: float,
+                    lock_hold_ns: float, list_nodes: int, tree_nodes: int, purge: bool,
+                    components: tuple[float, float, float, float, float] = _NO_COMPONENTS) -> None:
+        """``add`` with per-op records (``keep_ops``)."""
         if not ok and op == VMALLOC:
             key = (size_bytes, align)
             self.failed[key] = self.failed.get(key, 0) + 1
-        if self.keep_ops:
-            self.f.extend((t_ns, latency_ns, lock_wait_ns, lock_hold_ns) + components)
-            self.i.extend((caller, cpu, op, size_bytes, align, addr, ok, list_nodes, tree_nodes, purge))
+        self.f.extend((t_ns, latency_ns, lock_wait_ns, lock_hold_ns) + components)
+        self.i.extend((caller, cpu, op, size_bytes, align, addr, ok, list_nodes, tree_nodes, purge))
+
+    def _add_stats(self, t_ns: float, caller: int, cpu: int, op: int, size_bytes: int,
+                   align: int, addr: int, ok: bool, latency_ns: float, lock_wait_ns: float,
+                   lock_hold_ns: float, list_nodes: int, tree_nodes: int, purge: bool,
+                   components: tuple[float, float, float, float, float] = _NO_COMPONENTS) -> None:
+        """``add`` in the stats-only mode: the histograms only."""
+        self._count += 1
+        self._total_latency_ns += latency_ns
+        if not ok and op == VMALLOC:
+            key = (size_bytes, align)
+            self.failed[key] = self.failed.get(key, 0) + 1
+        # LogHistogram.add of the caller's and the window's histogram, inlined (hot path;
+        # one bucket index for both: same rel_err)
+        st = self._stats[caller]
+        h = st.hist[op]
+        w = self._window[op]
+        h.n += 1
+        w.n += 1
+        h.total += latency_ns
+        w.total += latency_ns
+        if latency_ns > h.max:
+            h.max = latency_ns
+        if latency_ns > w.max:
+            w.max = latency_ns
+        if latency_ns <= 0.0:
+            h.zeros += 1
+            w.zeros += 1
         else:
-            # LogHistogram.add of the caller's and the window's histogram, inlined (hot path;
-            # one bucket index for both: same rel_err)
-            st = self._stats[caller]
-            h = st.hist[op]
-            w = self._window[op]
-            h.n += 1
-            w.n += 1
-            h.total += latency_ns
-            w.total += latency_ns
-            if latency_ns > h.max:
-                h.max = latency_ns
-            if latency_ns > w.max:
-                w.max = latency_ns
-            if latency_ns <= 0.0:
-                h.zeros += 1
-                w.zeros += 1
-            else:
-                b = math.ceil(math.log(latency_ns) * h._inv_log_g)
-                c = h.counts
-                c[b] = c.get(b, 0) + 1
-                c = w.counts
-                c[b] = c.get(b, 0) + 1
-            st.lock_wait_ns += lock_wait_ns
-            if lock_wait_ns > 0:
-                st.wait[op].add(lock_wait_ns)
+            b = math.ceil(math.log(latency_ns) * h._inv_log_g)
+            c = h.counts
+            c[b] = c.get(b, 0) + 1
+            c = w.counts
+            c[b] = c.get(b, 0) + 1
+        st.lock_wait_ns += lock_wait_ns
+        if lock_wait_ns > 0:
+            st.wait[op].add(lock_wait_ns)
 
     def measure_start(self, caller: int, t_ns: float) -> None:
         self.measure_t[caller] = t_ns

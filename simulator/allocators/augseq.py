@@ -34,6 +34,17 @@ Costs (n items, C = n / LOAD chunks, K <= 4 C slots):
 Nothing is rebuilt in proportion to the number of items on a split or an
 emptied chunk.
 
+The layout is public and read-only to the owner (a policy's hot path
+indexes it instead of calling a method per step); only AugSeq's methods
+write it:
+
+* ``starts[c]``, ``ends[c]``, ``vals[c]``: slot c's chunk, parallel lists;
+* ``K``: the number of slots; ``n``: the number of items;
+* ``ofirst`` / ``oslot``: the chunk index (first start of each non-empty
+  slot, ascending, and that slot's number).
+
+The segment tree, the slot maxima and the block counts stay private.
+
 A *cursor* is a pair (slot, index): always a live item, or the end cursor
 ``(K, 0)``; cursors compare in sequence order.  A cursor is valid until the
 next insert or delete.  ``val`` is whatever the owner wants maximised (>= 0):
@@ -60,7 +71,7 @@ class AugSeqError(AssertionError):
 
 
 class AugSeq:
-    __slots__ = ("_s", "_e", "_v", "_cmax", "_seg", "_K", "_bsum", "_n", "_ofirst", "_oslot")
+    __slots__ = ("starts", "ends", "vals", "_cmax", "_seg", "K", "_bsum", "n", "ofirst", "oslot")
 
     def __init__(self, items: Iterable[tuple[int, int, int]] = ()) -> None:
         items = list(items)
@@ -68,7 +79,7 @@ class AugSeq:
         for k in range(0, len(items), LOAD):
             part = items[k:k + LOAD]
             chunks.append(([t[0] for t in part], [t[1] for t in part], [t[2] for t in part]))
-        self._n = len(items)
+        self.n = len(items)
         self._spread(chunks, 2 * len(chunks))
 
     # ------------------------------------------------------------ structure
@@ -77,26 +88,26 @@ class AugSeq:
         K = 2
         while K < want:
             K <<= 1
-        self._K = K
-        self._s: list[list[int]] = [[] for _ in range(K)]
-        self._e: list[list[int]] = [[] for _ in range(K)]
-        self._v: list[list[int]] = [[] for _ in range(K)]
+        self.K = K
+        self.starts: list[list[int]] = [[] for _ in range(K)]
+        self.ends: list[list[int]] = [[] for _ in range(K)]
+        self.vals: list[list[int]] = [[] for _ in range(K)]
         self._cmax = [_NEG] * K
         m = len(chunks)
-        self._ofirst, self._oslot = [], []
+        self.ofirst, self.oslot = [], []
         for i, (s, e, v) in enumerate(chunks):
             c = (i * K) // m
-            self._s[c], self._e[c], self._v[c] = s, e, v
+            self.starts[c], self.ends[c], self.vals[c] = s, e, v
             self._cmax[c] = max(v)
-            self._ofirst.append(s[0])
-            self._oslot.append(c)
+            self.ofirst.append(s[0])
+            self.oslot.append(c)
         seg = [_NEG] * (2 * K)
         seg[K:] = self._cmax
         for i in range(K - 1, 0, -1):
             a, b = seg[2 * i], seg[2 * i + 1]
             seg[i] = a if a > b else b
         self._seg = seg
-        S = self._s
+        S = self.starts
         self._bsum = [sum(map(len, S[b:b + BLOCK])) for b in range(0, K, BLOCK)]
 
     def _seg_set(self, c: int, value: int) -> None:
@@ -110,7 +121,7 @@ class AugSeq:
         """_seg_set for a maximum that grows: an ancestor becomes max(it, value)."""
         self._cmax[c] = value
         seg = self._seg
-        i = c + self._K
+        i = c + self.K
         seg[i] = value
         i >>= 1
         while i and seg[i] < value:
@@ -122,7 +133,7 @@ class AugSeq:
         max(value, the sibling's), up to the first that keeps its maximum."""
         self._cmax[c] = value
         seg = self._seg
-        i = c + self._K
+        i = c + self.K
         seg[i] = value
         while i > 1:
             sib = seg[i ^ 1]
@@ -138,26 +149,26 @@ class AugSeq:
         if new >= cm:
             if new != cm:
                 self._seg_set(c, new)
-        elif old == cm and old not in self._v[c]:   # (a tie leaves the maximum as it is)
-            self._seg_set(c, max(self._v[c]))
+        elif old == cm and old not in self.vals[c]:   # (a tie leaves the maximum as it is)
+            self._seg_set(c, max(self.vals[c]))
 
     def _oindex(self, c: int) -> int:
         """Position of non-empty slot c in the chunk index."""
-        return bisect_left(self._ofirst, self._s[c][0])
+        return bisect_left(self.ofirst, self.starts[c][0])
 
     def _split(self, c: int) -> None:
         """Chunk c overflowed: give its upper half a slot of its own."""
-        s, e, v = self._s[c], self._e[c], self._v[c]
+        s, e, v = self.starts[c], self.ends[c], self.vals[c]
         lower = (s[:LOAD], e[:LOAD], v[:LOAD])
         upper = (s[LOAD:], e[LOAD:], v[LOAD:])
-        K = self._K
-        if c + 1 < K and not self._s[c + 1]:
+        K = self.K
+        if c + 1 < K and not self.starts[c + 1]:
             self._place(c, c + 2, [lower, upper])
             return
-        if c > 0 and not self._s[c - 1]:
+        if c > 0 and not self.starts[c - 1]:
             self._place(c - 1, c + 1, [lower, upper])
             return
-        oslot = self._oslot
+        oslot = self.oslot
         levels = K.bit_length() - 1
         w, depth = 4, 2
         while w <= K:
@@ -173,7 +184,7 @@ class AugSeq:
                         chunks.append(lower)
                         chunks.append(upper)
                     else:
-                        chunks.append((self._s[d], self._e[d], self._v[d]))
+                        chunks.append((self.starts[d], self.ends[d], self.vals[d]))
                 self._place(lo, hi, chunks)
                 return
             w <<= 1
@@ -185,16 +196,16 @@ class AugSeq:
                 chunks.append(lower)
                 chunks.append(upper)
             else:
-                chunks.append((self._s[d], self._e[d], self._v[d]))
+                chunks.append((self.starts[d], self.ends[d], self.vals[d]))
         self._spread(chunks, 4 * len(chunks))
 
     def _place(self, lo: int, hi: int, chunks: list[tuple[list[int], list[int], list[int]]]) -> None:
         """Put ``chunks`` (in order, all the chunks of slots [lo, hi) plus one) evenly
         into slots [lo, hi); update the trees and the chunk index for that window."""
-        S, E, V, cmax = self._s, self._e, self._v, self._cmax
+        S, E, V, cmax = self.starts, self.ends, self.vals, self._cmax
         old_len = [len(S[c]) for c in range(lo, hi)]
-        a = bisect_left(self._oslot, lo)
-        b = bisect_left(self._oslot, hi)
+        a = bisect_left(self.oslot, lo)
+        b = bisect_left(self.oslot, hi)
         for c in range(lo, hi):
             S[c], E[c], V[c] = [], [], []
             cmax[c] = _NEG
@@ -206,10 +217,10 @@ class AugSeq:
             cmax[c] = max(v)
             firsts.append(s[0])
             slots.append(c)
-        self._ofirst[a:b] = firsts
-        self._oslot[a:b] = slots
+        self.ofirst[a:b] = firsts
+        self.oslot[a:b] = slots
         # segment tree: the window's leaves, then their ancestors
-        K, seg = self._K, self._seg
+        K, seg = self.K, self._seg
         seg[K + lo:K + hi] = cmax[lo:hi]
         x, y = (K + lo) >> 1, (K + hi - 1) >> 1
         while x:
@@ -226,23 +237,23 @@ class AugSeq:
 
     # ------------------------------------------------------------ read-outs
     def __len__(self) -> int:
-        return self._n
+        return self.n
 
     def max_val(self) -> int:
-        return self._seg[1] if self._n else _NEG
+        return self._seg[1] if self.n else _NEG
 
     def items(self) -> list[tuple[int, int, int]]:
         out: list[tuple[int, int, int]] = []
-        for c in self._oslot:
-            out.extend(zip(self._s[c], self._e[c], self._v[c]))
+        for c in self.oslot:
+            out.extend(zip(self.starts[c], self.ends[c], self.vals[c]))
         return out
 
     def rank(self, c: int, j: int) -> int:
         """Number of items before cursor (c, j)."""
-        if c >= self._K:
-            return self._n
+        if c >= self.K:
+            return self.n
         b = c >> _BSHIFT
-        return sum(self._bsum[:b]) + sum(map(len, self._s[b << _BSHIFT:c])) + j
+        return sum(self._bsum[:b]) + sum(map(len, self.starts[b << _BSHIFT:c])) + j
 
     def distance(self, c1: int, j1: int, c2: int, j2: int) -> int:
         """Number of items in [(c1, j1), (c2, j2))."""
@@ -251,97 +262,97 @@ class AugSeq:
         return self.rank(c2, j2) - self.rank(c1, j1)
 
     def end_cursor(self) -> tuple[int, int]:
-        return self._K, 0
+        return self.K, 0
 
     def first_cursor(self) -> tuple[int, int]:
         """Cursor of the first item (the end cursor when empty)."""
-        return (self._oslot[0], 0) if self._n else (self._K, 0)
+        return (self.oslot[0], 0) if self.n else (self.K, 0)
 
     def locate(self, key: int) -> tuple[int, int]:
         """Cursor of the first item with start >= key (end cursor if none)."""
-        ofirst = self._ofirst
+        ofirst = self.ofirst
         i = bisect_right(ofirst, key) - 1
         if i < 0:
             return self.first_cursor()
-        c = self._oslot[i]
-        s = self._s[c]
+        c = self.oslot[i]
+        s = self.starts[c]
         j = bisect_left(s, key)
         if j < len(s):
             return c, j
-        return (self._oslot[i + 1], 0) if i + 1 < len(ofirst) else (self._K, 0)
+        return (self.oslot[i + 1], 0) if i + 1 < len(ofirst) else (self.K, 0)
 
     def locate_le(self, key: int) -> tuple[int, int] | None:
         """Cursor of the last item with start <= key, or None."""
-        i = bisect_right(self._ofirst, key) - 1
+        i = bisect_right(self.ofirst, key) - 1
         if i < 0:
             return None
-        c = self._oslot[i]
-        return c, bisect_right(self._s[c], key) - 1
+        c = self.oslot[i]
+        return c, bisect_right(self.starts[c], key) - 1
 
     def find(self, key: int) -> tuple[int, int] | None:
         """Cursor of the item whose start == key, or None."""
-        i = bisect_right(self._ofirst, key) - 1
+        i = bisect_right(self.ofirst, key) - 1
         if i < 0:
             return None
-        c = self._oslot[i]
-        s = self._s[c]
+        c = self.oslot[i]
+        s = self.starts[c]
         j = bisect_left(s, key)
         if j < len(s) and s[j] == key:
             return c, j
         return None
 
     def is_end(self, c: int, j: int) -> bool:
-        return c >= self._K
+        return c >= self.K
 
     def get(self, c: int, j: int) -> tuple[int, int, int]:
-        return self._s[c][j], self._e[c][j], self._v[c][j]
+        return self.starts[c][j], self.ends[c][j], self.vals[c][j]
 
     def start(self, c: int, j: int) -> int:
-        return self._s[c][j]
+        return self.starts[c][j]
 
     def end(self, c: int, j: int) -> int:
-        return self._e[c][j]
+        return self.ends[c][j]
 
     def val(self, c: int, j: int) -> int:
-        return self._v[c][j]
+        return self.vals[c][j]
 
     def next(self, c: int, j: int) -> tuple[int, int]:
         """Cursor after (c, j) (the end cursor after the last item)."""
-        s = self._s[c]
+        s = self.starts[c]
         j += 1
         if j < len(s):
             return c, j
-        i = bisect_left(self._ofirst, s[0]) + 1      # _oindex(c) + 1 (inlined)
-        return (self._oslot[i], 0) if i < len(self._oslot) else (self._K, 0)
+        i = bisect_left(self.ofirst, s[0]) + 1      # _oindex(c) + 1 (inlined)
+        return (self.oslot[i], 0) if i < len(self.oslot) else (self.K, 0)
 
     def prev(self, c: int, j: int) -> tuple[int, int] | None:
         """Cursor before (c, j) (which may be the end cursor), or None."""
         if j > 0:
             return c, j - 1
-        if c >= self._K:
-            if not self._n:
+        if c >= self.K:
+            if not self.n:
                 return None
-            i = len(self._oslot)
+            i = len(self.oslot)
         else:
-            i = bisect_left(self._ofirst, self._s[c][0])  # _oindex(c) (inlined)
+            i = bisect_left(self.ofirst, self.starts[c][0])  # _oindex(c) (inlined)
         if i == 0:
             return None
-        d = self._oslot[i - 1]
-        return d, len(self._s[d]) - 1
+        d = self.oslot[i - 1]
+        return d, len(self.starts[d]) - 1
 
     def first_ge(self, c: int, j: int, x: int) -> tuple[int, int] | None:
         """Cursor of the first item at or after (c, j) with val >= x (x >= 0), or None."""
-        if c >= self._K:
+        if c >= self.K:
             return None
         if self._cmax[c] >= x:
-            v = self._v[c]
+            v = self.vals[c]
             for k in range(j, len(v)):
                 if v[k] >= x:
                     return c, k
         c = self._seg_first_ge(c + 1, x)
         if c < 0:
             return None
-        v = self._v[c]
+        v = self.vals[c]
         for k in range(len(v)):
             if v[k] >= x:
                 return c, k
@@ -349,7 +360,7 @@ class AugSeq:
 
     def _seg_first_ge(self, c: int, x: int) -> int:
         """Smallest slot >= c whose max val >= x, or -1."""
-        K = self._K
+        K = self.K
         if c >= K:
             return -1
         seg = self._seg
@@ -370,14 +381,14 @@ class AugSeq:
 
     def range_max(self, c1: int, j1: int, c2: int, j2: int) -> int:
         """Max val over cursors [(c1, j1), (c2, j2)); -1 when empty."""
-        K = self._K
+        K = self.K
         if c1 >= K:
             return _NEG
         if c1 == c2:
-            return max(self._v[c1][j1:j2], default=_NEG)
-        best = max(self._v[c1][j1:], default=_NEG)
+            return max(self.vals[c1][j1:j2], default=_NEG)
+        best = max(self.vals[c1][j1:], default=_NEG)
         if c2 < K and j2:
-            m = max(self._v[c2][:j2])
+            m = max(self.vals[c2][:j2])
             if m > best:
                 best = m
         lo, hi = c1 + 1 + K, c2 + K
@@ -397,7 +408,7 @@ class AugSeq:
 
     # ------------------------------------------------------------ updates
     def set_val(self, c: int, j: int, value: int) -> None:
-        v = self._v[c]
+        v = self.vals[c]
         old = v[j]
         if old != value:
             v[j] = value
@@ -409,20 +420,34 @@ class AugSeq:
                 self._seg_lower(c, max(v))
 
     def set_start(self, c: int, j: int, start: int) -> None:
-        s = self._s[c]
+        s = self.starts[c]
         if j == 0:
-            ofirst = self._ofirst
+            ofirst = self.ofirst
             ofirst[bisect_left(ofirst, s[0])] = start     # _oindex(c) (inlined)
         s[j] = start
 
     def set_end(self, c: int, j: int, end: int) -> None:
-        self._e[c][j] = end
+        self.ends[c][j] = end
 
     def resize(self, c: int, j: int, start: int, end: int) -> None:
         """Set an item's start and end, and its val to end - start (a block's size)."""
-        self.set_start(c, j, start)
-        self._e[c][j] = end
-        self.set_val(c, j, end - start)
+        s = self.starts[c]                       # set_start, set_end, set_val, inlined (hot path)
+        if j == 0:
+            ofirst = self.ofirst
+            ofirst[bisect_left(ofirst, s[0])] = start     # _oindex(c) (inlined)
+        s[j] = start
+        self.ends[c][j] = end
+        value = end - start
+        v = self.vals[c]
+        old = v[j]
+        if old != value:
+            v[j] = value
+            cm = self._cmax[c]
+            if value >= cm:
+                if value != cm:
+                    self._seg_raise(c, value)
+            elif old == cm and old not in v:   # (a tie leaves the maximum as it is)
+                self._seg_lower(c, max(v))
 
     def insert(self, start: int, end: int, val: int) -> tuple[int, int]:
         """Insert at its sorted place; return its cursor."""
@@ -431,22 +456,22 @@ class AugSeq:
 
     def insert_at(self, c: int, j: int, start: int, end: int, val: int) -> tuple[int, int]:
         """Insert at cursor (c, j), which must be ``locate(start)``; return its cursor."""
-        if c >= self._K:                        # after the last item
-            if self._n:
-                c = self._oslot[-1]
-                j = len(self._s[c])
+        if c >= self.K:                        # after the last item
+            if self.n:
+                c = self.oslot[-1]
+                j = len(self.starts[c])
             else:
                 c, j = 0, 0
-                self._ofirst.append(start)
-                self._oslot.append(c)
+                self.ofirst.append(start)
+                self.oslot.append(c)
         elif j == 0:
-            ofirst = self._ofirst
-            ofirst[bisect_left(ofirst, self._s[c][0])] = start  # _oindex(c) (inlined)
-        s, e, v = self._s[c], self._e[c], self._v[c]
+            ofirst = self.ofirst
+            ofirst[bisect_left(ofirst, self.starts[c][0])] = start  # _oindex(c) (inlined)
+        s, e, v = self.starts[c], self.ends[c], self.vals[c]
         s.insert(j, start)
         e.insert(j, end)
         v.insert(j, val)
-        self._n += 1
+        self.n += 1
         self._bsum[c >> _BSHIFT] += 1
         if val > self._cmax[c]:
             self._seg_raise(c, val)
@@ -457,18 +482,18 @@ class AugSeq:
 
     def delete(self, c: int, j: int) -> tuple[int, int]:
         """Remove the item at (c, j); return the cursor of the item that followed it."""
-        s, e, v = self._s[c], self._e[c], self._v[c]
-        ofirst = self._ofirst
+        s, e, v = self.starts[c], self.ends[c], self.vals[c]
+        ofirst = self.ofirst
         i = bisect_left(ofirst, s[0]) if j == 0 else -1  # _oindex(c) (inlined)
         del s[j], e[j]
         old = v.pop(j)
-        self._n -= 1
+        self.n -= 1
         self._bsum[c >> _BSHIFT] -= 1
-        oslot = self._oslot
+        oslot = self.oslot
         if not s:                               # the slot empties: nothing is rebuilt
             self._seg_lower(c, _NEG)
             del ofirst[i], oslot[i]
-            return (oslot[i], 0) if i < len(oslot) else (self._K, 0)
+            return (oslot[i], 0) if i < len(oslot) else (self.K, 0)
         if j == 0:
             ofirst[i] = s[0]
         if old == self._cmax[c] and old not in v:   # (a tie leaves the maximum as it is)
@@ -476,27 +501,27 @@ class AugSeq:
         if j < len(s):
             return c, j
         i = bisect_left(ofirst, s[0]) + 1            # _oindex(c) + 1 (inlined)
-        return (oslot[i], 0) if i < len(oslot) else (self._K, 0)
+        return (oslot[i], 0) if i < len(oslot) else (self.K, 0)
 
     # ------------------------------------------------------------ checking
     def check(self) -> None:
         """Raise AugSeqError if a derived structure is stale (O(n); tests/check())."""
-        K = self._K
-        if K & (K - 1) or len(self._s) != K or len(self._seg) != 2 * K:
+        K = self.K
+        if K & (K - 1) or len(self.starts) != K or len(self._seg) != 2 * K:
             raise AugSeqError("slot arrays have the wrong size")
-        if self._bsum != [sum(map(len, self._s[b:b + BLOCK])) for b in range(0, K, BLOCK)]:
+        if self._bsum != [sum(map(len, self.starts[b:b + BLOCK])) for b in range(0, K, BLOCK)]:
             raise AugSeqError("block counts are stale")
-        slots = [c for c in range(K) if self._s[c]]
-        if slots != self._oslot:
+        slots = [c for c in range(K) if self.starts[c]]
+        if slots != self.oslot:
             raise AugSeqError("chunk index slots are stale")
-        if [self._s[c][0] for c in slots] != self._ofirst:
+        if [self.starts[c][0] for c in slots] != self.ofirst:
             raise AugSeqError("chunk index first starts are stale")
-        if sum(len(x) for x in self._s) != self._n:
+        if sum(len(x) for x in self.starts) != self.n:
             raise AugSeqError("item count is stale")
         prev = None
         before = 0
         for c in range(K):
-            s, e, v = self._s[c], self._e[c], self._v[c]
+            s, e, v = self.starts[c], self.ends[c], self.vals[c]
             if not len(s) == len(e) == len(v) or len(s) > 2 * LOAD:
                 raise AugSeqError(f"slot {c} has a bad length")
             if self._cmax[c] != (max(v) if v else _NEG):

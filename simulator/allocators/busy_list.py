@@ -103,6 +103,9 @@ class BusyListAllocator:
             prev_end = e
         #: vmap_area_list: (va_start, va_end, gap before the area)
         self.vmap_area_list = AugSeq(items)
+        #: areas in the busy structure now (a counter, not a property: the
+        #: generations read it before every operation; check() recounts it)
+        self.nr_busy = len(items)
         #: vmap_area_root, and each busy area's node (its struct vmap_area)
         self.vmap_area_root = RbRoot()
         self._va: dict[int, RbNode] = {}
@@ -181,9 +184,9 @@ class BusyListAllocator:
 
         if cache is not None:
             # first = the cached area (seq.find, inlined: it is a live area)
-            fc = seq._oslot[bisect_right(seq._ofirst, cache) - 1]
-            fj = bisect_left(seq._s[fc], cache)
-            addr = ((seq._e[fc][fj] + am1) & mask) & ~am1
+            fc = seq.oslot[bisect_right(seq.ofirst, cache) - 1]
+            fj = bisect_left(seq.starts[fc], cache)
+            addr = ((seq.ends[fc][fj] + am1) & mask) & ~am1
             if addr >= vstart:
                 if addr + size > mask:           # addr + size < addr: goto overflow
                     return None
@@ -225,7 +228,7 @@ class BusyListAllocator:
         """Count the list walk from ``first`` = cursor (fc, fj) with ``addr =
         addr0`` in O(log n)."""
         seq = self.vmap_area_list
-        S, E = seq._s, seq._e                    # (hot path: AugSeq's chunk lists)
+        S, E = seq.starts, seq.ends                    # (hot path: AugSeq's chunk lists)
         mask = self.range.mask
         am1 = align - 1
         s_first = S[fc][fj]
@@ -237,7 +240,7 @@ class BusyListAllocator:
             self.cached_hole_size = s_first - addr0
         if fj + 1 < len(S[fc]):
             nxt = (fc, fj + 1)
-        elif fc == seq._oslot[-1]:               # list_is_last -> found
+        elif fc == seq.oslot[-1]:               # list_is_last -> found
             steps.list_nodes += 1
             addr = ((E[fc][fj] + am1) & mask) & ~am1
             return addr if addr + size <= vend and addr >= vstart else None  # _found(addr)
@@ -256,7 +259,7 @@ class BusyListAllocator:
             q = seq.next(*q)
         if q < first:
             q = first
-        p_vend = seq.next(*q) if q[0] < seq._K else q
+        p_vend = seq.next(*q) if q[0] < seq.K else q
 
         # p_fit: first p > first whose aligned preceding gap holds size.
         small_align = align <= self.range.page_size
@@ -316,20 +319,20 @@ class BusyListAllocator:
 
         (The hot path: AugSeq cursors are read through its chunk lists.)"""
         seq = self.vmap_area_list
-        S, oslot, K = seq._s, seq._oslot, seq._K
+        S, oslot, K = seq.starts, seq.oslot, seq.K
         steps.tree_nodes += self.nr_busy.bit_length()   # tree_depth(nr_busy)
         steps.tree_inserts += 1
         rng = self.range
         # The list position: after rb_prev, the last area starting below, in
         # its chunk (seq.locate_le, inlined); the next area (nc, nj) follows
         # it there, or starts the next chunk, or there is none (nc = K).
-        i = bisect_right(seq._ofirst, start) - 1
+        i = bisect_right(seq.ofirst, start) - 1
         if i >= 0:
             c = oslot[i]
             s = S[c]
             j = bisect_left(s, start)            # >= 1: s[0] < start
             pred: RbNode | None = self._va[s[j - 1]]
-            gap = start - seq._e[c][j - 1]
+            gap = start - seq.ends[c][j - 1]
             nc, nj = (c, j) if j < len(s) else (oslot[i + 1], 0) if i + 1 < len(oslot) else (K, 0)
         else:                                    # the new first area (c = K: the list is empty)
             pred, gap = None, start - rng.vstart
@@ -339,13 +342,14 @@ class BusyListAllocator:
         vms, vme = rng.vmalloc_start, rng.vmalloc_end
         nz = int(gap > 0 and vms < start < vme)
         if nc < K:                               # the next area's gap shrinks
-            old = seq._v[nc][nj]
+            old = seq.vals[nc][nj]
             nstart = S[nc][nj]
             new = nstart - end
             seq.set_val(nc, nj, new)
             if vms < nstart < vme:
                 nz += (new > 0) - (old > 0)
         seq.insert_at(c, j, start, end, gap)
+        self.nr_busy += 1
         self._nz_vm += nz
         self._busy_bytes += end - start
         if start < vme and end > vms:
@@ -377,20 +381,20 @@ class BusyListAllocator:
         """4.19 ``__free_vmap_area``: the cache rule, unlink, kfree_rcu."""
         seq = self.vmap_area_list
         # seq.find(addr), inlined: chunk index position i, cursor (c, j)
-        i = bisect_right(seq._ofirst, addr) - 1
-        c = seq._oslot[i] if i >= 0 else -1
-        s = seq._s[c] if i >= 0 else []
+        i = bisect_right(seq.ofirst, addr) - 1
+        c = seq.oslot[i] if i >= 0 else -1
+        s = seq.starts[c] if i >= 0 else []
         j = bisect_left(s, addr)
         if j == len(s) or s[j] != addr:
             raise NonexistentAreaError(addr)
         cache = self.free_vmap_cache             # _free_vmap_cache_rule, inlined
         if cache is not None:
-            if seq._e[c][j] < self.cached_vstart:
+            if seq.ends[c][j] < self.cached_vstart:
                 self.free_vmap_cache = None
             elif addr <= cache:
                 # free_vmap_cache = rb_prev(&va->rb_node)
                 self.free_vmap_cache = (s[j - 1] if j else
-                                        seq._s[seq._oslot[i - 1]][-1] if i else None)
+                                        seq.starts[seq.oslot[i - 1]][-1] if i else None)
         self._unlink_vmap_area((c, j), steps)
         steps.objects_freed += 1                 # kfree_rcu(va, rcu_head)
 
@@ -406,19 +410,20 @@ class BusyListAllocator:
         (The hot path: AugSeq cursors are read through its chunk lists.)"""
         seq = self.vmap_area_list
         c, j = cur
-        start, end = seq._s[c][j], seq._e[c][j]
+        start, end = seq.starts[c][j], seq.ends[c][j]
         if j:
-            prev_end = seq._e[c][j - 1]
+            prev_end = seq.ends[c][j - 1]
         else:
             prev = seq.prev(c, j)
-            prev_end = seq._e[prev[0]][prev[1]] if prev is not None else self.range.vstart
+            prev_end = seq.ends[prev[0]][prev[1]] if prev is not None else self.range.vstart
         rng = self.range
         vms, vme = rng.vmalloc_start, rng.vmalloc_end
-        nz = -(seq._v[c][j] > 0 and vms < start < vme)
+        nz = -(seq.vals[c][j] > 0 and vms < start < vme)
         nc, nj = seq.delete(c, j)
-        if nc < seq._K:
-            old = seq._v[nc][nj]
-            nstart = seq._s[nc][nj]
+        self.nr_busy -= 1
+        if nc < seq.K:
+            old = seq.vals[nc][nj]
+            nstart = seq.starts[nc][nj]
             new = nstart - prev_end
             seq.set_val(nc, nj, new)
             if vms < nstart < vme:
@@ -432,10 +437,6 @@ class BusyListAllocator:
         return start, end
 
     # ------------------------------------------------------------ read-outs
-    @property
-    def nr_busy(self) -> int:
-        return self.vmap_area_list._n
-
     # Fragmentation read-outs cover the vmalloc range [VMALLOC_START,
     # VMALLOC_END), where vmalloc() allocates; O(log n) each.
     #: busy-list keeps no free-block objects (its free space is the gaps)

@@ -217,8 +217,9 @@ class FreeListAllocator(BusyListAllocator):
         (``_fit_block_start``): a vmalloc area, or else the last area below.
         While the tree is deferred, the link is logged (see _rb_sync)."""
         vm_busy = self._vm_busy
-        steps.tree_nodes += (self.vmap_area_list._n + len(vm_busy)).bit_length()  # tree_depth(nr_busy)
+        steps.tree_nodes += self.nr_busy.bit_length()   # tree_depth(nr_busy)
         steps.tree_inserts += 1
+        self.nr_busy += 1
         vm_busy[start] = end
         self._vm_end[end] = start
         self._busy_bytes += end - start
@@ -233,7 +234,7 @@ class FreeListAllocator(BusyListAllocator):
         if p is None:
             seq = self.vmap_area_list
             q = seq.locate_le(start)
-            pred = self._va[seq._s[q[0]][q[1]]] if q is not None else None
+            pred = self._va[seq.starts[q[0]][q[1]]] if q is not None else None
         else:
             pred = self._va[p]
         self._rb_insert(RbNode(start, end), pred)
@@ -270,10 +271,6 @@ class FreeListAllocator(BusyListAllocator):
             va_map[x] = node
         self._rb_log = array("Q") if lazy else None
 
-    @property
-    def nr_busy(self) -> int:
-        return self.vmap_area_list._n + len(self._vm_busy)
-
     def busy_areas(self) -> list[tuple[int, int]]:
         out = super().busy_areas()
         if self._vm_busy:
@@ -286,6 +283,7 @@ class FreeListAllocator(BusyListAllocator):
         end = self._vm_busy.pop(addr, None)
         if end is not None:                                     # lean: a vmalloc area
             del self._vm_end[end]
+            self.nr_busy -= 1
             if self.free_vmap_cache == addr:                    # (cannot happen in lean mode)
                 raise RfcFreeListCorruption(f"free_vmap_cache would dangle at {addr:#x}")
             last_free_va_start = self.last_free_va_chunk or 0
@@ -327,17 +325,17 @@ class FreeListAllocator(BusyListAllocator):
         """The RFC's ``alloc_vmalloc_area``: nva_start_addr, or None where it
         returns VMALLOC_END."""
         fl = self.free_vmap_area_list
-        S, E, V = fl._s, fl._e, fl._v            # (hot path: AugSeq's chunk lists)
+        S, E, V = fl.starts, fl.ends, fl.vals            # (hot path: AugSeq's chunk lists)
         mask = self.range.mask
         am1 = align - 1
         if (self.last_free_va_chunk is None or size <= self.free_va_max_size
                 or vstart < self.last_alloc_vstart or align < self.last_alloc_align):
-            begin = (fl._oslot[0], 0) if fl._n else (fl._K, 0)  # list_first_entry (first_cursor)
+            begin = (fl.oslot[0], 0) if fl.n else (fl.K, 0)  # list_first_entry (first_cursor)
             self.free_va_max_size = 0
             self.last_free_va_chunk = None
         else:
             begin = fl.find(self.last_free_va_chunk)  # type: ignore[assignment]  # on the list
-        if not fl._n:
+        if not fl.n:
             return None
 
         p_fit = None
@@ -414,7 +412,7 @@ class FreeListAllocator(BusyListAllocator):
         else:
             steps.fit = "NE"
             steps.objects_allocated += 1               # kzalloc(..., GFP_NOWAIT)
-            depth = fl._n.bit_length()               # __insert_vmap_area: tree_depth(n)
+            depth = fl.n.bit_length()               # __insert_vmap_area: tree_depth(n)
             steps.tree_nodes += depth
             steps.free_nodes += depth
             steps.tree_inserts += 1
@@ -429,8 +427,8 @@ class FreeListAllocator(BusyListAllocator):
         the block it ends up in.  (The hot path: AugSeq cursors are read
         through its chunk lists.)"""
         fl = self.free_vmap_area_list
-        S, E, V = fl._s, fl._e, fl._v
-        depth = fl._n.bit_length()                   # __find_va_slot: tree_depth(n)
+        S, E, V = fl.starts, fl.ends, fl.vals
+        depth = fl.n.bit_length()                   # __find_va_slot: tree_depth(n)
         steps.tree_nodes += depth
         steps.free_nodes += depth
         self._free_bytes += end - start
@@ -439,7 +437,7 @@ class FreeListAllocator(BusyListAllocator):
         # lies left, one at VMALLOC_END == end right).
         c, j = fl.locate(end)
         merged = False
-        if c < fl._K and S[c][j] == end:
+        if c < fl.K and S[c][j] == end:
             # |<------VA------>|<-----Next----->|
             self._empty_blocks -= V[c][j] == 0
             fl.resize(c, j, start, E[c][j])
@@ -477,7 +475,7 @@ class FreeListAllocator(BusyListAllocator):
     def nr_free_objects(self) -> int:  # type: ignore[override]
         """vmap_area objects on the free list/tree, empty ones included: what
         ``Steps.free_nodes`` walked."""
-        return len(self.free_vmap_area_list)
+        return self.free_vmap_area_list.n
 
     def largest_free_bytes(self) -> int:
         return max(self.free_vmap_area_list.max_val(), 0)

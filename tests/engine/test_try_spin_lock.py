@@ -15,7 +15,7 @@ from simulator.lock import SpinLock
 
 def setup(debt: float):
     env = simpy.Environment()
-    eng = SimpleNamespace(env=env, cost=SimpleNamespace(lock_acquire_ns=10.0))
+    eng = SimpleNamespace(env=env, cost=SimpleNamespace(lock_acquire_ns=10.0), _acquire_ns=10.0)
     lock = SpinLock(env, 2)
     c = SimpleNamespace(cpu=1, debt=debt)
     return env, eng, lock, c
