@@ -187,17 +187,15 @@ class Engine:
     def spin_lock(self, c: LockHolder, lock: SpinLock) -> Generator[Any, Any, tuple[float, float, float]]:
         """Pay ``c``'s debt and take ``lock``: ``(requested at, owned from, acquire ns)``.
 
-        Run ahead: when no other event is due before the request instant and
-        the lock is free then, take it at that instant without yielding (the
-        state then is the state now).  ``c.debt`` is 0 afterwards: the
-        generation prices its section from the returned instants."""
+        The path after :meth:`try_spin_lock` returned None (every generation
+        calls them in that order): its run-ahead case is not tried again (the
+        state it saw has not changed).  ``c`` yields its debt, then requests
+        the lock and, when contended, spins until it is handed over.
+        ``c.debt`` is 0 afterwards: the generation prices its section from the
+        returned instants."""
         env = self.env
         d = c.debt
-        t = env._now + d              # env._now, env._queue: Environment.now / peek() inlined
         c.debt = 0.0
-        q = env._queue
-        if (not q or q[0][0] > t) and lock.try_acquire_at(c.cpu, t):
-            return t, t, self.cost.lock_acquire_ns
         if d > 0:
             yield env.timeout(d)
         t_req = env._now
@@ -208,15 +206,15 @@ class Engine:
         return t_req, env._now + h, 0.0
 
     def try_spin_lock(self, c: LockHolder, lock: SpinLock) -> tuple[float, float, float] | None:
-        """:meth:`spin_lock`'s run-ahead case without a generator: ``c`` takes
+        """The run-ahead case of taking a lock, without a generator: ``c`` takes
         ``lock`` at ``now + debt`` if nothing else is due before then and the
         lock is free; else None and nothing changed (then ``yield from
         spin_lock``).  The uncontended hot path of every generation."""
         env = self.env
         t = env._now + c.debt
         q = env._queue
-        # lock.try_acquire_at(c.cpu, t), inlined (the hot path of every op):
-        # the lock is free at t and nobody spins on it
+        # the lock is free at t and nobody spins on it: granted as lock.request
+        # grants it (simulator/lock.py, "Running ahead"; the hot path of every op)
         if (not q or q[0][0] > t) and not lock._queue and lock._held_until <= t:
             lock.holder = c.cpu
             lock._grant_t = t

@@ -8,6 +8,11 @@ Protocol (one holder at a time)::
     ...decide the critical section, price it (hold_ns)...
     lock.set_release(t_release)     # the instant the lock becomes free again
 
+Running ahead: ``Engine.try_spin_lock`` grants the lock at a future instant
+``t`` without an event (no spinner, ``_held_until <= t``), setting what
+``request`` sets; its caller guarantees that no other event is due before
+``t``.
+
 The holder does not have to be resumed at ``t_release``: it announces the
 release instant as soon as it knows its critical section's length, and folds
 acquire + critical section + release into the one timeout it yields anyway
@@ -88,21 +93,6 @@ class SpinLock:
         if not self._release_scheduled and self._held_until != INF:
             self._schedule_release(now)
         return ev
-
-    def try_acquire_at(self, cpu: int, t: float) -> bool:
-        """Take the lock at time ``t`` >= now without an event, if a request at
-        ``t`` would be granted at once; False (nothing changed) if not.
-
-        The caller runs ahead of the simulation clock: it must know that no
-        other event is due before ``t`` (``env.peek() > t``), so the state at
-        ``t`` is the state now."""
-        if self._queue or self._held_until > t:
-            return False
-        self.holder = cpu
-        self._grant_t = t
-        self._held_until = INF
-        self.acquisitions += 1
-        return True
 
     def set_release(self, t_release: float) -> None:
         """The holder announces when it releases the lock (>= now)."""
