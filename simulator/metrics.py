@@ -34,6 +34,7 @@ REL_ERR = 0.005
 COMPONENT_COLUMNS = ("search_ns", "objects_ns", "pages_ns", "purge_ns", "flush_ns")
 _NO_COMPONENTS = (0.0, 0.0, 0.0, 0.0, 0.0)
 _F_COLS = ("t_ns", "latency_ns", "lock_wait_ns", "lock_hold_ns") + COMPONENT_COLUMNS
+_FLUSH_FLOATS = len(_F_COLS) * 4096      # OpLog: buffered records moved per 4,096 ops
 _I_COLS = ("caller", "cpu", "op", "size_bytes", "align", "addr", "ok", "list_nodes",
            "tree_nodes", "purge")
 OPS_COLUMNS = ("t_ns", "caller", "cpu", "op", "size_bytes", "align", "addr", "ok", "latency_ns",
@@ -130,8 +131,12 @@ class OpLog:
 
     def __init__(self, keep_ops: bool, ncallers: int) -> None:
         self.keep_ops = keep_ops
-        self.f = array("d")
+        self.f = array("d")                               # the records, flushed (_flush)
         self.i = array("Q")
+        # the latest records as Python lists: list.extend per op, array.fromlist
+        # per _FLUSH_OPS ops (array.extend converts and grows item by item)
+        self._fbuf: list[float] = []
+        self._ibuf: list[int] = []
         self.measure_t: list[float | None] = [None] * ncallers
         self._stats = [_CallerStats() for _ in range(ncallers)]
         self._window = (LogHistogram(), LogHistogram())  # latency since the last sample
@@ -146,7 +151,7 @@ class OpLog:
     @property
     def count(self) -> int:
         """Ops recorded so far (measured or not)."""
-        return len(self.i) // len(_I_COLS) if self.keep_ops else self._count
+        return (len(self.i) + len(self._ibuf)) // len(_I_COLS) if self.keep_ops else self._count
 
     @property
     def total_latency_ns(self) -> float:
@@ -155,6 +160,7 @@ class OpLog:
         way of adding)."""
         if not self.keep_ops:
             return self._total_latency_ns
+        self._flush()
         if not self.f:
             return 0.0
         lat = np.frombuffer(self.f, dtype=np.float64)[1::len(_F_COLS)]
@@ -168,8 +174,18 @@ class OpLog:
         if not ok and op == VMALLOC:
             key = (size_bytes, align)
             self.failed[key] = self.failed.get(key, 0) + 1
-        self.f.extend((t_ns, latency_ns, lock_wait_ns, lock_hold_ns) + components)
-        self.i.extend((caller, cpu, op, size_bytes, align, addr, ok, list_nodes, tree_nodes, purge))
+        fb = self._fbuf
+        fb.extend((t_ns, latency_ns, lock_wait_ns, lock_hold_ns) + components)
+        self._ibuf.extend((caller, cpu, op, size_bytes, align, addr, ok, list_nodes, tree_nodes, purge))
+        if len(fb) >= _FLUSH_FLOATS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Move the buffered records into the arrays."""
+        self.f.fromlist(self._fbuf)
+        self.i.fromlist(self._ibuf)
+        self._fbuf.clear()
+        self._ibuf.clear()
 
     def _add_stats(self, t_ns: float, caller: int, cpu: int, op: int, size_bytes: int,
                    align: int, addr: int, ok: bool, latency_ns: float, lock_wait_ns: float,
@@ -243,6 +259,7 @@ class OpLog:
     def frame(self, labels: Sequence[str]) -> pd.DataFrame:
         """The ops DataFrame (empty, with the columns, in stats-only mode)."""
         nf, ni = len(_F_COLS), len(_I_COLS)
+        self._flush()
         f = np.frombuffer(self.f, dtype=np.float64).reshape(-1, nf) if self.f else np.zeros((0, nf))
         i = (np.frombuffer(self.i, dtype=np.uint64).reshape(-1, ni) if self.i
              else np.zeros((0, ni), dtype=np.uint64))

@@ -146,6 +146,7 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
             steps.tree_nodes += len(busy).bit_length()  # tree_nodes: tree_depth(nr_busy)
             steps.tree_inserts += 1                      # tree_inserts: rb_insert_color
             busy[addr] = addr + size
+            self.nr_busy += 1
         return AllocResult(addr, steps)
 
     # ----------------------------------------------------------- free
@@ -154,6 +155,7 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
         end = self._busy.pop(addr, None)
         if end is None:
             raise NonexistentAreaError(addr)
+        self.nr_busy -= 1
         if self._vms <= addr and end <= self._vme:      # inside: no clipping (hot path)
             self._vm_used -= end - addr
         else:

@@ -178,6 +178,9 @@ class FreeVmapAreaTree:
                 raise ValueError(f"initial area [{s:#x}, {e:#x}) overlaps another or lies outside the range")
             self._busy[s] = e
             prev_end = e
+        #: areas in the busy tree now (a counter, not a property: the generations
+        #: read it before every operation; _check_free_tree recounts it)
+        self.nr_busy = len(self._busy)
         self.vmap_init_free_space()
         # (the busy areas, [0, 1) and [ULONG_MAX, 2**word_bits) are not free)
         self._vm_used = self._vme - self._vms - sum(self._clip(s, e) for s, e in self.free_blocks())
@@ -404,10 +407,6 @@ class FreeVmapAreaTree:
     # They cover the vmalloc range [VMALLOC_START, VMALLOC_END), where vmalloc()
     # allocates (as the other policies): O(log n).
     @property
-    def nr_busy(self) -> int:
-        return len(self._busy)
-
-    @property
     def nr_free_blocks(self) -> int:
         """Free blocks meeting the vmalloc range."""
         return self._nr_vm_free
@@ -551,6 +550,8 @@ class FreeVmapAreaTree:
             raise InvariantError("largest_free_bytes disagrees with the free blocks")
         if self.total_free_bytes() != sum(b - a for a, b in vm):
             raise InvariantError("total_free_bytes disagrees with the free blocks")
+        if self.nr_busy != len(self._busy):
+            raise InvariantError(f"nr_busy {self.nr_busy} != {len(self._busy)} busy areas")
 
 
 __all__ = ["VmapArea", "FreeVmapAreaRbAugmentCb", "FreeVmapAreaTree", "augment_tree_propagate_from",

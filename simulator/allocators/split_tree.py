@@ -150,6 +150,7 @@ class SplitTreeAllocator(FreeVmapAreaTree):
         steps.tree_nodes = tree_depth(len(busy))  # tree_nodes: tree_depth(nr_busy)
         steps.tree_inserts = 1                      # tree_inserts: rb_insert_color
         busy[addr] = addr + size
+        self.nr_busy += 1
         return steps
 
     def find_unlink_vmap_area(self, addr: int) -> tuple[int | None, Steps]:
@@ -161,6 +162,7 @@ class SplitTreeAllocator(FreeVmapAreaTree):
         end = busy.pop(addr, None)
         if end is None:
             return None, steps
+        self.nr_busy -= 1
         steps.tree_erases = 1                       # tree_erases: rb_erase
         self._unlinked[addr] = end
         return end - addr, steps
@@ -173,6 +175,7 @@ class SplitTreeAllocator(FreeVmapAreaTree):
         end = self._busy.pop(addr, None)
         if end is None:
             raise NonexistentAreaError(addr)
+        self.nr_busy -= 1
         self._unlinked[addr] = end
         steps = Steps()
         steps.tree_erases = 1  # tree_erases: rb_erase

@@ -108,6 +108,7 @@ class GlobalFreeTree(SplitTreeAllocator):
         super().__init__(rng, initial_busy)
         self._allocated.update(self._busy)   # every range outside the tree is "taken"
         self._busy.clear()
+        self.nr_busy = 0
 
     def merge_free(self, start: int, end: int) -> Steps:
         s = start

@@ -102,7 +102,7 @@ class KernelBase:
         eng.oplog.add(t0, c.idx, c.cpu, VMALLOC, size_bytes, align, addr, True,
                       env._now + c.debt - t0, wait, hold, ln, tn, purged,
                       (hold - prg_hold, obj + cost.vmalloc_post_fixed_ns, pages, prg, fl))
-        if self.rcu_pending[c.cpu]:
+        if self.extra_prices and self.rcu_pending[c.cpu]:   # (only kfree_rcu_ns queues them)
             self.rcu_callbacks(c)
         return addr
 

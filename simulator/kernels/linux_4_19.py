@@ -145,7 +145,7 @@ class Kernel(KernelBase):
                       env._now + c.debt - t0, wait, hold, 0, tn, purge,
                       (srch, cost.vfree_post_fixed_ns,
                        npages * (cost.vfree_unmap_page_ns + cost.vfree_free_page_ns), prg, fl))
-        if self.rcu_pending[c.cpu]:
+        if self.extra_prices and self.rcu_pending[c.cpu]:   # (only kfree_rcu_ns queues them)
             self.rcu_callbacks(c)
 
     def free_vmap_area_noflush(self, addr: int, area_bytes: int) -> int:

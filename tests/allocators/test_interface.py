@@ -232,6 +232,25 @@ def test_check_raises_on_corrupted_state(policy: str) -> None:
             a.check()
 
 
+@pytest.mark.parametrize("name", ["busy-list", "free-list", "augmented-tree", "split-tree",
+                                  "split-tree-5.10"])
+def test_nr_busy_is_a_counter_that_check_recounts(name: str) -> None:
+    # nr_busy is kept as a counter (the generations read it before every op):
+    # after a churn it equals the busy areas, and check() catches it stale
+    a = create(name, vstart=VS, vend=VE, initial_busy=[(VS + 8 * P, VS + 9 * P)])
+    addrs = [a.alloc(P).addr for _ in range(6)]
+    if name.startswith("split-tree"):                   # the busy insert is its own step
+        for x in addrs:
+            a.insert_vmap_area(x, P)
+    for x in addrs[::2]:
+        (a.free if not name.startswith("split-tree") else a.unlink_vmap_area)(x)
+    assert a.nr_busy == 1 + 3
+    a.check()
+    a.nr_busy += 1
+    with pytest.raises(InvariantError, match="nr_busy"):
+        a.check()
+
+
 def test_nr_free_objects_counts_the_walked_free_structure() -> None:
     # the cost model prices Steps.free_nodes by the free structure's size: the
     # whole free tree for augmented-tree (modules range too), the free list for
