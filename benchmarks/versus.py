@@ -21,7 +21,10 @@ Each tree's own benchmark code measures, so the figures are those of
   16 KiB- and 64 KiB-aligned ones) over 1,000 and 100,000 long-lived areas.
 
 Prints each figure for both trees (median of the rounds) and the ratio
-HEAD / REV.  Prints figures only; judges nothing.
+HEAD / REV of the medians; for CPU time also each round's own ratio (the two
+trees measured back to back, which tree first alternating by round): its
+median ("paired") and its range, the figure least moved by the machine's
+speed drifting during the run.  Prints figures only; judges nothing.
 
 ``--opcodes``: instead of CPU time, count the CPython bytecodes executed per
 simulated op (``sys.settrace`` with opcode events, over shorter runs): a
@@ -152,17 +155,26 @@ def main(argv: list[str] | None = None) -> int:
                       "(lower is faster; ratio REV / HEAD, so > 1 means HEAD runs fewer)")
             else:
                 print(f"HEAD ({ROOT}) vs {args.rev}: median of {args.rounds} alternating rounds, CPU time")
-            print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {args.rev[:10]:>12} {'ratio':>7}")
+            paired_hdr = "" if args.opcodes else f" {'paired':>7} {'range':>11}"
+            print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {args.rev[:10]:>12} {'ratio':>7}"
+                  + paired_hdr)
             for what, policy, label, extra in FIGURES:
                 head, old = [], []
-                for _ in range(args.rounds):
-                    head.append(measure(ROOT, what, policy, extra, args.opcodes))
-                    old.append(measure(base, what, policy, extra, args.opcodes))
+                for k in range(args.rounds):
+                    # alternate which tree goes first (a drift of the machine's
+                    # speed within a round then favours neither)
+                    for tree in ((ROOT, base) if k % 2 == 0 else (base, ROOT)):
+                        (head if tree == ROOT else old).append(
+                            measure(tree, what, policy, extra, args.opcodes))
                 h, o = statistics.median(head), statistics.median(old)
                 if args.opcodes:
                     label = label.replace("ops/CPU-s", "bytecodes/op").replace("ops/s", "bytecodes/op")
-                ratio = o / h if args.opcodes else h / o      # > 1: HEAD faster, both ways
-                print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {ratio:>7.2f}")
+                    print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {o / h:>7.2f}")
+                    continue
+                # each round's HEAD / REV, measured back to back: its median and range
+                pairs = sorted(a / b for a, b in zip(head, old))
+                print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {h / o:>7.2f} "
+                      f"{statistics.median(pairs):>7.2f} {pairs[0]:>5.2f}-{pairs[-1]:<5.2f}")
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT,
                            capture_output=True)
