@@ -1,6 +1,6 @@
 """This checkout against an earlier revision, measured in one run.
 
-    python -m benchmarks.versus REV [--rounds 3] [--opcodes]
+    python -m benchmarks.versus REV [--rounds 3] [--opcodes | --instructions]
 
 Builds a git worktree of REV in a temporary directory and times the same
 measurements in both trees, alternating (A B A B ...), in fresh processes,
@@ -31,16 +31,25 @@ simulated op (``sys.settrace`` with opcode events, over shorter runs): a
 deterministic figure that no other load on the machine moves (this 2-core
 machine's CPU-time figures vary by +-30 % between identical runs).  Bytecodes
 are not all equally dear, so it is a proxy of CPU time, not a substitute.
+
+``--instructions``: the machine instructions per simulated op, counted by
+valgrind's cachegrind (``--cache-sim=no``) as the difference between a run
+of 6,000 and a run of 2,000 iterations (or churn pairs), so imports and setup
+cancel.  Deterministic like ``--opcodes``, and it counts what bytecodes miss:
+the C work behind each bytecode (allocation, dict and list operations, the
+garbage collector, array conversions).  It ignores cache and branch misses.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +120,7 @@ else:
                 a.free(r4.addr)
     dt = timed(churn)
     ops = 4 * pairs + 4 * (pairs // 16)
-print(json.dumps({"value": dt / ops if opcodes else ops / dt}))
+print(json.dumps({"value": dt / ops if opcodes else ops / dt, "ops": ops}))
 """
 
 #: (what, policy, label, args): benchmarks.engine's defaults (20,000 iterations,
@@ -136,13 +145,45 @@ def measure(tree: Path, what: str, policy: str, args: list[str], opcodes: bool =
     return float(json.loads(out.stdout.strip().splitlines()[-1])["value"])
 
 
+#: --instructions: the two run lengths whose difference is measured
+INSTRUCTION_ARGS = ({"20000": "2000"}, {"20000": "6000"})
+
+
+def _instructions(tree: Path, what: str, policy: str, args: list[str]) -> tuple[int, int]:
+    """(machine instructions, simulated ops) of one run under valgrind's cachegrind."""
+    with tempfile.NamedTemporaryFile() as out_file:
+        out = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
+                              f"--cachegrind-out-file={out_file.name}",
+                              sys.executable, "-c", SNIPPET, what, policy, *args],
+                             cwd=tree, capture_output=True, text=True, check=True, timeout=3600)
+    ops = int(json.loads(out.stdout.strip().splitlines()[-1])["ops"])
+    refs = [ln for ln in out.stderr.splitlines() if "I   refs:" in ln or "I refs:" in ln]
+    return int(refs[-1].split(":")[1].replace(",", "").strip()), ops
+
+
+def instructions_per_op(tree: Path, what: str, policy: str, args: list[str]) -> float:
+    """Machine instructions per simulated op: the difference of two run lengths
+    (imports, setup and teardown cancel), counted by valgrind (deterministic)."""
+    (i0, n0), (i1, n1) = (_instructions(tree, what, policy, [m.get(a, a) for a in args])
+                          for m in INSTRUCTION_ARGS)
+    return (i1 - i0) / (n1 - n0)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("rev", help="the earlier revision (a commit, tag or branch)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--opcodes", action="store_true",
                     help="bytecodes executed per op instead of CPU time (deterministic; one round)")
+    ap.add_argument("--instructions", action="store_true",
+                    help="machine instructions per op, counted by valgrind (deterministic; one "
+                    "round; needs valgrind; about 15 minutes)")
     args = ap.parse_args(argv)
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            print("versus: --instructions needs valgrind (not found on PATH)", file=sys.stderr)
+            return 2
+        return _main_instructions(args.rev)
     if args.opcodes:
         args.rounds = 1
     with tempfile.TemporaryDirectory() as tmp:
@@ -175,6 +216,31 @@ def main(argv: list[str] | None = None) -> int:
                 pairs = sorted(a / b for a, b in zip(head, old))
                 print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {h / o:>7.2f} "
                       f"{statistics.median(pairs):>7.2f} {pairs[0]:>5.2f}-{pairs[-1]:<5.2f}")
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT,
+                           capture_output=True)
+    return 0
+
+
+def _main_instructions(rev: str) -> int:
+    """--instructions: every figure in both trees, two at a time (2 processes)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "base"
+        subprocess.run(["git", "worktree", "add", "--detach", "-f", str(base), rev], cwd=ROOT,
+                       check=True, capture_output=True)
+        try:
+            print(f"HEAD ({ROOT}) vs {rev}: machine instructions per op (valgrind cachegrind, "
+                  "runs of 6,000 less runs of 2,000; lower is faster; ratio REV / HEAD, so > 1 "
+                  "means HEAD runs fewer)")
+            print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {rev[:10]:>12} {'ratio':>7}")
+            with ThreadPoolExecutor(2) as pool:
+                futs = [(label, policy, pool.submit(instructions_per_op, ROOT, what, policy, extra),
+                         pool.submit(instructions_per_op, base, what, policy, extra))
+                        for what, policy, label, extra in FIGURES]
+                for label, policy, fh, fo in futs:
+                    h, o = fh.result(), fo.result()
+                    label = label.replace("ops/CPU-s", "instructions/op")
+                    print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {o / h:>7.2f}", flush=True)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT,
                            capture_output=True)
