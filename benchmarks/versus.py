@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -145,6 +146,10 @@ def measure(tree: Path, what: str, policy: str, args: list[str], opcodes: bool =
     return float(json.loads(out.stdout.strip().splitlines()[-1])["value"])
 
 
+#: --instructions: no BLAS worker threads (numpy's OpenBLAS spins them after
+#: each call, and valgrind counts their instructions too)
+_ONE_THREAD = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+
 #: --instructions: the two run lengths whose difference is measured
 INSTRUCTION_ARGS = ({"20000": "2000"}, {"20000": "6000"})
 
@@ -155,7 +160,8 @@ def _instructions(tree: Path, what: str, policy: str, args: list[str]) -> tuple[
         out = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
                               f"--cachegrind-out-file={out_file.name}",
                               sys.executable, "-c", SNIPPET, what, policy, *args],
-                             cwd=tree, capture_output=True, text=True, check=True, timeout=3600)
+                             cwd=tree, capture_output=True, text=True, check=True, timeout=3600,
+                             env=_ONE_THREAD)
     ops = int(json.loads(out.stdout.strip().splitlines()[-1])["ops"])
     refs = [ln for ln in out.stderr.splitlines() if "I   refs:" in ln or "I refs:" in ln]
     return int(refs[-1].split(":")[1].replace(",", "").strip()), ops

@@ -290,11 +290,13 @@ def test_every_policy_satisfies_the_protocol() -> None:
 
 
 def test_steps_fields_are_its_declared_fields_and_start_zeroed() -> None:
-    """Steps has class defaults instead of an __init__ (hot path): FIELDS must list
-    exactly the declared fields, and a new Steps must count nothing, independently of
-    any Steps written to before (a write lands on the instance, not the class)."""
+    """FIELDS, the slots and the declared fields are the same names in the same
+    order; a new Steps counts nothing, whatever was written to an earlier one; a
+    name that is not a field cannot be written (slots)."""
     declared = tuple(k for k in Steps.__annotations__ if k != "FIELDS")
-    assert Steps.FIELDS == declared
+    assert Steps.FIELDS == declared == Steps.__slots__
+    with pytest.raises(AttributeError):
+        Steps().list_node = 1                           # type: ignore[attr-defined]  # a typo
     used = Steps()
     for name in Steps.FIELDS:
         setattr(used, name, "NE" if name == "fit" else 7)
