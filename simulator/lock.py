@@ -110,27 +110,39 @@ class SpinLock:
         if self.order == "fifo":
             # FIFO: the head spinner is the next holder whatever arrives later, so
             # its own Event is scheduled at the release instant (one event, not a
-            # timeout + an Event).  _on_release runs first among its callbacks and
+            # timeout + an Event).  _on_release_fifo runs first among its callbacks and
             # sets the value (the handoff) the waiting process receives.
             ev = self._queue[0][0]
             ev._ok = True           # what Event.succeed() sets; succeed() has no delay
             ev._value = None
-            ev.callbacks.insert(0, self._on_release)
+            ev.callbacks.insert(0, self._on_release_fifo)
             env = self.env           # env.schedule(ev, delay=delay), inlined
             heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), ev))
         else:
             t = self.env.timeout(delay)
             t.callbacks.append(self._on_release)
 
-    def _on_release(self, event: Any) -> None:
+    def _on_release_fifo(self, event: Any) -> None:
+        """The FIFO handoff: ``event`` is the head spinner's own Event, due now."""
         self._release_scheduled = False
         queue = self._queue
         now = self.env._now
         handoff = self.handoff_ns + self.waiter_ns * len(queue)
-        if self.order == "fifo":
-            ev, cpu, t_req = queue.popleft()
-            assert ev is event
-        elif len(queue) == 1:
+        _, cpu, t_req = queue.popleft()
+        self.spin_ns[cpu] += now + handoff - t_req
+        self.holder = cpu
+        self._grant_t = now
+        self._held_until = INF
+        self.acquisitions += 1
+        event._value = handoff      # delivered to the waiting process by its _resume callback
+
+    def _on_release(self, event: Any) -> None:
+        """The unfair handoff (a timeout's callback): a spinner drawn at random."""
+        self._release_scheduled = False
+        queue = self._queue
+        now = self.env._now
+        handoff = self.handoff_ns + self.waiter_ns * len(queue)
+        if len(queue) == 1:
             ev, cpu, t_req = queue.popleft()
         else:
             i = int(self.rng.integers(len(queue)))  # type: ignore[union-attr]  # unfair: rng set
@@ -141,10 +153,7 @@ class SpinLock:
         self._grant_t = now
         self._held_until = INF
         self.acquisitions += 1
-        if ev is event:
-            ev._value = handoff     # delivered to the waiting process by its _resume callback
-        else:
-            ev.succeed(handoff)
+        ev.succeed(handoff)
 
     # -- read-outs ----------------------------------------------------------
     @property

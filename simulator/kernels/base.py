@@ -176,11 +176,13 @@ class KernelBase:
         wait += t_own - t_req
         t = t_own + acq
         last = len(areas) - 1
+        q = env._queue                                # env.peek(), inlined (per area)
+        contended = acq == 0.0
         for k, area in enumerate(areas):
-            ns, extra_ns = release(area, acq == 0.0)
+            ns, extra_ns = release(area, contended)
             t += ns
             t += extra_ns                             # (an exact no-op when 0.0)
-            if env.peek() <= t:                       # someone may act before this boundary
+            if q and q[0][0] <= t:                    # someone may act before this boundary
                 yield env.timeout(t - env.now)
             if (k < last and lock.waiters                    # cond_resched_lock: spin_needbreak
                     and (resched_threshold is None or self.lazy_nr < resched_threshold)):
@@ -192,6 +194,7 @@ class KernelBase:
                 t_req, t_own, acq = got if got is not None else (yield from eng.spin_lock(c, lock))
                 wait += t_own - t_req
                 t = t_own + acq
+                contended = acq == 0.0
         t += cost.lock_release_ns
         lock.set_release(t)
         hold += t - t_own
