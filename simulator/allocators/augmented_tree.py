@@ -80,7 +80,8 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
             # when ALIGN wraps to 0 and vstart == 0 (C accepts 0 + size <= va_end).
             if node.va_end - s >= size or not vstart:
                 nva = ((s if s > vstart else vstart) + a1) & amask
-                if nva >= vstart and nva + size <= node.va_end and nva + size <= mask:
+                nva_end = nva + size
+                if nva >= vstart and nva_end <= node.va_end and nva_end <= mask:
                     return node, nodes
             # Does not make sense to go deeper towards the right sub-tree if
             # it does not have a free block that is equal or bigger to the
@@ -100,7 +101,8 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
                 s = node.va_start
                 if node.va_end - s >= size or not vstart:
                     nva = ((s if s > vstart else vstart) + a1) & amask
-                    if nva >= vstart and nva + size <= node.va_end and nva + size <= mask:
+                    nva_end = nva + size
+                    if nva >= vstart and nva_end <= node.va_end and nva_end <= mask:
                         return node, nodes
                 right = node.right
                 if right is not None and vstart <= s and right.subtree_max_size >= length:
@@ -141,12 +143,12 @@ class AugmentedTreeAllocator(FreeVmapAreaTree):
         steps.free_nodes = nodes  # (in the free tree)
         addr = None if va is None else self._va_alloc(va, size, align, vstart, vend, steps)
         if addr is not None:
-            busy = self._busy
             # insert_vmap_area(va, &vmap_area_root): modelled busy-tree descent
-            steps.tree_nodes += len(busy).bit_length()  # tree_nodes: tree_depth(nr_busy)
+            nr = self.nr_busy
+            steps.tree_nodes += nr.bit_length()          # tree_nodes: tree_depth(nr_busy)
             steps.tree_inserts += 1                      # tree_inserts: rb_insert_color
-            busy[addr] = addr + size
-            self.nr_busy += 1
+            self._busy[addr] = addr + size
+            self.nr_busy = nr + 1
         return AllocResult(addr, steps)
 
     # ----------------------------------------------------------- free

@@ -152,7 +152,19 @@ class FreeListAllocator(BusyListAllocator):
     # ----------------------------------------------------------------- API
     def alloc(self, size: int, align: int = 1, vstart: int | None = None,
               vend: int | None = None) -> AllocResult:
-        vstart, vend = check_request(self.range, size, align, vstart, vend)
+        rng = self.range
+        # check_request's common case, inlined (hot path): a valid request
+        # with the range given or defaulted; anything else goes through it
+        if (type(size) is int and type(align) is int and size > 0 and not size % rng.page_size
+                and 0 < align <= rng.mask and not align & (align - 1)):
+            if vstart is None:
+                vstart = rng.vstart
+            if vend is None:
+                vend = rng.vend
+            if not rng.vstart <= vstart < vend <= rng.vend:
+                vstart, vend = check_request(rng, size, align, vstart, vend)
+        else:
+            vstart, vend = check_request(rng, size, align, vstart, vend)
         steps = Steps()
         return AllocResult(self.alloc_vmap_area(size, align, vstart, vend, steps), steps)
 
@@ -217,9 +229,10 @@ class FreeListAllocator(BusyListAllocator):
         (``_fit_block_start``): a vmalloc area, or else the last area below.
         While the tree is deferred, the link is logged (see _rb_sync)."""
         vm_busy = self._vm_busy
-        steps.tree_nodes += self.nr_busy.bit_length()   # tree_depth(nr_busy)
+        nr = self.nr_busy
+        steps.tree_nodes += nr.bit_length()             # tree_depth(nr_busy)
         steps.tree_inserts += 1
-        self.nr_busy += 1
+        self.nr_busy = nr + 1
         vm_busy[start] = end
         self._vm_end[end] = start
         self._busy_bytes += end - start

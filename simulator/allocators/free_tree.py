@@ -387,7 +387,7 @@ class FreeVmapAreaTree:
             # Shrink this VA to remaining size.
             va.va_start = nva_start_addr + size
         self._nr_vm_free += (1 if va.va_end > self._vms and va.va_start < self._vme else 0) - vm_before
-        steps.augment_updates += augment_tree_propagate_from(va)  # augment_updates
+        steps.augment_updates += _propagate(va, None)  # augment_tree_propagate_from(va): augment_updates
         if lva is not None:
             nodes, updates = self.insert_vmap_area_augment(lva, va)
             steps.tree_nodes += nodes         # tree_nodes: find_va_links from va's node
