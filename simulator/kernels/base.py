@@ -48,6 +48,7 @@ class KernelBase:
         self.rcu_pending = [0] * spec.cpus        # kfree_rcu'd objects whose callbacks are due
         #: a section pays lines_ns / kfree_rcu_ns (issue 11 mechanisms on)
         self.extra_prices = bool(eng.cost.line_transfer or eng.cost.rcu_free)
+        self.release_extra_ns = 0.0               # cond_resched_purge: its release's extras
         self.policy = policy
         self.page_size = spec.address_space.page_size
         self.guard_page = spec.guard_page
@@ -155,15 +156,16 @@ class KernelBase:
 
     # -- the purge's loop, shared by the 4.19, 5.10 and 6.1 paths -----------------
     def cond_resched_purge(self, c: Any, lock: Any, areas: list[Any],
-                           release: Callable[[Any, bool], tuple[float, float]],
+                           release: Callable[[Any, bool], float],
                            wait: float = 0.0, hold: float = 0.0) -> Gen:
         """``spin_lock(lock)``; release each area (newest first) with
         ``cond_resched_lock(lock)`` between areas; ``spin_unlock(lock)``.
 
         ``release(area, contended)`` does the area's bookkeeping (the policy's
-        free or merge, ``vmap_lazy_nr``) and returns ``(ns, extra_ns)``: its
-        Steps' price plus ``purge_area_ns``, and the issue-11 extras (0.0 when
-        off).  cond_resched_lock drops the lock when another CPU spins on it
+        free or merge, ``vmap_lazy_nr``) and returns its Steps' price plus
+        ``purge_area_ns``; with the issue-11 prices on (``extra_prices``) it
+        also sets ``release_extra_ns``, added after (off, nothing is added: the
+        same float as adding 0.0).  cond_resched_lock drops the lock when another CPU spins on it
         (``spin_needbreak``), except, with the 2019 priority threshold, while
         ``vmap_lazy_nr`` is still at or above twice ``lazy_max_pages``.
         ``wait`` / ``hold`` carry the purge's earlier sections (6.1); returns
@@ -178,10 +180,11 @@ class KernelBase:
         last = len(areas) - 1
         q = env._queue                                # env.peek(), inlined (per area)
         contended = acq == 0.0
+        extra = self.extra_prices
         for k, area in enumerate(areas):
-            ns, extra_ns = release(area, contended)
-            t += ns
-            t += extra_ns                             # (an exact no-op when 0.0)
+            t += release(area, contended)
+            if extra:
+                t += self.release_extra_ns            # the issue-11 prices of this area
             if q and q[0][0] <= t:                    # someone may act before this boundary
                 yield env.timeout(t - env.now)
             if (k < last and lock.waiters                    # cond_resched_lock: spin_needbreak

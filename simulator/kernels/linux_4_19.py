@@ -199,7 +199,7 @@ class Kernel(KernelBase):
         yield env.timeout(self.flushed(c, cost.tlb_flush_ns((self.lazy_hi - self.lazy_lo) // self.page_size)))
         c.debt = 0.0
 
-        def release(area: tuple[int, int], contended: bool) -> tuple[float, float]:
+        def release(area: tuple[int, int], contended: bool) -> float:
             addr, pages = area
             nb, nf = policy.nr_busy, policy.nr_free_objects
             try:
@@ -207,13 +207,13 @@ class Kernel(KernelBase):
             except AllocatorError as exc:  # the RFC: free_vmap_cache would dangle
                 eng.violation(f"{type(exc).__name__}: {exc}", f"the purge's free of {addr:#x}",
                               kind="the modelled kernel cannot go on")
-            x = 0.0
             if extra:      # lines from the last holder, vmap_lazy_nr, kfree_rcu
-                x = (self.lines_ns(lock, c.cpu, s, contended) + self.kfree_rcu_ns(c, s)
-                     + self.lines.line("vmap_lazy_nr", c.cpu))
+                self.release_extra_ns = (self.lines_ns(lock, c.cpu, s, contended)
+                                         + self.kfree_rcu_ns(c, s)
+                                         + self.lines.line("vmap_lazy_nr", c.cpu))
             self.lazy_nr -= pages                     # atomic_sub(nr, &vmap_lazy_nr)
             self.lazy_areas -= 1
-            return cost.steps_ns(s, nb, nf) + cost.purge_area_ns, x
+            return cost.steps_ns(s, nb, nf) + cost.purge_area_ns
 
         wait, hold = yield from self.cond_resched_purge(c, lock, valist, release)
         return True, wait, hold

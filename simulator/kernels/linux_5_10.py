@@ -112,17 +112,18 @@ class Kernel(linux_5_15.Kernel):
         yield env.timeout(self.flushed(c, cost.tlb_flush_ns((hi - lo) // self.page_size)))
         lock = self.free_vmap_area_lock
 
-        def release(area: tuple[int, int], contended: bool) -> tuple[float, float]:
+        def release(area: tuple[int, int], contended: bool) -> float:
             addr, area_bytes = area
             nb, nf = policy.nr_busy, policy.nr_free_objects
             s = policy.merge_or_add_vmap_area(addr, area_bytes)
-            x = 0.0
-            if self.cost.line_transfer:
-                x = self.lines_ns(lock, c.cpu, s, contended) + self.lines.line("vmap_lazy_nr", c.cpu)
+            if self.extra_prices:
+                self.release_extra_ns = (self.lines_ns(lock, c.cpu, s, contended)
+                                         + self.lines.line("vmap_lazy_nr", c.cpu)
+                                         if self.cost.line_transfer else 0.0)
             self.lazy_nr -= area_bytes // self.page_size       # atomic_long_sub
             del self.purge_pending[addr]
             self.purging -= 1
-            return cost.steps_ns(s, nb, nf) + cost.purge_area_ns, x
+            return cost.steps_ns(s, nb, nf) + cost.purge_area_ns
 
         return (yield from self.cond_resched_purge(c, lock, valist, release))
 

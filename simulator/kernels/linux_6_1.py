@@ -301,16 +301,17 @@ class Kernel(DrainWork, KernelBase):
         yield env.timeout(self.flushed(c, cost.tlb_flush_ns(span)))
         lock = self.free_vmap_area_lock
 
-        def release(block: tuple[int, int], contended: bool) -> tuple[float, float]:
+        def release(block: tuple[int, int], contended: bool) -> float:
             start, end = block
             nb, nf = policy.nr_busy, policy.nr_free_objects
             s = policy.merge_free(start, end)
-            x = 0.0
-            if self.cost.line_transfer:
-                x = self.lines_ns(lock, c.cpu, s, contended) + self.lines.line("vmap_lazy_nr", c.cpu)
+            if self.extra_prices:
+                self.release_extra_ns = (self.lines_ns(lock, c.cpu, s, contended)
+                                         + self.lines.line("vmap_lazy_nr", c.cpu)
+                                         if self.cost.line_transfer else 0.0)
             self.lazy_nr -= (end - start) // self.page_size     # atomic_long_sub
             self.purging -= 1
-            return cost.steps_ns(s, nb, nf) + cost.purge_area_ns, x
+            return cost.steps_ns(s, nb, nf) + cost.purge_area_ns
 
         return (yield from self.cond_resched_purge(c, lock, blocks, release, wait, hold))
 
