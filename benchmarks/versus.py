@@ -50,7 +50,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="bytecodes executed per op instead of CPU time (deterministic; one round)")
     ap.add_argument("--instructions", action="store_true",
                     help="machine instructions per op, counted by valgrind (deterministic; one "
-                    "round; needs valgrind; about 15 minutes)")
+                    "round; needs valgrind; about 10 minutes on 2 cores)")
     args = ap.parse_args(argv)
     if args.instructions:
         if shutil.which("valgrind") is None:
@@ -193,64 +195,64 @@ def main(argv: list[str] | None = None) -> int:
         return _main_instructions(args.rev)
     if args.opcodes:
         args.rounds = 1
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "base"
-        subprocess.run(["git", "worktree", "add", "--detach", "-f", str(base), args.rev], cwd=ROOT,
-                       check=True, capture_output=True)
-        try:
+    with _worktree(args.rev) as base:
+        if args.opcodes:
+            print(f"HEAD ({ROOT}) vs {args.rev}: CPython bytecodes executed per op "
+                  "(lower is faster; ratio REV / HEAD, so > 1 means HEAD runs fewer)")
+        else:
+            print(f"HEAD ({ROOT}) vs {args.rev}: median of {args.rounds} alternating rounds, CPU time")
+        paired_hdr = "" if args.opcodes else f" {'paired':>7} {'range':>11}"
+        print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {args.rev[:10]:>12} {'ratio':>7}"
+              + paired_hdr)
+        for what, policy, label, extra in FIGURES:
+            head, old = [], []
+            for k in range(args.rounds):
+                # alternate which tree goes first (a drift of the machine's
+                # speed within a round then favours neither)
+                for tree in ((ROOT, base) if k % 2 == 0 else (base, ROOT)):
+                    (head if tree == ROOT else old).append(
+                        measure(tree, what, policy, extra, args.opcodes))
+            h, o = statistics.median(head), statistics.median(old)
             if args.opcodes:
-                print(f"HEAD ({ROOT}) vs {args.rev}: CPython bytecodes executed per op "
-                      "(lower is faster; ratio REV / HEAD, so > 1 means HEAD runs fewer)")
-            else:
-                print(f"HEAD ({ROOT}) vs {args.rev}: median of {args.rounds} alternating rounds, CPU time")
-            paired_hdr = "" if args.opcodes else f" {'paired':>7} {'range':>11}"
-            print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {args.rev[:10]:>12} {'ratio':>7}"
-                  + paired_hdr)
-            for what, policy, label, extra in FIGURES:
-                head, old = [], []
-                for k in range(args.rounds):
-                    # alternate which tree goes first (a drift of the machine's
-                    # speed within a round then favours neither)
-                    for tree in ((ROOT, base) if k % 2 == 0 else (base, ROOT)):
-                        (head if tree == ROOT else old).append(
-                            measure(tree, what, policy, extra, args.opcodes))
-                h, o = statistics.median(head), statistics.median(old)
-                if args.opcodes:
-                    label = label.replace("ops/CPU-s", "bytecodes/op").replace("ops/s", "bytecodes/op")
-                    print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {o / h:>7.2f}")
-                    continue
-                # each round's HEAD / REV, measured back to back: its median and range
-                pairs = sorted(a / b for a, b in zip(head, old))
-                print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {h / o:>7.2f} "
-                      f"{statistics.median(pairs):>7.2f} {pairs[0]:>5.2f}-{pairs[-1]:<5.2f}")
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT,
-                           capture_output=True)
+                label = label.replace("ops/CPU-s", "bytecodes/op").replace("ops/s", "bytecodes/op")
+                print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {o / h:>7.2f}")
+                continue
+            # each round's HEAD / REV, measured back to back: its median and range
+            pairs = sorted(a / b for a, b in zip(head, old))
+            print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {h / o:>7.2f} "
+                  f"{statistics.median(pairs):>7.2f} {pairs[0]:>5.2f}-{pairs[-1]:<5.2f}")
     return 0
 
 
-def _main_instructions(rev: str) -> int:
-    """--instructions: every figure in both trees, two at a time (2 processes)."""
+@contextmanager
+def _worktree(rev: str) -> Iterator[Path]:
+    """A git worktree of ``rev`` in a temporary directory, removed afterwards."""
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
         subprocess.run(["git", "worktree", "add", "--detach", "-f", str(base), rev], cwd=ROOT,
                        check=True, capture_output=True)
         try:
-            print(f"HEAD ({ROOT}) vs {rev}: machine instructions per op (valgrind cachegrind, "
-                  "runs of 6,000 less runs of 2,000; lower is faster; ratio REV / HEAD, so > 1 "
-                  "means HEAD runs fewer)")
-            print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {rev[:10]:>12} {'ratio':>7}")
-            with ThreadPoolExecutor(2) as pool:
-                futs = [(label, policy, pool.submit(instructions_per_op, ROOT, what, policy, extra),
-                         pool.submit(instructions_per_op, base, what, policy, extra))
-                        for what, policy, label, extra in FIGURES]
-                for label, policy, fh, fo in futs:
-                    h, o = fh.result(), fo.result()
-                    label = label.replace("ops/CPU-s", "instructions/op")
-                    print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {o / h:>7.2f}", flush=True)
+            yield base
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT,
                            capture_output=True)
+
+
+def _main_instructions(rev: str) -> int:
+    """--instructions: every figure in both trees, two at a time (2 processes)."""
+    with _worktree(rev) as base:
+        print(f"HEAD ({ROOT}) vs {rev}: machine instructions per op (valgrind cachegrind, "
+              "runs of 6,000 less runs of 2,000; lower is faster; ratio REV / HEAD, so > 1 "
+              "means HEAD runs fewer)")
+        print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {rev[:10]:>12} {'ratio':>7}")
+        with ThreadPoolExecutor(2) as pool:
+            futs = [(label, policy, pool.submit(instructions_per_op, ROOT, what, policy, extra),
+                     pool.submit(instructions_per_op, base, what, policy, extra))
+                    for what, policy, label, extra in FIGURES]
+            for label, policy, fh, fo in futs:
+                h, o = fh.result(), fo.result()
+                label = label.replace("ops/CPU-s", "instructions/op")
+                print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {o / h:>7.2f}", flush=True)
     return 0
 
 

@@ -134,7 +134,7 @@ class OpLog:
         self.f = array("d")                               # the records, flushed (_flush)
         self.i = array("Q")
         # the latest records as Python lists: list.extend per op, array.fromlist
-        # per _FLUSH_OPS ops (array.extend converts and grows item by item)
+        # per 4,096 ops (_FLUSH_FLOATS; array.extend converts and grows item by item)
         self._fbuf: list[float] = []
         self._ibuf: list[int] = []
         self.measure_t: list[float | None] = [None] * ncallers
@@ -155,9 +155,9 @@ class OpLog:
 
     @property
     def total_latency_ns(self) -> float:
-        """The latencies of every op (measured or not), summed one by one in
-        the order of the ops (a sequential sum: the same float in both modes'
-        way of adding)."""
+        """The latencies of every op (measured or not), added one by one in
+        the order of the ops (both modes: a sequential sum, not a pairwise one,
+        so the float is the one a running total gives)."""
         if not self.keep_ops:
             return self._total_latency_ns
         self._flush()

@@ -165,8 +165,8 @@ class KernelBase:
         free or merge, ``vmap_lazy_nr``) and returns its Steps' price plus
         ``purge_area_ns``; with the issue-11 prices on (``extra_prices``) it
         also sets ``release_extra_ns``, added after (off, nothing is added: the
-        same float as adding 0.0).  cond_resched_lock drops the lock when another CPU spins on it
-        (``spin_needbreak``), except, with the 2019 priority threshold, while
+        same float as adding 0.0).  cond_resched_lock drops the lock when
+        another CPU spins on it (``spin_needbreak``), except, with the 2019 priority threshold, while
         ``vmap_lazy_nr`` is still at or above twice ``lazy_max_pages``.
         ``wait`` / ``hold`` carry the purge's earlier sections (6.1); returns
         them with this loop's added."""
