@@ -116,15 +116,21 @@ class KernelBase:
         self.flushed_ns[c] = self.flushed_ns.get(c, 0.0) + ns
         return ns
 
-    def timed_purge(self, c: Any, purge: Gen) -> Gen:
-        """Run a purge on ``c``'s op path: ``(its result, purge_ns, flush_ns)``;
-        ``purge_ns``: the purge's time less its spin waits (the result's
-        ``wait``) and its TLB flush, so mutex waits and critical sections."""
-        t = self.env.now + c.debt
-        f = self.flushed_ns.get(c, 0.0)
-        r = yield from purge
+    def purge_start(self, c: Any) -> tuple[float, float]:
+        """Before a purge on ``c``'s op path: its start and ``c``'s flush time so
+        far, for :meth:`purge_times`.  (Two plain calls around the purge, not a
+        generator wrapping it: every resumption of a purging caller would pass
+        through one more generator.)"""
+        return self.env._now + c.debt, self.flushed_ns.get(c, 0.0)
+
+    def purge_times(self, c: Any, start: tuple[float, float], wait: float) -> tuple[float, float]:
+        """After the purge that began at ``start`` (:meth:`purge_start`) and spun
+        ``wait`` ns: ``(purge_ns, flush_ns)``; ``purge_ns`` is the purge's time
+        less its spin waits and its TLB flush, so mutex waits and critical
+        sections."""
+        t, f = start
         fl = self.flushed_ns.get(c, 0.0) - f
-        return r, self.env.now + c.debt - t - r[-2] - fl, fl
+        return self.env._now + c.debt - t - wait - fl, fl
 
     # -- issue 11 prices (simulator/costmodel.py) ---------------------------------
     def lines_ns(self, lock: Any, cpu: int, steps: Any, contended: bool) -> float:

@@ -86,7 +86,9 @@ class Kernel(KernelBase):
                 c.debt = t_rel - env._now
                 return r.addr, wait, hold, ln, tn, purged, (0.0, prg, fl, prg_hold)
             yield env.timeout(t_rel - env.now)        # overflow: unlock, purge, retry
-            (w2, h2), prg, fl = yield from self.timed_purge(c, self.purge_vmap_area_lazy(c))
+            start = self.purge_start(c)
+            w2, h2 = yield from self.purge_vmap_area_lazy(c)
+            prg, fl = self.purge_times(c, start, w2)
             wait += w2
             hold += h2
             prg_hold = h2
@@ -137,7 +139,9 @@ class Kernel(KernelBase):
             if unmapped > 0:
                 yield env.timeout(unmapped)
                 unmapped = 0.0
-            (purge, w2, h2), prg, fl = yield from self.timed_purge(c, self.try_purge_vmap_area_lazy(c))
+            start = self.purge_start(c)
+            purge, w2, h2 = yield from self.try_purge_vmap_area_lazy(c)
+            prg, fl = self.purge_times(c, start, w2)
             wait += w2
             hold += h2
         c.debt = unmapped + after

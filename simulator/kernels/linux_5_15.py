@@ -78,7 +78,9 @@ class Kernel(linux_6_1.Kernel):
         if nr_lazy > self.lazy_max:                   # try_purge_vmap_area_lazy, on this CPU
             yield env.timeout(c.debt)                 # up to the end of the purge-tree section
             c.debt = 0.0
-            (purge, w2, h2), prg, fl = yield from self.timed_purge(c, self.try_purge_vmap_area_lazy(c))
+            start = self.purge_start(c)
+            purge, w2, h2 = yield from self.try_purge_vmap_area_lazy(c)
+            prg, fl = self.purge_times(c, start, w2)
             wait += w2
             hold += h2
         c.debt = c.debt + npages * cost.vfree_free_page_ns + cost.vfree_post_fixed_ns

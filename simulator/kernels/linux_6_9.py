@@ -192,7 +192,9 @@ class Kernel(DrainWork, KernelBase):
                     return None, wait, hold, ln, tn, purged, (obj, prg, fl, prg_hold)
                 d, c.debt = c.debt, 0.0
                 yield env.timeout(d)                      # overflow: purge, retry once
-                (w2, h2), prg, fl = yield from self.timed_purge(c, self.purge_vmap_area_lazy(c, True))
+                start = self.purge_start(c)
+                w2, h2 = yield from self.purge_vmap_area_lazy(c, True)
+                prg, fl = self.purge_times(c, start, w2)
                 wait += w2
                 hold += h2
                 prg_hold = h2
