@@ -139,11 +139,19 @@ class Kernel(KernelBase):
             if unmapped > 0:
                 yield env.timeout(unmapped)
                 unmapped = 0.0
-            start = self.purge_start(c)
-            purge, w2, h2 = yield from self.try_purge_vmap_area_lazy(c)
-            prg, fl = self.purge_times(c, start, w2)
-            wait += w2
-            hold += h2
+            # try_purge_vmap_area_lazy(), written out here (one generator level
+            # less on every resumption of the purging caller):
+            #     if (mutex_trylock(&vmap_purge_lock)) {
+            #             __purge_vmap_area_lazy(ULONG_MAX, 0);
+            #             mutex_unlock(&vmap_purge_lock);
+            #     }
+            if self.vmap_purge_lock.trylock():        # else another CPU purges: skip
+                start = self.purge_start(c)
+                purge, w2, h2 = yield from self.__purge_vmap_area_lazy(c)
+                self.vmap_purge_lock.unlock()
+                prg, fl = self.purge_times(c, start, w2)
+                wait += w2
+                hold += h2
         c.debt = unmapped + after
         eng.oplog.add(t0, c.idx, c.cpu, VFREE, npages * self.page_size, 1, addr, True,
                       env._now + c.debt - t0, wait, hold, 0, tn, purge,
@@ -169,14 +177,6 @@ class Kernel(KernelBase):
         return self.lazy_nr
 
     # -- purge --------------------------------------------------------------------
-    def try_purge_vmap_area_lazy(self, c: Any) -> Gen:
-        """mutex_trylock(&vmap_purge_lock): skip when another CPU purges."""
-        if not self.vmap_purge_lock.trylock():
-            return False, 0.0, 0.0
-        did, wait, hold = yield from self.__purge_vmap_area_lazy(c)
-        self.vmap_purge_lock.unlock()
-        return did, wait, hold
-
     def purge_vmap_area_lazy(self, c: Any) -> Gen:
         """The overflow path's synchronous purge: mutex_lock (sleeps if taken)."""
         ev = self.vmap_purge_lock.lock()
