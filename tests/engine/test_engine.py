@@ -192,12 +192,12 @@ def test_purge_starts_after_the_unmapping_and_before_the_page_frees(monkeypatch)
     spec = make_spec("busy-list", cpus=1, iterations=2100,
                      cost_overrides={"unmap_page_ns": unmap_ns, "page_free_ns": free_ns})
     starts: list[float] = []
-    real = Engine.try_purge_vmap_area_lazy
+    real = Engine._Kernel__purge_vmap_area_lazy     # (Python mangles __purge_vmap_area_lazy)
 
     def probe(self, c):
         starts.append(self.env.now)
         return (yield from real(self, c))
-    monkeypatch.setattr(Engine, "try_purge_vmap_area_lazy", probe)
+    monkeypatch.setattr(Engine, "_Kernel__purge_vmap_area_lazy", probe)
     r = simulate(spec)
     assert len(starts) == r.summary["purges"] == 1
     vf = r.ops[(r.ops["op"] == "vfree") & r.ops["purge"]].iloc[0]
