@@ -1,6 +1,6 @@
 """This checkout against an earlier revision, measured in one run.
 
-    python -m benchmarks.versus REV [--rounds 3] [--opcodes | --instructions]
+    python -m benchmarks.versus REV [--rounds 3] [--opcodes | --instructions | --cache]
 
 Builds a git worktree of REV in a temporary directory and times the same
 measurements in both trees, alternating (A B A B ...), in fresh processes,
@@ -38,6 +38,12 @@ of 6,000 and a run of 2,000 iterations (or churn pairs), so imports and setup
 cancel.  Deterministic like ``--opcodes``, and it counts what bytecodes miss:
 the C work behind each bytecode (allocation, dict and list operations, the
 garbage collector, array conversions).  It ignores cache and branch misses.
+
+``--cache``: the same runs under cachegrind's cache and branch simulation
+(``--cache-sim=yes --branch-sim=yes``): instructions, first-level instruction
+and data cache misses and branch mispredicts per op.  What CPU time pays and
+an instruction count does not see; a simulation of the first-level caches
+(cachegrind sizes them from this machine's), not a measurement of them.
 """
 
 from __future__ import annotations
@@ -157,25 +163,51 @@ _ONE_THREAD = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MK
 INSTRUCTION_ARGS = ({"20000": "2000"}, {"20000": "6000"})
 
 
-def _instructions(tree: Path, what: str, policy: str, args: list[str]) -> tuple[int, int]:
-    """(machine instructions, simulated ops) of one run under valgrind's cachegrind."""
+#: --cache: cachegrind's per-op counters printed (the summary lines it prints)
+CACHE_COUNTERS = (("I refs", "instructions"), ("I1 misses", "I1 misses"),
+                  ("D1 misses", "D1 misses"), ("Mispredicts", "branch mispredicts"))
+
+
+def _counters(tree: Path, what: str, policy: str, args: list[str],
+              cache: bool = False) -> tuple[dict[str, int], int]:
+    """(cachegrind's counters, simulated ops) of one run: instructions, and with
+    ``cache`` also its simulated I1 and D1 misses and branch mispredicts."""
+    sim = ["--cache-sim=yes", "--branch-sim=yes"] if cache else ["--cache-sim=no"]
     with tempfile.NamedTemporaryFile() as out_file:
-        out = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
+        out = subprocess.run(["valgrind", "--tool=cachegrind", *sim,
                               f"--cachegrind-out-file={out_file.name}",
                               sys.executable, "-c", SNIPPET, what, policy, *args],
                              cwd=tree, capture_output=True, text=True, check=True, timeout=3600,
                              env=_ONE_THREAD)
     ops = int(json.loads(out.stdout.strip().splitlines()[-1])["ops"])
-    refs = [ln for ln in out.stderr.splitlines() if "I   refs:" in ln or "I refs:" in ln]
-    return int(refs[-1].split(":")[1].replace(",", "").strip()), ops
+    return parse_cachegrind(out.stderr), ops
+
+
+def parse_cachegrind(stderr: str) -> dict[str, int]:
+    """The CACHE_COUNTERS totals in cachegrind's summary (its stderr):
+    ``==PID== I1  misses:  1,091`` and ``==PID== D1  misses: 1,568 (1,224 rd + 344 wr)``
+    give the total; counters the run did not simulate are absent."""
+    found: dict[str, int] = {}
+    for line in stderr.splitlines():
+        text = " ".join(line.split("==", 2)[-1].split())
+        for key, _ in CACHE_COUNTERS:
+            if text.startswith(key + ":"):
+                found[key] = int(text.split(":")[1].split()[0].replace(",", ""))
+    return found
+
+
+def counters_per_op(tree: Path, what: str, policy: str, args: list[str],
+                    cache: bool = False) -> dict[str, float]:
+    """cachegrind's counters per simulated op: the difference of two run
+    lengths (imports, setup and teardown cancel); deterministic."""
+    (c0, n0), (c1, n1) = (_counters(tree, what, policy, [m.get(a, a) for a in args], cache)
+                          for m in INSTRUCTION_ARGS)
+    return {k: (c1[k] - c0[k]) / (n1 - n0) for k in c0}
 
 
 def instructions_per_op(tree: Path, what: str, policy: str, args: list[str]) -> float:
-    """Machine instructions per simulated op: the difference of two run lengths
-    (imports, setup and teardown cancel), counted by valgrind (deterministic)."""
-    (i0, n0), (i1, n1) = (_instructions(tree, what, policy, [m.get(a, a) for a in args])
-                          for m in INSTRUCTION_ARGS)
-    return (i1 - i0) / (n1 - n0)
+    """Machine instructions per simulated op, counted by valgrind (deterministic)."""
+    return counters_per_op(tree, what, policy, args)["I refs"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,12 +219,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--instructions", action="store_true",
                     help="machine instructions per op, counted by valgrind (deterministic; one "
                     "round; needs valgrind; about 10 minutes on 2 cores)")
+    ap.add_argument("--cache", action="store_true",
+                    help="with valgrind's cache and branch simulation: instructions, I1 and D1 "
+                    "misses and branch mispredicts per op (deterministic; about 30 minutes)")
     args = ap.parse_args(argv)
-    if args.instructions:
+    if args.instructions or args.cache:
         if shutil.which("valgrind") is None:
-            print("versus: --instructions needs valgrind (not found on PATH)", file=sys.stderr)
+            print(f"versus: --{'cache' if args.cache else 'instructions'} needs valgrind "
+                  "(not found on PATH)", file=sys.stderr)
             return 2
-        return _main_instructions(args.rev)
+        return _main_cache(args.rev) if args.cache else _main_instructions(args.rev)
     if args.opcodes:
         args.rounds = 1
     with _worktree(args.rev) as base:
@@ -205,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {args.rev[:10]:>12} {'ratio':>7}"
               + paired_hdr)
         for what, policy, label, extra in FIGURES:
-            head, old = [], []
+            head: list[float] = []
+            old: list[float] = []
             for k in range(args.rounds):
                 # alternate which tree goes first (a drift of the machine's
                 # speed within a round then favours neither)
@@ -253,6 +290,27 @@ def _main_instructions(rev: str) -> int:
                 h, o = fh.result(), fo.result()
                 label = label.replace("ops/CPU-s", "instructions/op")
                 print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {o / h:>7.2f}", flush=True)
+    return 0
+
+
+def _main_cache(rev: str) -> int:
+    """--cache: cachegrind's simulated caches and branch predictor, per op, in
+    both trees (the counters an instruction count cannot see)."""
+    with _worktree(rev) as base:
+        print(f"HEAD ({ROOT}) vs {rev}: per op, valgrind cachegrind with its cache and branch "
+              "simulation (first-level caches of this machine's sizes, runs of 6,000 less runs "
+              "of 2,000); ratio REV / HEAD, so > 1 means HEAD has fewer")
+        print(f"{'figure':<44} {'policy':<16} {'counter':<19} {'HEAD':>10} {rev[:10]:>10} {'ratio':>6}")
+        with ThreadPoolExecutor(2) as pool:
+            futs = [(label, policy, pool.submit(counters_per_op, ROOT, what, policy, extra, True),
+                     pool.submit(counters_per_op, base, what, policy, extra, True))
+                    for what, policy, label, extra in FIGURES]
+            for label, policy, fh, fo in futs:
+                h, o = fh.result(), fo.result()
+                label = label.replace(", ops/CPU-s", "")
+                for key, name in CACHE_COUNTERS:
+                    print(f"{label:<44} {policy:<16} {name:<19} {h[key]:>10,.0f} {o[key]:>10,.0f} "
+                          f"{o[key] / h[key]:>6.2f}", flush=True)
     return 0
 
 
