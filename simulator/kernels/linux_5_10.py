@@ -95,8 +95,8 @@ class Kernel(linux_5_15.Kernel):
         """llist_del_all, one TLB flush over the span, then each area (newest
         first) merge_or_add_vmap_area'd into the free tree under
         free_vmap_area_lock, with cond_resched_lock between areas.
-        (Named like linux-6.1's: its purge_vmap_area_lazy and this module's
-        try_purge_vmap_area_lazy call this one.)"""
+        (Named like linux-6.1's: its purge_vmap_area_lazy and the
+        try_purge_vmap_area_lazy written out in linux_5_15's vfree call this one.)"""
         eng, env, cost, policy = self.eng, self.env, self.cpu_cost[c.cpu], self.policy
         c.debt = 0.0
         valist = self.vmap_purge_list[::-1]          # llist_for_each_entry: newest first

@@ -78,11 +78,24 @@ class Kernel(linux_6_1.Kernel):
         if nr_lazy > self.lazy_max:                   # try_purge_vmap_area_lazy, on this CPU
             yield env.timeout(c.debt)                 # up to the end of the purge-tree section
             c.debt = 0.0
-            start = self.purge_start(c)
-            purge, w2, h2 = yield from self.try_purge_vmap_area_lazy(c)
-            prg, fl = self.purge_times(c, start, w2)
-            wait += w2
-            hold += h2
+            # try_purge_vmap_area_lazy(), written out here (no generator when the
+            # trylock fails, one level less while purging):
+            #     if (mutex_trylock(&vmap_purge_lock)) {
+            #             __purge_vmap_area_lazy(ULONG_MAX, 0);
+            #             mutex_unlock(&vmap_purge_lock);
+            #     }
+            if self.vmap_purge_lock.trylock():        # else another CPU purges: skip
+                start = self.purge_start(c)
+                n = eng.purges
+                # (both modules name their class Kernel: this is the
+                # __purge_vmap_area_lazy of the most derived generation, 6.1's
+                # here, 5.10's in linux_5_10)
+                w2, h2 = yield from self.__purge_vmap_area_lazy(c)
+                self.vmap_purge_lock.unlock()
+                purge = eng.purges > n                # False: the list was empty
+                prg, fl = self.purge_times(c, start, w2)
+                wait += w2
+                hold += h2
         c.debt = c.debt + npages * cost.vfree_free_page_ns + cost.vfree_post_fixed_ns
         eng.oplog.add(t0, c.idx, c.cpu, VFREE, npages * self.page_size, 1, addr, True,
                       env.now + c.debt - t0, wait, hold, 0, tn, purge,
@@ -115,18 +128,6 @@ class Kernel(linux_6_1.Kernel):
         s = policy.free_vmap_area_noflush(addr, area_bytes)
         w, h = yield from self._section(c, self.purge_vmap_area_lock, s, (nl, 0))
         return w, h, s.tree_nodes
-
-    # -- purge ----------------------------------------------------------------------
-    def try_purge_vmap_area_lazy(self, c: Any) -> Gen:
-        """mutex_trylock(&vmap_purge_lock): skip when another CPU purges."""
-        if not self.vmap_purge_lock.trylock():
-            return False, 0.0, 0.0
-        # (both modules name their class Kernel: this is the __purge_vmap_area_lazy
-        # of the most derived generation, 6.1's here, 5.10's in linux_5_10)
-        n = self.eng.purges
-        wait, hold = yield from self.__purge_vmap_area_lazy(c)
-        self.vmap_purge_lock.unlock()
-        return self.eng.purges > n, wait, hold      # False: the list was empty
 
 
 __all__ = ["Kernel"]
