@@ -205,11 +205,6 @@ def counters_per_op(tree: Path, what: str, policy: str, args: list[str],
     return {k: (c1[k] - c0[k]) / (n1 - n0) for k in c0}
 
 
-def instructions_per_op(tree: Path, what: str, policy: str, args: list[str]) -> float:
-    """Machine instructions per simulated op, counted by valgrind (deterministic)."""
-    return counters_per_op(tree, what, policy, args)["I refs"]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("rev", help="the earlier revision (a commit, tag or branch)")
@@ -228,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"versus: --{'cache' if args.cache else 'instructions'} needs valgrind "
                   "(not found on PATH)", file=sys.stderr)
             return 2
-        return _main_cache(args.rev) if args.cache else _main_instructions(args.rev)
+        return _main_valgrind(args.rev, cache=args.cache)
     if args.opcodes:
         args.rounds = 1
     with _worktree(args.rev) as base:
@@ -275,38 +270,33 @@ def _worktree(rev: str) -> Iterator[Path]:
                            capture_output=True)
 
 
-def _main_instructions(rev: str) -> int:
-    """--instructions: every figure in both trees, two at a time (2 processes)."""
+def _main_valgrind(rev: str, cache: bool) -> int:
+    """--instructions (``cache`` False) or --cache: every figure in both trees
+    under cachegrind, two runs at a time (2 processes)."""
     with _worktree(rev) as base:
-        print(f"HEAD ({ROOT}) vs {rev}: machine instructions per op (valgrind cachegrind, "
-              "runs of 6,000 less runs of 2,000; lower is faster; ratio REV / HEAD, so > 1 "
-              "means HEAD runs fewer)")
-        print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {rev[:10]:>12} {'ratio':>7}")
+        if cache:
+            print(f"HEAD ({ROOT}) vs {rev}: per op, valgrind cachegrind with its cache and branch "
+                  "simulation (first-level caches of this machine's sizes, runs of 6,000 less "
+                  "runs of 2,000); ratio REV / HEAD, so > 1 means HEAD has fewer")
+            print(f"{'figure':<44} {'policy':<16} {'counter':<19} {'HEAD':>10} {rev[:10]:>10} "
+                  f"{'ratio':>6}")
+        else:
+            print(f"HEAD ({ROOT}) vs {rev}: machine instructions per op (valgrind cachegrind, "
+                  "runs of 6,000 less runs of 2,000; lower is faster; ratio REV / HEAD, so > 1 "
+                  "means HEAD runs fewer)")
+            print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {rev[:10]:>12} {'ratio':>7}")
         with ThreadPoolExecutor(2) as pool:
-            futs = [(label, policy, pool.submit(instructions_per_op, ROOT, what, policy, extra),
-                     pool.submit(instructions_per_op, base, what, policy, extra))
+            futs = [(label, policy, pool.submit(counters_per_op, ROOT, what, policy, extra, cache),
+                     pool.submit(counters_per_op, base, what, policy, extra, cache))
                     for what, policy, label, extra in FIGURES]
             for label, policy, fh, fo in futs:
                 h, o = fh.result(), fo.result()
-                label = label.replace("ops/CPU-s", "instructions/op")
-                print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {o / h:>7.2f}", flush=True)
-    return 0
-
-
-def _main_cache(rev: str) -> int:
-    """--cache: cachegrind's simulated caches and branch predictor, per op, in
-    both trees (the counters an instruction count cannot see)."""
-    with _worktree(rev) as base:
-        print(f"HEAD ({ROOT}) vs {rev}: per op, valgrind cachegrind with its cache and branch "
-              "simulation (first-level caches of this machine's sizes, runs of 6,000 less runs "
-              "of 2,000); ratio REV / HEAD, so > 1 means HEAD has fewer")
-        print(f"{'figure':<44} {'policy':<16} {'counter':<19} {'HEAD':>10} {rev[:10]:>10} {'ratio':>6}")
-        with ThreadPoolExecutor(2) as pool:
-            futs = [(label, policy, pool.submit(counters_per_op, ROOT, what, policy, extra, True),
-                     pool.submit(counters_per_op, base, what, policy, extra, True))
-                    for what, policy, label, extra in FIGURES]
-            for label, policy, fh, fo in futs:
-                h, o = fh.result(), fo.result()
+                if not cache:
+                    label = label.replace("ops/CPU-s", "instructions/op")
+                    hi, oi = h["I refs"], o["I refs"]
+                    print(f"{label:<44} {policy:<16} {hi:>12,.0f} {oi:>12,.0f} {oi / hi:>7.2f}",
+                          flush=True)
+                    continue
                 label = label.replace(", ops/CPU-s", "")
                 for key, name in CACHE_COUNTERS:
                     print(f"{label:<44} {policy:<16} {name:<19} {h[key]:>10,.0f} {o[key]:>10,.0f} "
