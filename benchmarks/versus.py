@@ -24,7 +24,13 @@ Prints each figure for both trees (median of the rounds) and the ratio
 HEAD / REV of the medians; for CPU time also each round's own ratio (the two
 trees measured back to back, which tree first alternating by round): its
 median ("paired") and its range, the figure least moved by the machine's
-speed drifting during the run.  Prints figures only; judges nothing.
+speed drifting during the run; and the ratio of each tree's best round
+("best": other load and a noisy neighbour only ever slow a run down, so the
+fastest of several runs is the least disturbed one, as ``timeit`` advises).
+Each process first runs a short warm-up of the same shape, untimed: the
+modules either tree imports lazily are then loaded (compiled from source
+where no bytecode is cached, as under ``PYTHONDONTWRITEBYTECODE``), and
+ops/CPU-s is the per-op speed, not the start-up.  Prints figures only; judges nothing.
 
 ``--opcodes``: instead of CPU time, count the CPython bytecodes executed per
 simulated op (``sys.settrace`` with opcode events, over shorter runs): a
@@ -41,7 +47,8 @@ garbage collector, array conversions).  It ignores cache and branch misses.
 
 ``--cache``: the same runs under cachegrind's cache and branch simulation
 (``--cache-sim=yes --branch-sim=yes``): instructions, first-level instruction
-and data cache misses and branch mispredicts per op.  What CPU time pays and
+and data cache misses, last-level misses and branch mispredicts per op, and
+KCachegrind's cycle estimate of them (``cycle_estimate``).  What CPU time pays and
 an instruction count does not see; a simulation of the first-level caches
 (cachegrind sizes them from this machine's), not a measurement of them.
 """
@@ -52,6 +59,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -98,15 +106,20 @@ if what == "engine":
     import benchmarks.engine as be
     from simulator.spec import MetricsSpec
     ncallers, iterations, keep = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "records"
-    spec = be.make_spec(policy, ncallers, max(1, iterations // ncallers))
-    # the same metrics in both trees: per-op records (the default) or streaming
-    # statistics, and no run-time self-checks (the earlier tree has none)
-    kw = {"sample_interval_ns": 1_000_000, "keep_ops": keep}
-    if "check_every" in {f.name for f in dataclasses.fields(MetricsSpec)}:
-        kw["check_every"] = 0
-    spec = dataclasses.replace(spec, metrics=MetricsSpec(**kw))
-    if opcodes:
-        be.simulate(spec)                         # imports and caches warm
+
+    def make(iters):
+        spec = be.make_spec(policy, ncallers, max(1, iters // ncallers))
+        # the same metrics in both trees: per-op records (the default) or streaming
+        # statistics, and no run-time self-checks (the earlier tree has none)
+        kw = {"sample_interval_ns": 1_000_000, "keep_ops": keep}
+        if "check_every" in {f.name for f in dataclasses.fields(MetricsSpec)}:
+            kw["check_every"] = 0
+        return dataclasses.replace(spec, metrics=MetricsSpec(**kw))
+    spec = make(iterations)
+    # imports and caches warm: the first run in a process imports the modules
+    # either tree loads lazily (compiled from source where no bytecode is cached,
+    # as under PYTHONDONTWRITEBYTECODE) and warms pandas; not the per-op speed
+    be.simulate(spec if opcodes else make(8 * ncallers))
     out = []
     dt = timed(lambda: out.append(be.simulate(spec)))
     ops = out[0].summary["ops"]
@@ -146,11 +159,32 @@ FIGURES = [("engine", p, f"engine, {n} caller{'s' if n > 1 else ''}, {m}, ops/CP
 OPCODE_ARGS = {"20000": "4000"}
 
 
+#: the measuring processes running now (what a SIGTERM kills, see _worktree)
+_CHILDREN: set[subprocess.Popen[str]] = set()
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """subprocess.run(cmd, capture_output, text, check), its process killable by a stop."""
+    with subprocess.Popen(cmd, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as p:
+        _CHILDREN.add(p)
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except BaseException:
+            p.kill()
+            raise
+        finally:
+            _CHILDREN.discard(p)
+    if p.returncode:
+        raise subprocess.CalledProcessError(p.returncode, cmd, out, err)
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
 def measure(tree: Path, what: str, policy: str, args: list[str], opcodes: bool = False) -> float:
     if opcodes:
         args = [args[0]] + [OPCODE_ARGS.get(a, a) for a in args[1:]] + ["opcodes"]
-    out = subprocess.run([sys.executable, "-c", SNIPPET, what, policy, *args], cwd=tree,
-                         capture_output=True, text=True, check=True, timeout=1800)
+    out = _run([sys.executable, "-c", SNIPPET, what, policy, *args], tree, timeout=1800)
     return float(json.loads(out.stdout.strip().splitlines()[-1])["value"])
 
 
@@ -165,7 +199,18 @@ INSTRUCTION_ARGS = ({"20000": "2000"}, {"20000": "6000"})
 
 #: --cache: cachegrind's per-op counters printed (the summary lines it prints)
 CACHE_COUNTERS = (("I refs", "instructions"), ("I1 misses", "I1 misses"),
-                  ("D1 misses", "D1 misses"), ("Mispredicts", "branch mispredicts"))
+                  ("D1 misses", "D1 misses"), ("LLi misses", "LL instr. misses"),
+                  ("LLd misses", "LL data misses"), ("Mispredicts", "branch mispredicts"))
+
+
+def cycle_estimate(c: dict[str, float]) -> float:
+    """KCachegrind's "Cycle Estimation" of cachegrind's counters: CEst = Ir +
+    10 Bm + 10 L1m + 100 LLm (its author's formula, J. Weidendorfer on the
+    LibreOffice list, 5 December 2012; his caveat: a rough guide, check
+    against real time).  Deterministic, and it prices what an instruction
+    count does not see: first-level misses, last-level misses, mispredicts."""
+    return (c["I refs"] + 10 * (c["I1 misses"] + c["D1 misses"] + c["Mispredicts"])
+            + 100 * (c["LLi misses"] + c["LLd misses"]))
 
 
 def _counters(tree: Path, what: str, policy: str, args: list[str],
@@ -174,11 +219,9 @@ def _counters(tree: Path, what: str, policy: str, args: list[str],
     ``cache`` also its simulated I1 and D1 misses and branch mispredicts."""
     sim = ["--cache-sim=yes", "--branch-sim=yes"] if cache else ["--cache-sim=no"]
     with tempfile.NamedTemporaryFile() as out_file:
-        out = subprocess.run(["valgrind", "--tool=cachegrind", *sim,
-                              f"--cachegrind-out-file={out_file.name}",
-                              sys.executable, "-c", SNIPPET, what, policy, *args],
-                             cwd=tree, capture_output=True, text=True, check=True, timeout=3600,
-                             env=_ONE_THREAD)
+        out = _run(["valgrind", "--tool=cachegrind", *sim, f"--cachegrind-out-file={out_file.name}",
+                    sys.executable, "-c", SNIPPET, what, policy, *args],
+                   tree, timeout=3600, env=_ONE_THREAD)
     ops = int(json.loads(out.stdout.strip().splitlines()[-1])["ops"])
     return parse_cachegrind(out.stderr), ops
 
@@ -232,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                   "(lower is faster; ratio REV / HEAD, so > 1 means HEAD runs fewer)")
         else:
             print(f"HEAD ({ROOT}) vs {args.rev}: median of {args.rounds} alternating rounds, CPU time")
-        paired_hdr = "" if args.opcodes else f" {'paired':>7} {'range':>11}"
+        paired_hdr = "" if args.opcodes else f" {'paired':>7} {'range':>11} {'best':>5}"
         print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {args.rev[:10]:>12} {'ratio':>7}"
               + paired_hdr)
         for what, policy, label, extra in FIGURES:
@@ -252,13 +295,22 @@ def main(argv: list[str] | None = None) -> int:
             # each round's HEAD / REV, measured back to back: its median and range
             pairs = sorted(a / b for a, b in zip(head, old))
             print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {h / o:>7.2f} "
-                  f"{statistics.median(pairs):>7.2f} {pairs[0]:>5.2f}-{pairs[-1]:<5.2f}")
+                  f"{statistics.median(pairs):>7.2f} {pairs[0]:>5.2f}-{pairs[-1]:<5.2f} "
+                  f"{max(head) / max(old):>5.2f}", flush=True)
     return 0
 
 
 @contextmanager
 def _worktree(rev: str) -> Iterator[Path]:
-    """A git worktree of ``rev`` in a temporary directory, removed afterwards."""
+    """A git worktree of ``rev`` in a temporary directory, removed afterwards,
+    also when the run is stopped by SIGTERM or SIGHUP (raised here as SystemExit,
+    so the ``finally`` runs; Ctrl-C's KeyboardInterrupt does already)."""
+    def stop(signum: int, _frame: object) -> None:
+        for p in list(_CHILDREN):               # the measuring processes first
+            p.kill()
+        raise SystemExit(128 + signum)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
         subprocess.run(["git", "worktree", "add", "--detach", "-f", str(base), rev], cwd=ROOT,
@@ -285,7 +337,8 @@ def _main_valgrind(rev: str, cache: bool) -> int:
                   "runs of 6,000 less runs of 2,000; lower is faster; ratio REV / HEAD, so > 1 "
                   "means HEAD runs fewer)")
             print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {rev[:10]:>12} {'ratio':>7}")
-        with ThreadPoolExecutor(2) as pool:
+        pool = ThreadPoolExecutor(2)
+        try:
             futs = [(label, policy, pool.submit(counters_per_op, ROOT, what, policy, extra, cache),
                      pool.submit(counters_per_op, base, what, policy, extra, cache))
                     for what, policy, label, extra in FIGURES]
@@ -298,9 +351,12 @@ def _main_valgrind(rev: str, cache: bool) -> int:
                           flush=True)
                     continue
                 label = label.replace(", ops/CPU-s", "")
-                for key, name in CACHE_COUNTERS:
+                h["CEst"], o["CEst"] = cycle_estimate(h), cycle_estimate(o)
+                for key, name in (*CACHE_COUNTERS, ("CEst", "cycle estimate")):
                     print(f"{label:<44} {policy:<16} {name:<19} {h[key]:>10,.0f} {o[key]:>10,.0f} "
-                          f"{o[key] / h[key]:>6.2f}", flush=True)
+                          f"{o[key] / h[key] if h[key] else float('nan'):>6.2f}", flush=True)
+        finally:                                 # a stop: queued runs never start
+            pool.shutdown(wait=True, cancel_futures=True)
     return 0
 
 

@@ -1,7 +1,19 @@
 """benchmarks.versus reads cachegrind's summary (a real one, captured from
 ``valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes true``)."""
 
-from benchmarks.versus import parse_cachegrind
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.versus import cycle_estimate, parse_cachegrind
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CACHE_SIM = """\
 ==8744== Cachegrind, a cache and branch-prediction profiler
@@ -23,10 +35,62 @@ CACHE_SIM = """\
 """
 
 
-def test_totals_of_each_counter_not_the_rates_or_the_last_level() -> None:
+def test_totals_of_each_counter_not_the_rates() -> None:
     assert parse_cachegrind(CACHE_SIM) == {"I refs": 127_769, "I1 misses": 1_091,
-                                           "D1 misses": 1_568, "Mispredicts": 3_311}
+                                           "D1 misses": 1_568, "LLi misses": 1_072,
+                                           "LLd misses": 1_327, "Mispredicts": 3_311}
+
+
+def test_cycle_estimate_weighs_misses_as_kcachegrind_does() -> None:
+    # Ir + 10 (I1 + D1 misses + mispredicts) + 100 (LL misses), by hand
+    assert cycle_estimate(parse_cachegrind(CACHE_SIM)) == (
+        127_769 + 10 * (1_091 + 1_568 + 3_311) + 100 * (1_072 + 1_327))
+    base = {"I refs": 1000, "I1 misses": 0, "D1 misses": 0, "LLi misses": 0, "LLd misses": 0,
+            "Mispredicts": 0}
+    assert cycle_estimate(base) == 1000                      # no miss: the instructions
+    assert cycle_estimate({**base, "LLd misses": 1}) > cycle_estimate({**base, "D1 misses": 1})
 
 
 def test_without_cache_simulation_only_instructions() -> None:
     assert parse_cachegrind("==1== \n==1== I refs:      2,723,209,807\n") == {"I refs": 2_723_209_807}
+
+
+def _worktrees(root: Path) -> set[str]:
+    out = subprocess.run(["git", "worktree", "list", "--porcelain"], cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    return {line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("worktree ")}
+
+
+def _running_in(path: str) -> list[int]:
+    """The processes whose working directory is ``path`` or below (Linux /proc)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and os.readlink(d / "cwd").startswith(path):
+                pids.append(int(d.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not Path("/proc/self/cwd").exists() or not (ROOT / ".git").exists(),
+                    reason="needs a git checkout")
+def test_a_stopped_run_kills_its_measuring_process_and_removes_its_worktree() -> None:
+    before = _worktrees(ROOT)
+    p = subprocess.Popen([sys.executable, "-m", "benchmarks.versus", "HEAD", "--rounds", "1"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while _worktrees(ROOT) == before:            # non-vacuity: it did make a worktree
+        assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+        time.sleep(0.1)
+    (added,) = _worktrees(ROOT) - before
+    while not _running_in(added):                # the measuring process, in the worktree
+        assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+        time.sleep(0.1)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    assert _worktrees(ROOT) == before and not Path(added).exists()
+    time.sleep(0.5)
+    assert not _running_in(added)                # the measuring process was killed
