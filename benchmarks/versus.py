@@ -1,6 +1,7 @@
 """This checkout against an earlier revision, measured in one run.
 
     python -m benchmarks.versus REV [--rounds 3] [--opcodes | --instructions | --cache]
+                                    [--policies busy-list,free-list,augmented-tree]
 
 Builds a git worktree of REV in a temporary directory and times the same
 measurements in both trees, alternating (A B A B ...), in fresh processes,
@@ -260,13 +261,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", action="store_true",
                     help="with valgrind's cache and branch simulation: instructions, I1 and D1 "
                     "misses and branch mispredicts per op (deterministic; about 30 minutes)")
+    ap.add_argument("--policies", default=",".join(POLICIES),
+                    help=f"the figures of these policies only (comma-separated; default: "
+                    f"{','.join(POLICIES)})")
     args = ap.parse_args(argv)
+    wanted = args.policies.split(",")
+    unknown = [p for p in wanted if p not in POLICIES]
+    if unknown:
+        print(f"versus: unknown policy {unknown[0]!r} in --policies; accepted: "
+              f"{', '.join(POLICIES)}", file=sys.stderr)
+        return 2
+    figures = [f for f in FIGURES if f[1] in wanted]
     if args.instructions or args.cache:
         if shutil.which("valgrind") is None:
             print(f"versus: --{'cache' if args.cache else 'instructions'} needs valgrind "
                   "(not found on PATH)", file=sys.stderr)
             return 2
-        return _main_valgrind(args.rev, cache=args.cache)
+        return _main_valgrind(args.rev, figures, cache=args.cache)
     if args.opcodes:
         args.rounds = 1
     with _worktree(args.rev) as base:
@@ -278,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         paired_hdr = "" if args.opcodes else f" {'paired':>7} {'range':>11} {'best':>5}"
         print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {args.rev[:10]:>12} {'ratio':>7}"
               + paired_hdr)
-        for what, policy, label, extra in FIGURES:
+        for what, policy, label, extra in figures:
             head: list[float] = []
             old: list[float] = []
             for k in range(args.rounds):
@@ -322,7 +333,7 @@ def _worktree(rev: str) -> Iterator[Path]:
                            capture_output=True)
 
 
-def _main_valgrind(rev: str, cache: bool) -> int:
+def _main_valgrind(rev: str, figures: list[tuple[str, str, str, list[str]]], cache: bool) -> int:
     """--instructions (``cache`` False) or --cache: every figure in both trees
     under cachegrind, two runs at a time (2 processes)."""
     with _worktree(rev) as base:
@@ -341,7 +352,7 @@ def _main_valgrind(rev: str, cache: bool) -> int:
         try:
             futs = [(label, policy, pool.submit(counters_per_op, ROOT, what, policy, extra, cache),
                      pool.submit(counters_per_op, base, what, policy, extra, cache))
-                    for what, policy, label, extra in FIGURES]
+                    for what, policy, label, extra in figures]
             for label, policy, fh, fo in futs:
                 h, o = fh.result(), fo.result()
                 if not cache:

@@ -61,6 +61,13 @@ class RunResult:
 class CpuCaller:
     """The engine side of one caller: implements ``workloads.base.Caller``."""
 
+    # slotted: the paths read and write a caller's fields on every op (debt, cpu, idx)
+    __slots__ = ("eng", "env", "idx", "cpu", "ncpus", "page_size", "vmalloc_start", "vmalloc_end",
+                 "modules_start", "modules_end", "word_bits", "thread_size", "thread_align",
+                 "vmap_stack", "rng", "iterations", "label", "background", "debt",
+                 "_iteration_limit", "_time_limit_ns", "done_iterations", "stopped", "end_ns",
+                 "vmalloc", "vfree")
+
     def __init__(self, eng: Engine, idx: int, cs: CallerSpec, rng: np.random.Generator) -> None:
         asp = eng.spec.address_space
         self.eng = eng

@@ -88,12 +88,12 @@ from __future__ import annotations
 from .augseq import AugSeq
 from .base import AllocatorError, AllocResult, InvariantError, Range, Steps, check_request
 from .busy_list import BusyListAllocator, check_augseq
-from array import array
-
 from .rbtree import RbNode, rb_erase, rb_insert_color, rb_link_node
 
-#: pending busy rb-tree operations kept before a replay (8 bytes each: 64 MiB)
-_RB_LOG_MAX = 1 << 23
+#: pending busy rb-tree operations kept before a replay: a Python list (an
+#: ``array("Q")`` converted every address with _PyLong_AsByteArray, ~600 machine
+#: instructions an op); 8 bytes each, and the ints it keeps alive: about 40 MiB
+_RB_LOG_MAX = 1 << 20
 
 
 class RfcFreeListCorruption(AllocatorError):
@@ -147,7 +147,7 @@ class FreeListAllocator(BusyListAllocator):
         self._fit_block_start = 0                     # start of the block the last fit split
         # The deferred busy rb-tree (lean mode, see _rb_sync): its pending
         # inserts (va_start, va_end) and erases (va_start | 1), in order.
-        self._rb_log: array[int] | None = array("Q") if self._lean else None
+        self._rb_log: list[int] | None = [] if self._lean else None
 
     # ----------------------------------------------------------------- API
     def alloc(self, size: int, align: int = 1, vstart: int | None = None,
@@ -282,7 +282,7 @@ class FreeListAllocator(BusyListAllocator):
             rb_link_node(node, parent, root, left)
             rb_insert_color(node, root)
             va_map[x] = node
-        self._rb_log = array("Q") if lazy else None
+        self._rb_log = [] if lazy else None
 
     def busy_areas(self) -> list[tuple[int, int]]:
         out = super().busy_areas()
