@@ -364,8 +364,10 @@ def _main_valgrind(rev: str, figures: list[tuple[str, str, str, list[str]]], cac
                 label = label.replace(", ops/CPU-s", "")
                 h["CEst"], o["CEst"] = cycle_estimate(h), cycle_estimate(o)
                 for key, name in (*CACHE_COUNTERS, ("CEst", "cycle estimate")):
+                    # (below one per op a difference of two runs is noise: no ratio)
+                    ratio = f"{o[key] / h[key]:>6.2f}" if min(h[key], o[key]) >= 1 else f"{'-':>6}"
                     print(f"{label:<44} {policy:<16} {name:<19} {h[key]:>10,.0f} {o[key]:>10,.0f} "
-                          f"{o[key] / h[key] if h[key] else float('nan'):>6.2f}", flush=True)
+                          f"{ratio}", flush=True)
         finally:                                 # a stop: queued runs never start
             pool.shutdown(wait=True, cancel_futures=True)
     return 0
