@@ -324,13 +324,14 @@ def _worktree(rev: str) -> Iterator[Path]:
         signal.signal(sig, stop)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
-        subprocess.run(["git", "worktree", "add", "--detach", "-f", str(base), rev], cwd=ROOT,
-                       check=True, capture_output=True)
-        try:
+        try:                # (a stop during the add leaves a locked, half-made worktree)
+            subprocess.run(["git", "worktree", "add", "--detach", "-f", str(base), rev], cwd=ROOT,
+                           check=True, capture_output=True)
             yield base
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT,
-                           capture_output=True)
+            subprocess.run(["git", "worktree", "remove", "--force", "--force", str(base)],
+                           cwd=ROOT, capture_output=True)
+            subprocess.run(["git", "worktree", "prune"], cwd=ROOT, capture_output=True)
 
 
 def _main_valgrind(rev: str, figures: list[tuple[str, str, str, list[str]]], cache: bool) -> int:

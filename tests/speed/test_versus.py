@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.versus import cycle_estimate, parse_cachegrind
+from benchmarks.versus import SNIPPET, cycle_estimate, parse_cachegrind
 
 ROOT = Path(__file__).resolve().parents[2]
+MEASURING = SNIPPET.splitlines()[1].encode()    # the first line of the measuring program
 
 CACHE_SIM = """\
 ==8744== Cachegrind, a cache and branch-prediction profiler
@@ -61,20 +62,22 @@ def _worktrees(root: Path) -> set[str]:
     return {line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("worktree ")}
 
 
-def _running_in(path: str) -> list[int]:
-    """The processes whose working directory is ``path`` or below (Linux /proc)."""
+def _running_in(path: str, marker: bytes = b"") -> list[int]:
+    """The processes whose working directory is ``path`` or below and whose
+    command line holds ``marker`` (Linux /proc)."""
     pids = []
     for d in Path("/proc").iterdir():
         try:
-            if d.name.isdigit() and os.readlink(d / "cwd").startswith(path):
+            if (d.name.isdigit() and os.readlink(d / "cwd").startswith(path)
+                    and marker in (d / "cmdline").read_bytes()):
                 pids.append(int(d.name))
         except OSError:
             continue
     return pids
 
 
-@pytest.mark.skipif(shutil.which("git") is None or not Path("/proc/self/cwd").exists() or not (ROOT / ".git").exists(),
-                    reason="needs a git checkout")
+@pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists()
+                    or not Path("/proc/self/cwd").exists(), reason="needs a git checkout and /proc")
 def test_a_stopped_run_kills_its_measuring_process_and_removes_its_worktree() -> None:
     before = _worktrees(ROOT)
     p = subprocess.Popen([sys.executable, "-m", "benchmarks.versus", "HEAD", "--rounds", "1"],
@@ -84,7 +87,7 @@ def test_a_stopped_run_kills_its_measuring_process_and_removes_its_worktree() ->
         assert p.poll() is None and time.monotonic() < deadline, p.communicate()
         time.sleep(0.1)
     (added,) = _worktrees(ROOT) - before
-    while not _running_in(added):                # the measuring process, in the worktree
+    while not _running_in(added, MEASURING):     # the measuring process, in the worktree
         assert p.poll() is None and time.monotonic() < deadline, p.communicate()
         time.sleep(0.1)
     p.send_signal(signal.SIGTERM)
