@@ -35,8 +35,9 @@ MECHANISMS = ("line_transfer", "rcu_free", "zero_pages", "level_cache")
 OFF = {m: False for m in MECHANISMS}
 GENS = ("linux-4.19", "linux-5.2", "linux-6.1")
 PROFILES = ("x86-laptop", "arm64-biglittle", "x86-zen2-32c", "embedded-arm64", "embedded-arm32")
-CASES = (("fix_size_alloc_test", {"nr_pages": 3}), ("random_size_alloc_test", {}),
-         ("fix_align_alloc_test", {}), ("random_size_align_alloc_test", {}))
+CASES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("fix_size_alloc_test", {"nr_pages": 3}), ("random_size_alloc_test", {}),
+    ("fix_align_alloc_test", {}), ("random_size_align_alloc_test", {}))
 #: the cases whose rows also show each mechanism's contribution
 SPLIT = ("fix_size_alloc_test", "fix_align_alloc_test")
 

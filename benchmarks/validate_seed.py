@@ -22,6 +22,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     iters: dict[str, int] = {}
     for i, (test, spec) in enumerate(specs):
         loop_us[(test, spec.allocator, spec.seed)] = float(summary.iloc[i]["loop_time_ns"]) / 1000.0
+        assert spec.iterations is not None       # the seed scenarios stop by iterations
         iters[test] = spec.iterations
 
     lines = ["# Validation: the seed RFC's tables, simulated", "",
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     for test in ("test_1", "test_2"):
         n = iters[test]
         seeds = sorted({s for (t, _, s) in loop_us if t == test})
-        rows = []
+        rows: list[dict[str, Any]] = []
         for k, seed in enumerate(seeds):
             old, new = loop_us[(test, OLD, seed)], loop_us[(test, NEW, seed)]
             rows.append({"seed": seed, "old_us": old, "new_us": new, "delta": delta_pct(old, new),
@@ -158,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                   "| vmsim old/iter | vmsim new/iter |",
                   "|---:|---|---:|---:|---|---:|---:|---:|"]
         for k, r in enumerate(rows):
-            ro, rn = r["rfc"] if r["rfc"] else (None, None)
-            rfc = f"{ro}(us) vs {rn}(us)" if ro else "-"
-            rd = f"{delta_pct(ro, rn):+.3f}%" if ro else "-"
+            pair = r["rfc"]                      # the RFC's (old, new) of run k, if any
+            rfc = f"{pair[0]}(us) vs {pair[1]}(us)" if pair else "-"
+            rd = f"{delta_pct(pair[0], pair[1]):+.3f}%" if pair else "-"
             lines.append(f"| {k + 1} | {rfc} | {rd} | {r['seed']} | {r['old_us']:.0f}(us) vs "
                          f"{r['new_us']:.0f}(us) | {r['delta']:+.3f}% | {r['old_us'] / n:.3f} us "
                          f"| {r['new_us'] / n:.3f} us |")
