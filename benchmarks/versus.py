@@ -169,8 +169,8 @@ def _run(cmd: list[str], cwd: Path, timeout: float,
     """subprocess.run(cmd, capture_output, text, check), its process killable by a stop."""
     with subprocess.Popen(cmd, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE) as p:
-        _CHILDREN.add(p)
-        try:
+        try:                                    # (a stop from here on kills p)
+            _CHILDREN.add(p)
             out, err = p.communicate(timeout=timeout)
         except BaseException:
             p.kill()
@@ -217,7 +217,7 @@ def cycle_estimate(c: dict[str, float]) -> float:
 def _counters(tree: Path, what: str, policy: str, args: list[str],
               cache: bool = False) -> tuple[dict[str, int], int]:
     """(cachegrind's counters, simulated ops) of one run: instructions, and with
-    ``cache`` also its simulated I1 and D1 misses and branch mispredicts."""
+    ``cache`` also its simulated I1, D1 and last-level misses and branch mispredicts."""
     sim = ["--cache-sim=yes", "--branch-sim=yes"] if cache else ["--cache-sim=no"]
     with tempfile.NamedTemporaryFile() as out_file:
         out = _run(["valgrind", "--tool=cachegrind", *sim, f"--cachegrind-out-file={out_file.name}",
@@ -259,8 +259,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="machine instructions per op, counted by valgrind (deterministic; one "
                     "round; needs valgrind; about 10 minutes on 2 cores)")
     ap.add_argument("--cache", action="store_true",
-                    help="with valgrind's cache and branch simulation: instructions, I1 and D1 "
-                    "misses and branch mispredicts per op (deterministic; about 30 minutes)")
+                    help="with valgrind's cache and branch simulation: instructions, I1, D1 and "
+                    "last-level misses, branch mispredicts and their cycle estimate per op "
+                    "(deterministic; about 30 minutes)")
     ap.add_argument("--policies", default=",".join(POLICIES),
                     help=f"the figures of these policies only (comma-separated; default: "
                     f"{','.join(POLICIES)})")

@@ -578,7 +578,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signum
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001: the one place internal errors are reported
+    except Exception as exc:  # noqa: BLE001 (the one place internal errors are reported)
         if type(exc).__name__ == "SelfCheckError":   # a run's state broke an invariant
             print(f"vmsim: {' '.join(str(exc).split())}", file=sys.stderr)
             return 1

@@ -126,7 +126,7 @@ def _workload_uses_rng(workload: str, params: Mapping[str, Any]) -> bool:
     if callable(flag):
         try:
             return bool(flag(wl.params.model_validate(dict(params))))
-        except Exception:  # noqa: BLE001: cannot tell -> assume random
+        except Exception:  # noqa: BLE001 (cannot tell -> assume random)
             return True
     return bool(flag)
 

@@ -91,8 +91,9 @@ from .busy_list import BusyListAllocator, check_augseq
 from .rbtree import RbNode, rb_erase, rb_insert_color, rb_link_node
 
 #: pending busy rb-tree operations kept before a replay: a Python list (an
-#: ``array("Q")`` converted every address with _PyLong_AsByteArray, ~600 machine
-#: instructions an op); 8 bytes each, and the ints it keeps alive: about 40 MiB
+#: ``array("Q")`` converted every address with _PyLong_AsByteArray: ~600 machine
+#: instructions an op there, ~850 in all); 8 bytes each, and the ints it keeps
+#: alive: about 40 MiB at the cap
 _RB_LOG_MAX = 1 << 20
 
 
