@@ -67,8 +67,8 @@ def _load_device(name: str, overrides: dict[str, Any], base: Path | None = None)
 
 def _unknown(kind: str, got: str, accepted: list[str] | tuple[str, ...]) -> str:
     close = difflib.get_close_matches(str(got), list(accepted), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {kind} {got!r}{hint} accepted: {', '.join(accepted)}"
+    hint = f"; did you mean {close[0]!r}? accepted" if close else "; accepted"
+    return f"unknown {kind} {got!r}{hint}: {', '.join(accepted)}"
 
 
 # ------------------------------------------------------------ error messages
