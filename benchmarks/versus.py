@@ -28,6 +28,9 @@ median ("paired") and its range, the figure least moved by the machine's
 speed drifting during the run; and the ratio of each tree's best round
 ("best": other load and a noisy neighbour only ever slow a run down, so the
 fastest of several runs is the least disturbed one, as ``timeit`` advises).
+From 6 rounds on, also a 95 % confidence interval of the paired median
+(``median_ci95``, the sign test's, distribution-free): when it holds 1.00,
+the run cannot tell the two trees apart by CPU time.
 Each process first runs a short warm-up of the same shape, untimed: the
 modules either tree imports lazily are then loaded (compiled from source
 where no bytecode is cached, as under ``PYTHONDONTWRITEBYTECODE``), and
@@ -58,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import signal
@@ -182,6 +186,27 @@ def _run(cmd: list[str], cwd: Path, timeout: float,
     return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
+def median_ci95(xs: list[float]) -> tuple[float, float] | None:
+    """A distribution-free confidence interval of at least 95 % for the median
+    of ``xs`` (the sign test's: order statistics ``x_(k)`` and ``x_(n+1-k)``
+    with the largest ``k`` such that ``P(Binomial(n, 1/2) < k) <= 2.5 %``), or
+    None below 6 values, where even ``[min, max]`` covers less (5 values:
+    93.75 %).  It assumes only that the rounds are independent draws of one
+    distribution, nothing of its shape: for the paired ratios of the CPU-time
+    rounds, an interval that holds 1 means this run cannot tell the trees apart."""
+    n = len(xs)
+    xs = sorted(xs)
+    k, below = 0, 0                     # below = P(Binomial(n, 1/2) < k + 1) * 2^n
+    while True:
+        below += math.comb(n, k)
+        if 2 * below > 0.05 * 2 ** n:   # k + 1 would cover less than 95 %
+            break
+        k += 1
+    if k == 0:
+        return None
+    return xs[k - 1], xs[n - k]
+
+
 def measure(tree: Path, what: str, policy: str, args: list[str], opcodes: bool = False) -> float:
     if opcodes:
         args = [args[0]] + [OPCODE_ARGS.get(a, a) for a in args[1:]] + ["opcodes"]
@@ -287,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
                   "(lower is faster; ratio REV / HEAD, so > 1 means HEAD runs fewer)")
         else:
             print(f"HEAD ({ROOT}) vs {args.rev}: median of {args.rounds} alternating rounds, CPU time")
-        paired_hdr = "" if args.opcodes else f" {'paired':>7} {'range':>11} {'best':>5}"
+        paired_hdr = "" if args.opcodes else (f" {'paired':>7} {'range':>11} {'best':>5}"
+                                              f" {'95% CI':>11}")
         print(f"{'figure':<44} {'policy':<16} {'HEAD':>12} {args.rev[:10]:>12} {'ratio':>7}"
               + paired_hdr)
         for what, policy, label, extra in figures:
@@ -306,9 +332,11 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             # each round's HEAD / REV, measured back to back: its median and range
             pairs = sorted(a / b for a, b in zip(head, old))
+            ci = median_ci95(pairs)
             print(f"{label:<44} {policy:<16} {h:>12,.0f} {o:>12,.0f} {h / o:>7.2f} "
                   f"{statistics.median(pairs):>7.2f} {pairs[0]:>5.2f}-{pairs[-1]:<5.2f} "
-                  f"{max(head) / max(old):>5.2f}", flush=True)
+                  f"{max(head) / max(old):>5.2f} "
+                  + (f"{ci[0]:>5.2f}-{ci[1]:<5.2f}" if ci else f"{'-':>11}"), flush=True)
     return 0
 
 

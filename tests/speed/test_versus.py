@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.versus import SNIPPET, cycle_estimate, parse_cachegrind
+from benchmarks.versus import SNIPPET, cycle_estimate, median_ci95, parse_cachegrind
 
 ROOT = Path(__file__).resolve().parents[2]
 MEASURING = SNIPPET.splitlines()[1].encode()    # the first line of the measuring program
@@ -49,7 +49,34 @@ def test_cycle_estimate_weighs_misses_as_kcachegrind_does() -> None:
     base = {"I refs": 1000, "I1 misses": 0, "D1 misses": 0, "LLi misses": 0, "LLd misses": 0,
             "Mispredicts": 0}
     assert cycle_estimate(base) == 1000                      # no miss: the instructions
-    assert cycle_estimate({**base, "LLd misses": 1}) > cycle_estimate({**base, "D1 misses": 1})
+    assert cycle_estimate({**base, "D1 misses": 1}) == 1010            # a first-level miss: 10
+    assert cycle_estimate({**base, "LLd misses": 1}) == 1100           # a last-level miss: 100
+    assert cycle_estimate({**base, "Mispredicts": 2}) == 1020
+
+
+def test_median_interval_is_the_published_order_statistics() -> None:
+    # Altman, Machin, Bryant & Gardner, "Statistics with Confidence" (2nd ed.,
+    # BMJ Books 2000), table 18.4: ranks of the 95 % interval of a median
+    published = {6: (1, 6), 10: (2, 9), 15: (4, 12), 20: (6, 15), 25: (8, 18), 30: (10, 21)}
+    for n, (lo, hi) in published.items():
+        assert median_ci95([float(x) for x in range(1, n + 1)]) == (lo, hi)
+
+
+def test_median_interval_covers_95_percent_and_no_narrower_one_does() -> None:
+    from scipy.stats import binom
+    for n in range(6, 60):
+        xs = [float(x) for x in range(n, 0, -1)]         # unsorted: it sorts
+        ci = median_ci95(xs)
+        assert ci is not None
+        k = int(ci[0])                                   # the values are their ranks
+        assert ci[1] == n + 1 - k
+        assert 1 - 2 * binom.cdf(k - 1, n, 0.5) >= 0.95
+        assert 1 - 2 * binom.cdf(k, n, 0.5) < 0.95      # the next ranks in would not
+
+
+def test_no_median_interval_below_six_rounds() -> None:
+    for n in range(0, 6):                                # [min, max] of 5 covers 93.75 %
+        assert median_ci95([1.0] * n) is None
 
 
 def test_without_cache_simulation_only_instructions() -> None:
