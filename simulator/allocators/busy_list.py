@@ -246,6 +246,13 @@ class BusyListAllocator:
             return addr if addr + size <= vend and addr >= vstart else None  # _found(addr)
         else:
             nxt = seq.next(fc, fj)
+        # The common case: the hole after `first` takes the request, so the
+        # loop ends at the next node after one body (addr = ALIGN(first->va_end)
+        # and addr + size <= next->va_start, <= vend): no query of the sequence.
+        addr = ((E[fc][fj] + am1) & mask) & ~am1
+        if addr + size <= S[nxt[0]][nxt[1]] and addr + size <= vend:
+            steps.list_nodes += 1
+            return addr if addr >= vstart else None       # _found(addr)
         first = (fc, fj)
 
         # p_vend: first p > first whose ALIGN(end of p-1) + size > vend,
