@@ -48,6 +48,8 @@ from workloads.base import Workload, WorkloadParams
 
 TARGETS = {1: 300_000, 8: 150_000}
 SCALING_TARGET = 0.5
+#: each figure the best of this many runs (measure() and the command alike)
+REPEATS = 3
 
 
 class _Params(WorkloadParams):
@@ -119,7 +121,7 @@ def bare_simpy_rate(processes: int, timeouts: int) -> float:
 
 
 def measure(generations: list[str], iterations: int, big: int, small: int,
-            repeats: int = 1) -> dict[str, Any]:
+            repeats: int = REPEATS) -> dict[str, Any]:
     """Every figure of this path (see the module docstring), as plain data; each
     the best of ``repeats`` runs, each run on a freshly built policy."""
     out: dict[str, Any] = {"compiled": compiled_path(), "repeats": repeats,
@@ -175,8 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--generations", default=",".join(kernels.names()))
     ap.add_argument("--big", type=int, default=1_000_000, help="busy areas at boot, large case")
     ap.add_argument("--small", type=int, default=1_000, help="busy areas at boot, small case")
-    ap.add_argument("--repeats", type=int, default=3, help="each figure the best of this many "
-                    "runs (load on the machine only slows a run; default 3)")
+    ap.add_argument("--repeats", type=int, default=REPEATS, help="each figure the best of this many "
+                    f"runs (load on the machine only slows a run; default {REPEATS})")
     ap.add_argument("--compiled", metavar="DIR", help="also measure the compiled build in DIR")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     args = ap.parse_args(argv)
