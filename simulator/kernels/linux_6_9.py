@@ -131,20 +131,26 @@ class Kernel(DrainWork, KernelBase):
     # -- one critical section -------------------------------------------------------
     def _cost(self, c: Any) -> Any:
         """The cost model of ``c``'s CPU (per-CPU tables when the engine has them)."""
-        per_cpu = getattr(self, "cpu_cost", None)
-        return self.cost if per_cpu is None else per_cpu[c.cpu]
+        return self.cpu_cost[c.cpu]
 
     def _locked(self, c: Any, lock: Any, work: Any) -> Gen:
         """spin_lock(lock); work(); spin_unlock(lock).  ``work()`` runs when the lock
         is owned and returns (result, Steps of the section, (busy nodes, free
         nodes) that price them).  Returns (result, wait, hold); ``c.debt`` = the
-        time owed up to the release."""
-        got = self.eng.try_spin_lock(c, lock)
-        t_req, t_own, acq = got if got is not None else (yield from self.eng.spin_lock(c, lock))
+        time owed up to the release.  (The hot sections write it out as
+        ``got = eng.try_spin_lock(c, lock) or (yield from eng.spin_lock(c, lock))``
+        then ``_section``: no generator of their own when the lock is free.)"""
+        got = self.eng.try_spin_lock(c, lock) or (yield from self.eng.spin_lock(c, lock))
+        return self._section(c, lock, work, got)
+
+    def _section(self, c: Any, lock: Any, work: Any, got: tuple[float, float, float]) -> Any:
+        """The section of :meth:`_locked` once ``lock`` is owned (``got``: the
+        acquisition, as ``Engine.try_spin_lock`` / ``spin_lock`` return it)."""
+        t_req, t_own, acq = got
         result, steps, nodes = work()
         cost = self._cost(c)
         hold = acq + cost.steps_ns(steps, *nodes) + cost.lock_release_ns
-        if getattr(self.cost, "line_transfer", False):       # issue 11: cache lines moved
+        if self.cost.line_transfer:                          # issue 11: cache lines moved
             hold += self.lines_ns(lock, c.cpu, steps, acq == 0.0)
         t_rel = t_own + hold
         lock.set_release(t_rel)
@@ -153,7 +159,7 @@ class Kernel(DrainWork, KernelBase):
 
     # -- vmalloc --------------------------------------------------------------------
     def alloc_vmap_area(self, c: Any, size: int, align: int, vstart: int, vend: int) -> Gen:
-        env, cost, policy = self.env, self._cost(c), self.policy
+        eng, env, cost, policy = self.eng, self.env, self._cost(c), self.policy
         wait = hold = 0.0
         ln = tn = 0
         purged = False
@@ -179,8 +185,10 @@ class Kernel(DrainWork, KernelBase):
                     c.debt += cost.kmalloc_ns
                     obj += cost.kmalloc_ns
                     self.ne_fit_preload_node[c.cpu] = True
-                r, w, h = yield from self._locked(c, self.free_vmap_area_lock,
-                                                  lambda: self._alloc_free_tree(c, size, align, vstart, vend))
+                lock = self.free_vmap_area_lock
+                got = eng.try_spin_lock(c, lock) or (yield from eng.spin_lock(c, lock))
+                r, w, h = self._section(c, lock, lambda: self._alloc_free_tree(c, size, align, vstart,
+                                                                             vend), got)
                 wait += w
                 hold += h
                 ln += r.steps.list_nodes
@@ -205,7 +213,9 @@ class Kernel(DrainWork, KernelBase):
             nb = policy.node_nr_busy(node)
             s = policy.insert_vmap_area(addr, size, vn_id)
             return s, s, (nb, 0)
-        s, w, h = yield from self._locked(c, self.busy_lock[node], insert)
+        lock = self.busy_lock[node]
+        got = eng.try_spin_lock(c, lock) or (yield from eng.spin_lock(c, lock))
+        s, w, h = self._section(c, lock, insert, got)
         tn += s.tree_nodes
         return addr, wait + w, hold + h, ln, tn, purged, (obj, prg, fl, prg_hold)
 
@@ -232,7 +242,9 @@ class Kernel(DrainWork, KernelBase):
                 nb = policy.node_nr_busy(node)
                 sz, s = policy.find_unlink_vmap_area_on(node, addr)
                 return (sz, s.tree_nodes), s, (nb, 0)
-            (size, t), w, h = yield from self._locked(c, self.busy_lock[node], find_unlink)
+            lock = self.busy_lock[node]
+            got = eng.try_spin_lock(c, lock) or (yield from eng.spin_lock(c, lock))
+            (size, t), w, h = self._section(c, lock, find_unlink, got)
             wait += w
             hold += h
             tn += t
@@ -252,7 +264,9 @@ class Kernel(DrainWork, KernelBase):
             nl = policy.node_nr_lazy(lazy_node)
             _, drain, s = policy.free_vmap_area_noflush(addr, area_bytes)
             return (drain, s.tree_nodes), s, (nl, 0)
-        (drain, t), w, h = yield from self._locked(c, self.lazy_lock[lazy_node], noflush)
+        lock = self.lazy_lock[lazy_node]
+        got = eng.try_spin_lock(c, lock) or (yield from eng.spin_lock(c, lock))
+        (drain, t), w, h = self._section(c, lock, noflush, got)
         wait += w
         hold += h
         tn += t

@@ -303,3 +303,21 @@ def test_steps_fields_are_its_declared_fields_and_start_zeroed() -> None:
     fresh = Steps().as_dict()
     assert fresh == {name: (None if name == "fit" else 0) for name in Steps.FIELDS}
     assert used != Steps() and used.as_dict()["merges"] == 7
+
+
+def test_add_steps_adds_every_field_of_steps() -> None:
+    # add_steps is written out field by field (a hot path): every field of
+    # Steps.FIELDS must be in it, summed (fit: the added part's, when it has one)
+    from simulator.allocators.base import add_steps
+    ints = [f for f in Steps.FIELDS if f != "fit"]
+    dst, src = Steps(), Steps()
+    for k, name in enumerate(ints):
+        setattr(dst, name, 1000 * (k + 1))
+        setattr(src, name, k + 1)
+    src.fit = "NE"
+    out = add_steps(dst, src)
+    assert out is dst
+    assert {n: getattr(dst, n) for n in ints} == {n: 1001 * (k + 1) for k, n in enumerate(ints)}
+    assert dst.fit == "NE"
+    add_steps(dst, Steps())                     # a part without a fit keeps the fit
+    assert dst.fit == "NE"

@@ -338,3 +338,20 @@ def test_compat_free_goes_straight_to_the_free_tree():
     assert a.free_blocks() == [(1, (1 << 64) - 1)]
     assert a.nr_lazy == 0 and a.nr_pooled == 0 and a.vmap_lazy_nr == 0
     a.check()
+
+
+def test_node_steps_add_sums_every_counter() -> None:
+    # NodeSteps.add is written out (a hot path): every dataclass field but
+    # node_id is summed; node_id is the added part's when it has one
+    from dataclasses import fields
+
+    from simulator.allocators.vmap_node_parts import NodeSteps
+    names = [f.name for f in fields(NodeSteps) if f.name != "node_id"]
+    a, b = NodeSteps(node_id=3), NodeSteps(node_id=None)
+    for k, n in enumerate(names):
+        setattr(a, n, 1000 * (k + 1))
+        setattr(b, n, k + 1)
+    assert a.add(b) is a
+    assert {n: getattr(a, n) for n in names} == {n: 1001 * (k + 1) for k, n in enumerate(names)}
+    assert a.node_id == 3
+    assert a.add(NodeSteps(node_id=7)).node_id == 7
