@@ -130,7 +130,8 @@ class Kernel(DrainWork, KernelBase):
 
     # -- one critical section -------------------------------------------------------
     def _cost(self, c: Any) -> Any:
-        """The cost model of ``c``'s CPU (per-CPU tables when the engine has them)."""
+        """The cost model of ``c``'s CPU (``KernelBase.cpu_cost``: its cluster's
+        clock and cache)."""
         return self.cpu_cost[c.cpu]
 
     def _locked(self, c: Any, lock: Any, work: Any) -> Gen:
